@@ -1,0 +1,218 @@
+/**
+ * Server configuration from environment variables and `--flags`. Every
+ * value is checked at start; a bad one stops the server with a message
+ * naming the variable, instead of failing later under load.
+ *
+ * @module
+ */
+
+import { LOG_LEVELS, type LogLevel } from "./log.ts";
+import { type IceServer, parseIceServer } from "./protocol.ts";
+
+/** The resolved configuration. */
+export interface Config {
+  port: number;
+  host: string;
+  iceServers: IceServer[];
+  maxPeersPerChannel: number;
+  maxChannelsPerPeer: number;
+  maxMessageBytes: number;
+  rateBurst: number;
+  ratePerSecond: number;
+  idleTimeoutSeconds: number;
+  /** Extra origins allowed to open `/ws`, besides the page's own. */
+  allowedOrigins: string[];
+  tlsCert?: string;
+  tlsKey?: string;
+  logLevel: LogLevel;
+}
+
+/** The seed's STUN server: fine for tests on one LAN, not behind strict NATs. */
+export const DEFAULT_ICE_SERVERS: IceServer[] = [{
+  urls: "stun:stun.l.google.com:19302",
+}];
+
+type Parser<T> = (raw: string, name: string) => T;
+
+function integer(min: number, max: number): Parser<number> {
+  return (raw, name) => {
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw.trim()) || value < min || value > max) {
+      throw new TypeError(
+        `Invalid ${name} "${raw}": expected an integer from ${min} to ${max}`,
+      );
+    }
+    return value;
+  };
+}
+
+const iceServers: Parser<IceServer[]> = (raw, name) => {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new TypeError(
+      `Invalid ${name}: not JSON (expected a JSON array of RTCIceServer)`,
+    );
+  }
+  if (!Array.isArray(value)) {
+    throw new TypeError(
+      `Invalid ${name}: expected a JSON array of RTCIceServer`,
+    );
+  }
+  return value.map((entry, i) => {
+    const server = parseIceServer(entry);
+    if (server === undefined) {
+      throw new TypeError(
+        `Invalid ${name}[${i}]: expected {urls: "stun:…"|"turn:…"|"turns:…" or an array of them, username?, credential?}`,
+      );
+    }
+    return server;
+  });
+};
+
+const origins: Parser<string[]> = (raw, name) =>
+  raw.split(",").map((s) => s.trim()).filter((s) => s !== "").map((s) => {
+    let url: URL;
+    try {
+      url = new URL(s);
+    } catch {
+      throw new TypeError(`Invalid ${name} entry "${s}": not a URL origin`);
+    }
+    if (url.origin === "null" || url.origin !== s.replace(/\/$/, "")) {
+      throw new TypeError(
+        `Invalid ${name} entry "${s}": expected an origin like https://example.com`,
+      );
+    }
+    return url.origin;
+  });
+
+const text: Parser<string> = (raw, name) => {
+  if (raw.trim() === "") throw new TypeError(`Invalid ${name}: empty`);
+  return raw;
+};
+
+const logLevel: Parser<LogLevel> = (raw, name) => {
+  const level = LOG_LEVELS.find((l) => l === raw.toLowerCase());
+  if (level === undefined) {
+    throw new TypeError(
+      `Invalid ${name} "${raw}": expected one of ${LOG_LEVELS.join(", ")}`,
+    );
+  }
+  return level;
+};
+
+/** Each setting: its environment variable, parser and default. */
+const SETTINGS = {
+  port: { env: "PORT", parse: integer(0, 65535), fallback: 8000 },
+  host: { env: "HOST", parse: text, fallback: "0.0.0.0" },
+  iceServers: {
+    env: "ICE_SERVERS",
+    parse: iceServers,
+    fallback: DEFAULT_ICE_SERVERS,
+  },
+  maxPeersPerChannel: {
+    env: "MAX_PEERS_PER_CHANNEL",
+    parse: integer(2, 1000),
+    fallback: 8,
+  },
+  maxChannelsPerPeer: {
+    env: "MAX_CHANNELS_PER_PEER",
+    parse: integer(1, 100),
+    fallback: 8,
+  },
+  maxMessageBytes: {
+    env: "MAX_MESSAGE_BYTES",
+    parse: integer(1024, 16 * 1024 * 1024),
+    fallback: 64 * 1024,
+  },
+  rateBurst: { env: "RATE_BURST", parse: integer(1, 1_000_000), fallback: 500 },
+  ratePerSecond: {
+    env: "RATE_PER_SECOND",
+    parse: integer(1, 1_000_000),
+    fallback: 100,
+  },
+  idleTimeoutSeconds: {
+    env: "IDLE_TIMEOUT",
+    parse: integer(1, 3600),
+    fallback: 30,
+  },
+  allowedOrigins: {
+    env: "ALLOWED_ORIGINS",
+    parse: origins,
+    fallback: [] as string[],
+  },
+  tlsCert: { env: "TLS_CERT", parse: text, fallback: undefined },
+  tlsKey: { env: "TLS_KEY", parse: text, fallback: undefined },
+  logLevel: { env: "LOG_LEVEL", parse: logLevel, fallback: "info" as LogLevel },
+} as const;
+
+/** The environment variable names, for docs and `--help`. */
+export const CONFIG_VARIABLES: string[] = Object.values(SETTINGS).map((s) =>
+  s.env
+);
+
+function flagName(env: string): string {
+  return "--" + env.toLowerCase().replaceAll("_", "-");
+}
+
+/** Reads `--name value` / `--name=value` flags into an env-shaped record. */
+function parseFlags(args: string[]): Record<string, string> {
+  const byFlag = new Map(CONFIG_VARIABLES.map((env) => [flagName(env), env]));
+  const out: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const eq = arg.indexOf("=");
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const env = byFlag.get(flag);
+    if (env === undefined) {
+      throw new TypeError(
+        `Unknown argument "${arg}": expected one of ${
+          [...byFlag.keys()].join(", ")
+        }`,
+      );
+    }
+    if (eq !== -1) {
+      out[env] = arg.slice(eq + 1);
+    } else if (i + 1 < args.length) {
+      out[env] = args[++i];
+    } else {
+      throw new TypeError(`Missing value for ${flag}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Resolves the configuration: flags override environment variables, which
+ * override defaults. Throws a `TypeError` naming the bad variable.
+ */
+export function parseConfig(
+  args: string[],
+  env: Record<string, string | undefined>,
+): Config {
+  const flags = parseFlags(args);
+  const resolve = <T>(s: { env: string; parse: Parser<T>; fallback: T }): T => {
+    const raw = flags[s.env] ?? env[s.env];
+    return raw === undefined ? s.fallback : s.parse(raw, s.env);
+  };
+  const config: Config = {
+    port: resolve(SETTINGS.port),
+    host: resolve(SETTINGS.host),
+    iceServers: resolve<IceServer[]>(SETTINGS.iceServers),
+    maxPeersPerChannel: resolve(SETTINGS.maxPeersPerChannel),
+    maxChannelsPerPeer: resolve(SETTINGS.maxChannelsPerPeer),
+    maxMessageBytes: resolve(SETTINGS.maxMessageBytes),
+    rateBurst: resolve(SETTINGS.rateBurst),
+    ratePerSecond: resolve(SETTINGS.ratePerSecond),
+    idleTimeoutSeconds: resolve(SETTINGS.idleTimeoutSeconds),
+    allowedOrigins: resolve(SETTINGS.allowedOrigins),
+    tlsCert: resolve<string | undefined>(SETTINGS.tlsCert),
+    tlsKey: resolve<string | undefined>(SETTINGS.tlsKey),
+    logLevel: resolve(SETTINGS.logLevel),
+  };
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new TypeError("Invalid TLS_CERT/TLS_KEY: set both or neither");
+  }
+  return config;
+}

@@ -1,0 +1,164 @@
+/**
+ * The HTTP surface: the app page and its assets, `/healthz`, `/metrics`,
+ * and the `/ws` upgrade with its origin check. This is the one place that
+ * adapts a Deno WebSocket to the hub's {@linkcode Connection}.
+ *
+ * @module
+ */
+
+import type { Hub, Session } from "./hub.ts";
+import { type Logger, SILENT_LOGGER } from "./log.ts";
+import { isValidChannel } from "./protocol.ts";
+import { type AssetTable, serveAsset } from "./static.ts";
+
+/** Options for {@linkcode createHandler}. */
+export interface HandlerOptions {
+  /** Origins besides the page's own that may open `/ws`. Default none. */
+  allowedOrigins?: string[];
+  /** Seconds without a pong before Deno drops a socket. Default 30. */
+  idleTimeoutSeconds?: number;
+  /** Default: writes nothing. */
+  logger?: Logger;
+  /** Clock for `/healthz` uptime, in ms. Default `Date.now`. */
+  now?: () => number;
+}
+
+const APP_PAGE = "/index.html";
+
+/** Headers on the HTML page: no framing, no third-party anything. */
+const PAGE_HEADERS = {
+  "content-security-policy": [
+    "default-src 'self'",
+    "img-src 'self' data: blob:",
+    "media-src 'self' blob: mediastream:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+  ].join("; "),
+  "referrer-policy": "no-referrer",
+  "permissions-policy":
+    "camera=(self), microphone=(self), display-capture=(self)",
+};
+
+function text(
+  status: number,
+  body: string,
+  headers: HeadersInit = {},
+): Response {
+  return new Response(body + "\n", {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
+  });
+}
+
+/** Whether `origin` may open a socket on a server reached as `host`. */
+export function isOriginAllowed(
+  origin: string | null,
+  host: string | null,
+  allowed: readonly string[],
+): boolean {
+  // Non-browser clients send no Origin; cross-site hijacking needs a browser.
+  if (origin === null) return true;
+  if (allowed.includes(origin)) return true;
+  try {
+    // Compare host only: behind a TLS-terminating proxy the scheme differs.
+    return host !== null && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+/** Creates the server's request handler. */
+export function createHandler(
+  hub: Hub,
+  assets: AssetTable,
+  options: HandlerOptions = {},
+): (request: Request) => Response {
+  const {
+    allowedOrigins = [],
+    idleTimeoutSeconds = 30,
+    logger = SILENT_LOGGER,
+    now = Date.now,
+  } = options;
+  const startedAt = now();
+
+  function upgrade(request: Request): Response {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return text(426, "Expected a WebSocket upgrade", {
+        upgrade: "websocket",
+      });
+    }
+    const origin = request.headers.get("origin");
+    if (!isOriginAllowed(origin, request.headers.get("host"), allowedOrigins)) {
+      logger.log("warn", "refused cross-origin socket", {
+        origin: origin ?? "",
+      });
+      return text(403, "Origin not allowed");
+    }
+    const { socket, response } = Deno.upgradeWebSocket(request, {
+      idleTimeout: idleTimeoutSeconds,
+    });
+    let session: Session | undefined;
+    // Every handler is guarded: an exception here would end the process.
+    socket.onopen = () => {
+      try {
+        session = hub.connect(socket);
+      } catch (error) {
+        logger.log("error", "connect failed", { error: String(error) });
+        socket.close(1011, "internal error");
+      }
+    };
+    socket.onmessage = (event) => session?.receive(event.data);
+    socket.onclose = () => session?.close();
+    socket.onerror = () => {
+      // A close event always follows; cleanup happens there.
+    };
+    return response;
+  }
+
+  return (request) => {
+    try {
+      const url = new URL(request.url);
+      const path = url.pathname;
+      if (path === "/ws") {
+        return request.method === "GET"
+          ? upgrade(request)
+          : text(405, "Method not allowed", { allow: "GET" });
+      }
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        return text(405, "Method not allowed", { allow: "GET, HEAD" });
+      }
+      if (path === "/healthz") {
+        return Response.json({
+          status: "ok",
+          connections: hub.connectionCount,
+          channels: hub.channelCount,
+          uptime_seconds: Math.round((now() - startedAt) / 1000),
+        }, { headers: { "cache-control": "no-store" } });
+      }
+      if (path === "/metrics") {
+        return text(
+          200,
+          hub.metrics.render({
+            connections: hub.connectionCount,
+            channels: hub.channelCount,
+          }).trimEnd(),
+          {
+            "content-type": "text/plain; version=0.0.4; charset=utf-8",
+            "cache-control": "no-store",
+          },
+        );
+      }
+      const room = path.startsWith("/r/") ? path.slice(3) : undefined;
+      const isPage = path === "/" || path === APP_PAGE ||
+        (room !== undefined && isValidChannel(room));
+      const asset = assets.get(isPage ? APP_PAGE : path);
+      if (asset === undefined) return text(404, "Not found");
+      return serveAsset(request, asset, isPage ? PAGE_HEADERS : {});
+    } catch (error) {
+      logger.log("error", "request failed", { error: String(error) });
+      return text(500, "Internal server error");
+    }
+  };
+}

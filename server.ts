@@ -1,0 +1,115 @@
+/**
+ * Composition root: configuration → hub → HTTP handler → `Deno.serve`.
+ *
+ * Run `deno task start`; see README.md for the settings.
+ *
+ * @module
+ */
+
+import { type Config, parseConfig } from "./lib/config.ts";
+import { createHandler } from "./lib/http.ts";
+import { Hub } from "./lib/hub.ts";
+import { createLogger, type Logger } from "./lib/log.ts";
+import { loadAssetTable } from "./lib/static.ts";
+
+/** A running server. */
+export interface RunningServer {
+  /** The URL to open, e.g. `http://localhost:8000/`. */
+  url: string;
+  port: number;
+  hub: Hub;
+  /** Closes every socket with 1001, stops listening, resolves when done. */
+  shutdown(): Promise<void>;
+  /** Resolves when the server has stopped. */
+  finished: Promise<void>;
+}
+
+/** Options for {@linkcode startServer}. */
+export interface StartOptions {
+  /** Where the static files live. Default `./static/` beside this file. */
+  staticDir?: URL;
+  /** Default: JSON lines on stdout at `config.logLevel`. */
+  logger?: Logger;
+}
+
+/** Starts the signaling server with `config`. */
+export async function startServer(
+  config: Config,
+  options: StartOptions = {},
+): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const assets = await loadAssetTable(
+    options.staticDir ?? new URL("./static/", import.meta.url),
+  );
+  const hub = new Hub({
+    iceServers: config.iceServers,
+    maxPeersPerChannel: config.maxPeersPerChannel,
+    maxChannelsPerPeer: config.maxChannelsPerPeer,
+    maxMessageBytes: config.maxMessageBytes,
+    rateBurst: config.rateBurst,
+    ratePerSecond: config.ratePerSecond,
+    logger,
+  });
+  const handler = createHandler(hub, assets, {
+    allowedOrigins: config.allowedOrigins,
+    idleTimeoutSeconds: config.idleTimeoutSeconds,
+    logger,
+  });
+  const tls = config.tlsCert !== undefined && config.tlsKey !== undefined
+    ? {
+      cert: await Deno.readTextFile(config.tlsCert),
+      key: await Deno.readTextFile(config.tlsKey),
+    }
+    : {};
+  const { promise: listening, resolve } = Promise.withResolvers<number>();
+  const server = Deno.serve({
+    port: config.port,
+    hostname: config.host,
+    ...tls,
+    onListen: ({ port }) => resolve(port),
+    onError: (error) => {
+      logger.log("error", "request failed", { error: String(error) });
+      return new Response("Internal server error\n", { status: 500 });
+    },
+  }, handler);
+  const port = await listening;
+  const scheme = "cert" in tls ? "https" : "http";
+  const shownHost = config.host === "0.0.0.0" || config.host === "::"
+    ? "localhost"
+    : config.host;
+  const url = `${scheme}://${shownHost}:${port}/`;
+  logger.log("info", "listening", { url, host: config.host, port });
+  return {
+    url,
+    port,
+    hub,
+    finished: server.finished,
+    async shutdown() {
+      hub.shutdown();
+      await server.shutdown();
+    },
+  };
+}
+
+async function main() {
+  let config: Config;
+  try {
+    config = parseConfig(Deno.args, Deno.env.toObject());
+  } catch (error) {
+    console.error(`error: ${error instanceof Error ? error.message : error}`);
+    Deno.exit(2);
+  }
+  const running = await startServer(config);
+  console.log(`Open ${running.url} in your browser.`);
+  const stop = async (signal: string) => {
+    console.log(`Received ${signal}, shutting down.`);
+    // Sockets get 1001 at once; anything still hanging after 3 s is cut.
+    setTimeout(() => Deno.exit(0), 3000);
+    await running.shutdown();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,117 @@
+/** Shared fakes for the test suite. */
+
+import type { Connection } from "../lib/hub.ts";
+
+/** A frame as a test reads it. */
+export interface Frame {
+  event: string;
+  // deno-lint-ignore no-explicit-any
+  data: any;
+}
+
+/** A Connection that records what the hub sent and how it was closed. */
+export class FakeConnection implements Connection {
+  sent: string[] = [];
+  closedWith?: { code: number; reason: string };
+  bufferedAmount = 0;
+
+  send(text: string): void {
+    if (this.closedWith) throw new Error("socket closed");
+    this.sent.push(text);
+  }
+
+  close(code: number, reason: string): void {
+    this.closedWith ??= { code, reason };
+  }
+
+  /** The frames sent so far, parsed, optionally only of one event. */
+  frames(event?: string): Frame[] {
+    const all = this.sent.map((s) => JSON.parse(s) as Frame);
+    return event === undefined ? all : all.filter((f) => f.event === event);
+  }
+
+  /** Returns the frames sent since the last call and forgets them. */
+  take(): Frame[] {
+    const out = this.frames();
+    this.sent = [];
+    return out;
+  }
+}
+
+/** A settable clock in milliseconds. */
+export class FakeClock {
+  ms = 0;
+  now = (): number => this.ms;
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+}
+
+/** Sequential readable peer ids: p1, p2, … */
+export function sequentialIds(): () => string {
+  let n = 0;
+  return () => `p${++n}`;
+}
+
+/** Builds a client frame. */
+export function frame(event: string, data: unknown): string {
+  return JSON.stringify({ event, data });
+}
+
+/** A real WebSocket client that queues frames so tests can await them. */
+export class TestClient {
+  readonly socket: WebSocket;
+  readonly closed: Promise<CloseEvent>;
+  #queue: Frame[] = [];
+  #waiters: (() => void)[] = [];
+
+  private constructor(url: string) {
+    this.socket = new WebSocket(url);
+    this.closed = new Promise((resolve) => {
+      this.socket.addEventListener("close", resolve, { once: true });
+    });
+    this.socket.addEventListener("message", (event) => {
+      this.#queue.push(JSON.parse(String(event.data)));
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+    this.closed.then(() => {
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+  }
+
+  /** Connects and waits for `welcome`. */
+  static async connect(
+    url: string,
+  ): Promise<{ client: TestClient; peerId: string }> {
+    const client = new TestClient(url);
+    const welcome = await client.next("welcome");
+    return { client, peerId: welcome.data.peer_id };
+  }
+
+  send(event: string, data: unknown): void {
+    this.socket.send(frame(event, data));
+  }
+
+  /** Resolves with the next frame (of `event`, skipping none: order matters). */
+  async next(event?: string): Promise<Frame> {
+    while (this.#queue.length === 0) {
+      if (this.socket.readyState === WebSocket.CLOSED) {
+        throw new Error(
+          `socket closed while waiting for ${event ?? "a frame"}`,
+        );
+      }
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+    const got = this.#queue.shift()!;
+    if (event !== undefined && got.event !== event) {
+      throw new Error(`expected ${event}, got ${JSON.stringify(got)}`);
+    }
+    return got;
+  }
+
+  /** Closes the socket and waits for the close to finish. */
+  async close(): Promise<void> {
+    if (this.socket.readyState !== WebSocket.CLOSED) this.socket.close();
+    await this.closed;
+  }
+}

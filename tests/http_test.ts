@@ -1,0 +1,180 @@
+import assert from "node:assert/strict";
+import { createHandler, isOriginAllowed } from "../lib/http.ts";
+import { Hub } from "../lib/hub.ts";
+import { buildAssetTable } from "../lib/static.ts";
+
+const encoder = new TextEncoder();
+
+async function setup() {
+  const assets = await buildAssetTable([
+    ["/index.html", encoder.encode("<!doctype html><title>app</title>")],
+    ["/app.js", encoder.encode("console.log(1)")],
+    ["/style.css", encoder.encode("body{}")],
+    ["/notes.unknownext", encoder.encode("hidden")],
+  ]);
+  const hub = new Hub();
+  const handler = createHandler(hub, assets, {
+    allowedOrigins: ["https://friend.example"],
+  });
+  const get = (path: string, init: RequestInit = {}) =>
+    handler(new Request(`http://localhost:8000${path}`, init));
+  return { hub, get };
+}
+
+Deno.test("Handler serves the app page at / and at /r/<room>", async () => {
+  const { get } = await setup();
+  for (const path of ["/", "/r/my-room", "/index.html"]) {
+    const response = get(path);
+    assert.equal(response.status, 200, path);
+    assert.equal(
+      response.headers.get("content-type"),
+      "text/html; charset=utf-8",
+    );
+    assert.match(
+      response.headers.get("content-security-policy") ?? "",
+      /default-src 'self'/,
+    );
+    assert.equal(await response.text(), "<!doctype html><title>app</title>");
+  }
+});
+
+Deno.test("Handler serves assets with their content types and an ETag", async () => {
+  const { get } = await setup();
+  const js = get("/app.js");
+  assert.equal(
+    js.headers.get("content-type"),
+    "text/javascript; charset=utf-8",
+  );
+  assert.equal(js.headers.get("cache-control"), "no-cache");
+  assert.equal(js.headers.get("x-content-type-options"), "nosniff");
+  assert.equal(await js.text(), "console.log(1)");
+  const css = get("/style.css");
+  assert.equal(css.headers.get("content-type"), "text/css; charset=utf-8");
+  await css.body?.cancel();
+});
+
+Deno.test("Handler answers If-None-Match with 304", async () => {
+  const { get } = await setup();
+  const first = get("/app.js");
+  await first.body?.cancel();
+  const etag = first.headers.get("etag")!;
+  assert.match(etag, /^"[0-9a-f]{24}"$/);
+  const second = get("/app.js", { headers: { "if-none-match": etag } });
+  assert.equal(second.status, 304);
+  assert.equal(second.body, null);
+  const other = get("/app.js", { headers: { "if-none-match": '"nope"' } });
+  assert.equal(other.status, 200);
+  await other.body?.cancel();
+});
+
+Deno.test("Handler answers HEAD without a body", async () => {
+  const { get } = await setup();
+  const response = get("/app.js", { method: "HEAD" });
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-length"), "14");
+  assert.equal(response.body, null);
+});
+
+Deno.test("Handler returns 404 for paths outside the asset table, traversal included", async () => {
+  const { get } = await setup();
+  for (
+    const path of [
+      "/../../etc/passwd",
+      "/%2e%2e/%2e%2e/etc/passwd",
+      "/..%2f..%2fetc%2fpasswd",
+      "/static/app.js",
+      "/app.js/",
+      "/notes.unknownext",
+      "/server.ts",
+      "/r/bad%20room",
+      "/r/a/b",
+      "/%00",
+    ]
+  ) {
+    const response = get(path);
+    assert.equal(response.status, 404, path);
+    await response.body?.cancel();
+  }
+});
+
+Deno.test("Handler refuses other methods with 405 and an Allow header", async () => {
+  const { get } = await setup();
+  const page = get("/", { method: "POST" });
+  assert.equal(page.status, 405);
+  assert.equal(page.headers.get("allow"), "GET, HEAD");
+  await page.body?.cancel();
+  const ws = get("/ws", { method: "PUT" });
+  assert.equal(ws.status, 405);
+  await ws.body?.cancel();
+});
+
+Deno.test("Handler answers /ws without an upgrade with 426", async () => {
+  const { get } = await setup();
+  const response = get("/ws");
+  assert.equal(response.status, 426);
+  assert.equal(response.headers.get("upgrade"), "websocket");
+  await response.body?.cancel();
+});
+
+Deno.test("Handler refuses a cross-site WebSocket upgrade with 403", async () => {
+  const { get } = await setup();
+  const response = get("/ws", {
+    headers: {
+      upgrade: "websocket",
+      origin: "https://evil.example",
+      host: "localhost:8000",
+    },
+  });
+  assert.equal(response.status, 403);
+  await response.body?.cancel();
+});
+
+Deno.test("isOriginAllowed accepts no origin, the same host and listed origins only", () => {
+  const allowed = ["https://friend.example"];
+  assert.equal(isOriginAllowed(null, "localhost:8000", allowed), true);
+  assert.equal(
+    isOriginAllowed("http://localhost:8000", "localhost:8000", allowed),
+    true,
+  );
+  assert.equal(
+    isOriginAllowed("https://meet.example", "meet.example", allowed),
+    true,
+  );
+  assert.equal(
+    isOriginAllowed("https://friend.example", "localhost:8000", allowed),
+    true,
+  );
+  assert.equal(
+    isOriginAllowed("http://localhost:8001", "localhost:8000", allowed),
+    false,
+  );
+  assert.equal(
+    isOriginAllowed("https://evil.example", "localhost:8000", allowed),
+    false,
+  );
+  assert.equal(isOriginAllowed("null", "localhost:8000", allowed), false);
+  assert.equal(isOriginAllowed("http://localhost:8000", null, []), false);
+});
+
+Deno.test("Handler reports health as JSON", async () => {
+  const { get } = await setup();
+  const response = get("/healthz");
+  assert.equal(response.status, 200);
+  const body = await response.json();
+  assert.equal(body.status, "ok");
+  assert.equal(body.connections, 0);
+  assert.equal(body.channels, 0);
+});
+
+Deno.test("Handler serves Prometheus metrics", async () => {
+  const { get } = await setup();
+  const response = get("/metrics");
+  assert.equal(response.status, 200);
+  assert.match(
+    response.headers.get("content-type") ?? "",
+    /^text\/plain; version=0\.0\.4/,
+  );
+  const text = await response.text();
+  assert.match(text, /^# TYPE signal_connections gauge$/m);
+  assert.match(text, /^signal_errors_total\{code="rate_limited"\} 0$/m);
+});

@@ -1,0 +1,410 @@
+import assert from "node:assert/strict";
+import { Hub, type HubOptions, type Session } from "../lib/hub.ts";
+import { FakeClock, FakeConnection, frame, sequentialIds } from "./_helpers.ts";
+
+const CANDIDATE = {
+  candidate: "candidate:1 1 udp 2122260223 10.0.0.1 5000 typ host",
+  sdpMid: "0",
+};
+const OFFER = { type: "offer", sdp: "v=0\r\n" };
+
+function setup(options: HubOptions = {}) {
+  const clock = new FakeClock();
+  const hub = new Hub({ newId: sequentialIds(), now: clock.now, ...options });
+  const connect = () => {
+    const conn = new FakeConnection();
+    const session = hub.connect(conn);
+    conn.take(); // welcome
+    return { conn, session, id: session.peerId };
+  };
+  return { hub, clock, connect };
+}
+
+function join(session: Session, channel: string, userdata: unknown = {}) {
+  session.receive(frame("join", { channel, userdata }));
+}
+
+/** A snapshot of everything observable about the hub's state. */
+function stateOf(hub: Hub) {
+  return {
+    connections: hub.connectionCount,
+    channels: hub.channelCount,
+    members: ["room", "other"].map((c) => hub.registry.membersOf(c)),
+  };
+}
+
+Deno.test("Hub sends welcome with the peer id, protocol and ICE servers", () => {
+  const hub = new Hub({
+    newId: sequentialIds(),
+    iceServers: [{ urls: "stun:x" }],
+  });
+  const conn = new FakeConnection();
+  hub.connect(conn);
+  assert.deepEqual(conn.frames(), [{
+    event: "welcome",
+    data: { peer_id: "p1", protocol: 1, ice_servers: [{ urls: "stun:x" }] },
+  }]);
+});
+
+Deno.test("Hub assigns unguessable UUID peer ids by default", () => {
+  const hub = new Hub();
+  const a = hub.connect(new FakeConnection());
+  const b = hub.connect(new FakeConnection());
+  assert.match(a.peerId, /^[0-9a-f-]{36}$/);
+  assert.notEqual(a.peerId, b.peerId);
+});
+
+Deno.test("Hub join sends addPeer both ways with offer and politeness roles, then joined", () => {
+  const { connect } = setup();
+  const a = connect();
+  const b = connect();
+  join(a.session, "room", { name: "Ann" });
+  assert.deepEqual(a.conn.take(), [{
+    event: "joined",
+    data: { channel: "room", peers: [] },
+  }]);
+  join(b.session, "room", { name: "Bob" });
+  assert.deepEqual(a.conn.take(), [{
+    event: "addPeer",
+    data: {
+      peer_id: "p2",
+      should_create_offer: false,
+      polite: true,
+      userdata: { name: "Bob" },
+    },
+  }]);
+  assert.deepEqual(b.conn.take(), [
+    {
+      event: "addPeer",
+      data: {
+        peer_id: "p1",
+        should_create_offer: true,
+        polite: false,
+        userdata: { name: "Ann" },
+      },
+    },
+    { event: "joined", data: { channel: "room", peers: ["p1"] } },
+  ]);
+});
+
+Deno.test("Hub sends one addPeer per pair across shared channels and removePeer only when none is left", () => {
+  const { connect } = setup();
+  const a = connect();
+  const b = connect();
+  join(a.session, "room");
+  join(a.session, "other");
+  join(b.session, "room");
+  a.conn.take();
+  b.conn.take();
+  join(b.session, "other");
+  assert.deepEqual(a.conn.take(), []);
+  assert.deepEqual(b.conn.frames("addPeer"), []);
+  b.conn.take();
+  b.session.receive(frame("part", { channel: "room" }));
+  assert.deepEqual(a.conn.take(), []);
+  assert.deepEqual(b.conn.take(), [{
+    event: "parted",
+    data: { channel: "room" },
+  }]);
+  b.session.receive(frame("part", "other"));
+  assert.deepEqual(a.conn.take(), [{
+    event: "removePeer",
+    data: { peer_id: "p2" },
+  }]);
+  assert.deepEqual(b.conn.take(), [
+    { event: "removePeer", data: { peer_id: "p1" } },
+    { event: "parted", data: { channel: "other" } },
+  ]);
+});
+
+Deno.test("Hub relays candidates and descriptions with the sender stamped", () => {
+  const { connect } = setup();
+  const a = connect();
+  const b = connect();
+  join(a.session, "room");
+  join(b.session, "room");
+  a.conn.take();
+  b.conn.take();
+  a.session.receive(
+    frame("relayICECandidate", { peer_id: "p2", ice_candidate: CANDIDATE }),
+  );
+  a.session.receive(
+    frame("relaySessionDescription", {
+      peer_id: "p2",
+      session_description: OFFER,
+    }),
+  );
+  assert.deepEqual(b.conn.take(), [
+    {
+      event: "iceCandidate",
+      data: { peer_id: "p1", ice_candidate: CANDIDATE },
+    },
+    {
+      event: "sessionDescription",
+      data: { peer_id: "p1", session_description: OFFER },
+    },
+  ]);
+  assert.deepEqual(a.conn.take(), []);
+});
+
+Deno.test("Hub relays a candidate only to a peer in a shared channel", () => {
+  const { connect } = setup();
+  const a = connect();
+  const b = connect();
+  const c = connect();
+  join(a.session, "room");
+  join(b.session, "room");
+  join(c.session, "other");
+  for (const x of [a, b, c]) x.conn.take();
+  for (const target of ["p3", "nobody", "p1"]) {
+    a.session.receive(
+      frame("relayICECandidate", { peer_id: target, ice_candidate: CANDIDATE }),
+    );
+  }
+  assert.deepEqual(c.conn.take(), [], "no cross-room leak");
+  assert.deepEqual(b.conn.take(), []);
+  assert.deepEqual(
+    a.conn.take().map((f) => [f.data.code, f.data.event]),
+    [
+      ["unknown_peer", "relayICECandidate"],
+      ["unknown_peer", "relayICECandidate"],
+      ["unknown_peer", "relayICECandidate"],
+    ],
+  );
+});
+
+Deno.test("Hub disconnect removes the peer for everyone it shared a channel with", () => {
+  const { hub, connect } = setup();
+  const a = connect();
+  const b = connect();
+  const c = connect();
+  join(a.session, "room");
+  join(b.session, "room");
+  join(c.session, "other");
+  for (const x of [a, b, c]) x.conn.take();
+  a.session.close();
+  a.session.close(); // idempotent
+  assert.deepEqual(b.conn.take(), [{
+    event: "removePeer",
+    data: { peer_id: "p1" },
+  }]);
+  assert.deepEqual(c.conn.take(), []);
+  assert.deepEqual(a.conn.take(), []);
+  assert.equal(hub.connectionCount, 2);
+  assert.deepEqual(hub.registry.membersOf("room"), ["p2"]);
+  b.session.close();
+  c.session.close();
+  assert.equal(hub.connectionCount, 0);
+  assert.equal(hub.channelCount, 0, "empty channels are deleted");
+});
+
+Deno.test("Hub refuses each bad frame with its error code and changes nothing", () => {
+  const { hub, connect } = setup({ maxMessageBytes: 2048 });
+  const a = connect();
+  const b = connect();
+  join(a.session, "room");
+  join(b.session, "room");
+  a.conn.take();
+  b.conn.take();
+  const before = stateOf(hub);
+  const cases: [unknown, string, string?][] = [
+    ["not json", "bad_message"],
+    [new Uint8Array([1, 2]), "bad_message"],
+    ['{"event":"join"', "bad_message"],
+    ["[1]", "bad_message"],
+    [frame("explode", {}), "unknown_event"],
+    [frame("join", { channel: "no way" }), "bad_request", "join"],
+    [frame("join", { channel: "room" }), "already_joined", "join"],
+    [frame("part", { channel: "other" }), "not_joined", "part"],
+    [
+      frame("relayICECandidate", { peer_id: "p2" }),
+      "bad_request",
+      "relayICECandidate",
+    ],
+    [
+      frame("relaySessionDescription", {
+        peer_id: "p9",
+        session_description: OFFER,
+      }),
+      "unknown_peer",
+      "relaySessionDescription",
+    ],
+    [
+      frame("join", { channel: "x", userdata: { pad: "x".repeat(3000) } }),
+      "message_too_large",
+    ],
+  ];
+  for (const [input, code, event] of cases) {
+    a.session.receive(input);
+    const frames = a.conn.take();
+    assert.equal(frames.length, 1, String(input));
+    assert.equal(frames[0].event, "error");
+    assert.equal(frames[0].data.code, code, String(input));
+    assert.equal(frames[0].data.event, event, String(input));
+    assert.equal(typeof frames[0].data.message, "string");
+  }
+  assert.deepEqual(stateOf(hub), before);
+  assert.deepEqual(b.conn.take(), [], "others hear nothing of it");
+  assert.equal(a.conn.closedWith, undefined, "the connection stays open");
+  assert.equal(hub.metrics.errors.bad_message, 4);
+});
+
+Deno.test("Hub measures the size limit in UTF-8 bytes", () => {
+  const { connect } = setup({ maxMessageBytes: 1024 });
+  const a = connect();
+  // 400 three-byte characters: 400 UTF-16 units but 1,200 bytes.
+  a.session.receive(
+    frame("join", { channel: "r", userdata: { n: "€".repeat(400) } }),
+  );
+  assert.equal(a.conn.take()[0].data.code, "message_too_large");
+});
+
+Deno.test("Hub refuses joining a full channel with channel_full", () => {
+  const { hub, connect } = setup({ maxPeersPerChannel: 2 });
+  const [a, b, c] = [connect(), connect(), connect()];
+  join(a.session, "room");
+  join(b.session, "room");
+  a.conn.take();
+  join(c.session, "room");
+  assert.equal(c.conn.take()[0].data.code, "channel_full");
+  assert.deepEqual(a.conn.take(), []);
+  assert.deepEqual(hub.registry.membersOf("room"), ["p1", "p2"]);
+});
+
+Deno.test("Hub caps the channels per connection with too_many_channels", () => {
+  const { connect } = setup({ maxChannelsPerPeer: 2 });
+  const a = connect();
+  join(a.session, "one");
+  join(a.session, "two");
+  a.conn.take();
+  join(a.session, "three");
+  assert.equal(a.conn.take()[0].data.code, "too_many_channels");
+});
+
+Deno.test("Hub rate-limits a flood but allows an ICE-gathering burst and refills over time", () => {
+  const { clock, connect } = setup({
+    rateBurst: 300,
+    ratePerSecond: 100,
+    abuseLimit: 10_000,
+  });
+  const a = connect();
+  const b = connect();
+  join(a.session, "room");
+  join(b.session, "room");
+  a.conn.take();
+  b.conn.take();
+  const relay = frame("relayICECandidate", {
+    peer_id: "p2",
+    ice_candidate: CANDIDATE,
+  });
+  for (let i = 0; i < 2000; i++) a.session.receive(relay);
+  assert.equal(
+    b.conn.frames("iceCandidate").length,
+    299,
+    "the burst minus the join",
+  );
+  const errors = a.conn.frames("error");
+  assert.equal(errors.length, 1701);
+  assert.ok(errors.every((f) => f.data.code === "rate_limited"));
+  b.conn.take();
+  clock.advance(1000);
+  for (let i = 0; i < 150; i++) a.session.receive(relay);
+  assert.equal(b.conn.frames("iceCandidate").length, 100);
+  assert.equal(a.conn.closedWith, undefined);
+});
+
+Deno.test("Hub closes a connection that keeps flooding with 1008 and cleans up", () => {
+  const { hub, connect } = setup({
+    rateBurst: 10,
+    ratePerSecond: 1,
+    abuseLimit: 50,
+  });
+  const a = connect();
+  const b = connect();
+  join(a.session, "room");
+  join(b.session, "room");
+  b.conn.take();
+  for (let i = 0; i < 100; i++) a.session.receive("junk");
+  assert.equal(a.conn.closedWith?.code, 1008);
+  assert.deepEqual(b.conn.take(), [{
+    event: "removePeer",
+    data: { peer_id: "p1" },
+  }]);
+  assert.equal(hub.connectionCount, 1);
+  assert.equal(hub.metrics.connectionsKicked, 1);
+});
+
+Deno.test("Hub closes a slow consumer instead of buffering without bound", () => {
+  const { hub, connect } = setup({ maxBufferedBytes: 1000 });
+  const a = connect();
+  const b = connect();
+  join(a.session, "room");
+  join(b.session, "room");
+  a.conn.take();
+  b.conn.bufferedAmount = 5000;
+  a.session.receive(
+    frame("relayICECandidate", { peer_id: "p2", ice_candidate: CANDIDATE }),
+  );
+  assert.equal(b.conn.closedWith?.code, 1013);
+  assert.deepEqual(b.conn.frames("iceCandidate"), []);
+  assert.deepEqual(a.conn.take(), [{
+    event: "removePeer",
+    data: { peer_id: "p2" },
+  }]);
+  assert.equal(hub.connectionCount, 1);
+});
+
+Deno.test("Hub survives a socket whose send throws", () => {
+  const { hub, connect } = setup();
+  const a = connect();
+  const b = connect();
+  join(a.session, "room");
+  b.conn.close(1006, "gone"); // FakeConnection.send now throws
+  join(b.session, "room");
+  assert.equal(a.conn.frames("addPeer").length, 1);
+  b.session.close();
+  assert.equal(hub.connectionCount, 1);
+});
+
+Deno.test("Hub ignores frames after close", () => {
+  const { hub, connect } = setup();
+  const a = connect();
+  a.session.close();
+  join(a.session, "room");
+  assert.equal(hub.channelCount, 0);
+  assert.deepEqual(a.conn.take(), []);
+});
+
+Deno.test("Hub shutdown closes every socket with 1001", () => {
+  const { hub, connect } = setup();
+  const a = connect();
+  const b = connect();
+  join(a.session, "room");
+  join(b.session, "room");
+  hub.shutdown();
+  assert.equal(a.conn.closedWith?.code, 1001);
+  assert.equal(b.conn.closedWith?.code, 1001);
+  assert.equal(hub.connectionCount, 0);
+  assert.equal(hub.channelCount, 0);
+  assert.equal(hub.metrics.connectionsKicked, 0);
+});
+
+Deno.test("Hub counts relays and errors in its metrics", () => {
+  const { hub, connect } = setup();
+  const a = connect();
+  const b = connect();
+  join(a.session, "room");
+  join(b.session, "room");
+  a.session.receive(
+    frame("relayICECandidate", { peer_id: "p2", ice_candidate: CANDIDATE }),
+  );
+  a.session.receive("x");
+  const text = hub.metrics.render({
+    connections: hub.connectionCount,
+    channels: hub.channelCount,
+  });
+  assert.match(text, /^signal_connections 2$/m);
+  assert.match(text, /^signal_channels 1$/m);
+  assert.match(text, /^signal_messages_relayed_total 1$/m);
+  assert.match(text, /^signal_errors_total\{code="bad_message"\} 1$/m);
+});

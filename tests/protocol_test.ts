@@ -1,0 +1,182 @@
+import assert from "node:assert/strict";
+import {
+  isValidChannel,
+  parseClientMessage,
+  parseServerMessage,
+  utf8Length,
+} from "../lib/protocol.ts";
+
+Deno.test("isValidChannel accepts the documented alphabet and refuses the rest", () => {
+  for (const ok of ["a", "room-1", "A.b_c", "x".repeat(64), "..."]) {
+    assert.equal(isValidChannel(ok), true, ok);
+  }
+  for (
+    const bad of ["", ".", "..", "a b", "x".repeat(65), "ä", "a/b", 5, null]
+  ) {
+    assert.equal(isValidChannel(bad), false, String(bad));
+  }
+});
+
+Deno.test("parseClientMessage refuses non-JSON and non-envelopes as bad_message", () => {
+  for (
+    const text of ["", "nope", "[]", "null", "42", '{"data":{}}', '{"event":5}']
+  ) {
+    const result = parseClientMessage(text);
+    assert.equal(result.ok, false, text);
+    assert.equal(!result.ok && result.code, "bad_message", text);
+  }
+});
+
+Deno.test("parseClientMessage refuses unknown events", () => {
+  const result = parseClientMessage('{"event":"addPeer","data":{}}');
+  assert.deepEqual(result.ok ? null : result.code, "unknown_event");
+});
+
+Deno.test("parseClientMessage defaults userdata and rebuilds join", () => {
+  const result = parseClientMessage(
+    '{"event":"join","data":{"channel":"r","x":1}}',
+  );
+  assert.deepEqual(result, {
+    ok: true,
+    value: { event: "join", data: { channel: "r", userdata: {} } },
+  });
+});
+
+Deno.test("parseClientMessage refuses bad join data as bad_request", () => {
+  const cases = [
+    { channel: "a b" },
+    { channel: ".." },
+    { channel: "r", userdata: [] },
+    { channel: "r", userdata: "x" },
+    { channel: "r", userdata: { name: "x".repeat(1100) } },
+  ];
+  for (const data of cases) {
+    const result = parseClientMessage(JSON.stringify({ event: "join", data }));
+    assert.equal(
+      result.ok ? null : result.code,
+      "bad_request",
+      JSON.stringify(data),
+    );
+    assert.equal(result.ok ? null : result.event, "join");
+  }
+  const noData = parseClientMessage('{"event":"join"}');
+  assert.equal(noData.ok ? null : noData.code, "bad_request");
+});
+
+Deno.test("parseClientMessage accepts part as an object or the seed's bare string", () => {
+  for (const data of [{ channel: "r" }, "r"]) {
+    assert.deepEqual(
+      parseClientMessage(JSON.stringify({ event: "part", data })),
+      {
+        ok: true,
+        value: { event: "part", data: { channel: "r" } },
+      },
+    );
+  }
+});
+
+Deno.test("parseClientMessage rebuilds a candidate, dropping unknown keys", () => {
+  const result = parseClientMessage(JSON.stringify({
+    event: "relayICECandidate",
+    data: {
+      peer_id: "p2",
+      ice_candidate: {
+        candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host",
+        sdpMid: "0",
+        sdpMLineIndex: null,
+        evil: "<script>",
+      },
+      extra: true,
+    },
+  }));
+  assert.deepEqual(result, {
+    ok: true,
+    value: {
+      event: "relayICECandidate",
+      data: {
+        peer_id: "p2",
+        ice_candidate: {
+          candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host",
+          sdpMid: "0",
+          sdpMLineIndex: null,
+        },
+      },
+    },
+  });
+});
+
+Deno.test("parseClientMessage refuses malformed relays as bad_request", () => {
+  const cases = [
+    ["relayICECandidate", { peer_id: "p", ice_candidate: {} }],
+    ["relayICECandidate", { peer_id: "p", ice_candidate: { candidate: 1 } }],
+    ["relayICECandidate", {
+      peer_id: "p",
+      ice_candidate: { candidate: "", sdpMLineIndex: -1 },
+    }],
+    ["relayICECandidate", { ice_candidate: { candidate: "" } }],
+    ["relaySessionDescription", {
+      peer_id: "p",
+      session_description: { type: "bogus", sdp: "" },
+    }],
+    ["relaySessionDescription", {
+      peer_id: "p",
+      session_description: { type: "offer" },
+    }],
+    ["relaySessionDescription", {
+      peer_id: "",
+      session_description: { type: "offer", sdp: "" },
+    }],
+    ["relaySessionDescription", "x"],
+  ] as const;
+  for (const [event, data] of cases) {
+    const result = parseClientMessage(JSON.stringify({ event, data }));
+    assert.equal(
+      result.ok ? null : result.code,
+      "bad_request",
+      JSON.stringify(data),
+    );
+  }
+});
+
+Deno.test("parseServerMessage treats a seed addPeer without polite as answerer-polite", () => {
+  const result = parseServerMessage(
+    '{"event":"addPeer","data":{"peer_id":"x","should_create_offer":true}}',
+  );
+  assert.deepEqual(result.ok && result.value.data, {
+    peer_id: "x",
+    should_create_offer: true,
+    polite: false,
+    userdata: {},
+  });
+});
+
+Deno.test("parseServerMessage drops invalid ice servers from welcome", () => {
+  const result = parseServerMessage(JSON.stringify({
+    event: "welcome",
+    data: {
+      peer_id: "me",
+      protocol: 1,
+      ice_servers: [{ urls: "stun:a" }, { urls: "http://x" }, 5],
+    },
+  }));
+  assert.ok(result.ok && result.value.event === "welcome");
+  assert.deepEqual(result.value.data.ice_servers, [{ urls: "stun:a" }]);
+});
+
+Deno.test("parseServerMessage refuses unknown events and bad data", () => {
+  assert.equal(parseServerMessage('{"event":"nope","data":{}}').ok, false);
+  assert.equal(
+    parseServerMessage('{"event":"removePeer","data":{}}').ok,
+    false,
+  );
+  assert.equal(
+    parseServerMessage('{"event":"error","data":{"code":"x","message":""}}').ok,
+    false,
+  );
+});
+
+Deno.test("utf8Length counts bytes, not UTF-16 units", () => {
+  assert.equal(utf8Length("abc"), 3);
+  assert.equal(utf8Length("é"), 2);
+  assert.equal(utf8Length("😀"), 4);
+});

@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { Registry } from "../lib/registry.ts";
+
+Deno.test("Registry reports existing members as newly shared on first join", () => {
+  const r = new Registry();
+  assert.deepEqual(r.join("a", "x", { n: 1 }), {
+    newlyShared: [],
+    members: [],
+  });
+  assert.deepEqual(r.join("b", "x", {}), {
+    newlyShared: [{ peerId: "a", userdata: { n: 1 } }],
+    members: ["a"],
+  });
+  assert.equal(r.shareChannel("a", "b"), true);
+  assert.equal(r.shareChannel("a", "a"), false);
+});
+
+Deno.test("Registry pairs peers once across several shared channels", () => {
+  const r = new Registry();
+  r.join("a", "x", {});
+  r.join("b", "x", {});
+  r.join("a", "y", {});
+  const second = r.join("b", "y", {});
+  assert.deepEqual(second.newlyShared, []);
+  assert.deepEqual(second.members, ["a"]);
+  assert.deepEqual(r.part("b", "x"), [], "still share y");
+  assert.deepEqual(r.part("b", "y"), ["a"]);
+});
+
+Deno.test("Registry deletes empty channels and forgets peers with none", () => {
+  const r = new Registry();
+  r.join("a", "x", {});
+  r.join("a", "y", {});
+  r.join("b", "y", {});
+  assert.equal(r.channelCount, 2);
+  assert.deepEqual(r.leaveAll("a"), ["b"]);
+  assert.equal(r.channelCount, 1);
+  assert.equal(r.channelsOf("a").size, 0);
+  r.part("b", "y");
+  assert.equal(r.channelCount, 0);
+});
+
+Deno.test("Registry refuses a double join and a part of a channel one is not in", () => {
+  const r = new Registry();
+  r.join("a", "x", {});
+  assert.throws(() => r.join("a", "x", {}), RangeError);
+  assert.throws(() => r.part("a", "y"), RangeError);
+  assert.throws(() => r.part("b", "x"), RangeError);
+  assert.deepEqual(r.membersOf("x"), ["a"]);
+});

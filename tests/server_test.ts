@@ -1,0 +1,194 @@
+import assert from "node:assert/strict";
+import { parseConfig } from "../lib/config.ts";
+import { SILENT_LOGGER } from "../lib/log.ts";
+import { type RunningServer, startServer } from "../server.ts";
+import { TestClient } from "./_helpers.ts";
+
+async function withServer(
+  env: Record<string, string>,
+  fn: (server: RunningServer, wsUrl: string) => Promise<void>,
+) {
+  const staticDir = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${staticDir}/index.html`,
+    "<!doctype html><p>hi</p>",
+  );
+  const config = parseConfig([], {
+    PORT: "0",
+    HOST: "127.0.0.1",
+    ICE_SERVERS: "[]",
+    ...env,
+  });
+  const server = await startServer(config, {
+    staticDir: new URL(`file://${staticDir}/`),
+    logger: SILENT_LOGGER,
+  });
+  try {
+    await fn(server, `ws://127.0.0.1:${server.port}/ws`);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(staticDir, { recursive: true });
+  }
+}
+
+Deno.test("Server joins, relays, parts and disconnects real WebSocket clients", async () => {
+  await withServer({}, async (server, url) => {
+    const a = await TestClient.connect(url);
+    const b = await TestClient.connect(url);
+    a.client.send("join", { channel: "room", userdata: { name: "Ann" } });
+    assert.deepEqual((await a.client.next("joined")).data, {
+      channel: "room",
+      peers: [],
+    });
+    b.client.send("join", { channel: "room", userdata: { name: "Bob" } });
+    assert.deepEqual((await b.client.next("addPeer")).data, {
+      peer_id: a.peerId,
+      should_create_offer: true,
+      polite: false,
+      userdata: { name: "Ann" },
+    });
+    await b.client.next("joined");
+    assert.equal((await a.client.next("addPeer")).data.peer_id, b.peerId);
+
+    const offer = { type: "offer", sdp: "v=0\r\n" };
+    b.client.send("relaySessionDescription", {
+      peer_id: a.peerId,
+      session_description: offer,
+    });
+    assert.deepEqual((await a.client.next("sessionDescription")).data, {
+      peer_id: b.peerId,
+      session_description: offer,
+    });
+    const candidate = {
+      candidate: "candidate:0 1 UDP 1 127.0.0.1 9 typ host",
+      sdpMid: "0",
+      sdpMLineIndex: 0,
+    };
+    a.client.send("relayICECandidate", {
+      peer_id: b.peerId,
+      ice_candidate: candidate,
+    });
+    assert.deepEqual((await b.client.next("iceCandidate")).data, {
+      peer_id: a.peerId,
+      ice_candidate: candidate,
+    });
+
+    b.client.send("part", { channel: "room" });
+    assert.deepEqual((await b.client.next("removePeer")).data, {
+      peer_id: a.peerId,
+    });
+    assert.deepEqual((await b.client.next("parted")).data, { channel: "room" });
+    assert.deepEqual((await a.client.next("removePeer")).data, {
+      peer_id: b.peerId,
+    });
+
+    b.client.send("join", { channel: "room" });
+    await b.client.next("addPeer");
+    await b.client.next("joined");
+    await a.client.next("addPeer");
+    await b.client.close();
+    assert.deepEqual((await a.client.next("removePeer")).data, {
+      peer_id: b.peerId,
+    });
+    assert.equal(server.hub.connectionCount, 1);
+    await a.client.close();
+  });
+});
+
+Deno.test("Server answers a bad frame with an error and keeps the socket open", async () => {
+  await withServer({}, async (_server, url) => {
+    const { client } = await TestClient.connect(url);
+    client.socket.send("{not json");
+    assert.equal((await client.next("error")).data.code, "bad_message");
+    client.socket.send(new Uint8Array([1, 2, 3]));
+    assert.equal((await client.next("error")).data.code, "bad_message");
+    client.send("join", { channel: "ok" });
+    await client.next("joined");
+    await client.close();
+  });
+});
+
+Deno.test("Server closes every socket with 1001 on shutdown", async () => {
+  const staticDir = await Deno.makeTempDir();
+  const config = parseConfig([], {
+    PORT: "0",
+    HOST: "127.0.0.1",
+    ICE_SERVERS: "[]",
+  });
+  const server = await startServer(config, {
+    staticDir: new URL(`file://${staticDir}/`),
+    logger: SILENT_LOGGER,
+  });
+  const { client } = await TestClient.connect(
+    `ws://127.0.0.1:${server.port}/ws`,
+  );
+  client.send("join", { channel: "room" });
+  await client.next("joined");
+  await server.shutdown();
+  const event = await client.closed;
+  assert.equal(event.code, 1001);
+  await server.finished;
+  await Deno.remove(staticDir, { recursive: true });
+});
+
+Deno.test("Server refuses a cross-origin WebSocket before upgrading", async () => {
+  await withServer({}, async (server) => {
+    const response = await fetch(`http://127.0.0.1:${server.port}/ws`, {
+      headers: {
+        upgrade: "websocket",
+        connection: "Upgrade",
+        origin: "https://evil.example",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "sec-websocket-version": "13",
+      },
+    });
+    assert.equal(response.status, 403);
+    await response.body?.cancel();
+  });
+});
+
+Deno.test("Server process exits with a clear message on bad configuration", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL("../server.ts", import.meta.url).pathname,
+    ],
+    env: { MAX_PEERS_PER_CHANNEL: "lots" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 2);
+  assert.match(
+    new TextDecoder().decode(output.stderr),
+    /Invalid MAX_PEERS_PER_CHANNEL "lots"/,
+  );
+});
+
+Deno.test("Server process shuts down gracefully on SIGTERM", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL("../server.ts", import.meta.url).pathname,
+    ],
+    env: { PORT: "0", HOST: "127.0.0.1", ICE_SERVERS: "[]" },
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  let port: string | undefined;
+  while (port === undefined) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`server exited early: ${seen}`);
+    seen += value;
+    port = seen.match(/Open http:\/\/127\.0\.0\.1:(\d+)\//)?.[1];
+  }
+  const { client } = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
+  child.kill("SIGTERM");
+  assert.equal((await client.closed).code, 1001);
+  const status = await child.status;
+  assert.equal(status.code, 0);
+  await lines.cancel();
+});
