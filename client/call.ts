@@ -1,0 +1,315 @@
+/**
+ * The call controller: the actions behind the UI's buttons. It owns the
+ * local media, the signaling connection and the mesh, and turns their
+ * failures into plain words in the store. Browser APIs come in through
+ * {@linkcode CallDeps} so the flow is testable with fakes.
+ *
+ * @module
+ */
+
+import type { ErrorCode, ServerMessage } from "../lib/protocol.ts";
+import { Mesh } from "./mesh.ts";
+import type { LocalTrack, MediaKind } from "./peer.ts";
+import { Signaling, type SocketLike } from "./signaling.ts";
+import { type CallStore, cleanName } from "./store.ts";
+
+/** The browser APIs the controller needs. */
+export interface CallDeps {
+  /** `navigator.mediaDevices.getUserMedia`. */
+  getUserMedia(constraints: MediaStreamConstraints): Promise<MediaStream>;
+  /** Default `new WebSocket(url)`. */
+  createSocket?: (url: string) => SocketLike;
+  /** Default `new RTCPeerConnection(config)`. */
+  createConnection?: (config: RTCConfiguration) => RTCPeerConnection;
+  /** The `/ws` URL. */
+  signalingUrl: string;
+  /** Remembers the display name across visits. */
+  saveName?(name: string): void;
+  /** Whether the chat panel is on screen. */
+  chatVisible?(): boolean;
+}
+
+const VIDEO_CONSTRAINTS: MediaTrackConstraints = {
+  width: { ideal: 1280 },
+  height: { ideal: 720 },
+};
+
+/** What each server error code means to a person. */
+const ERROR_TEXT: Record<ErrorCode, string> = {
+  bad_message:
+    "The app sent something the server could not read. Reload the page.",
+  unknown_event: "This page is out of date for the server. Reload the page.",
+  bad_request: "The server refused a request from this page. Reload the page.",
+  already_joined: "You are already in this room (in another tab?).",
+  not_joined: "You are not in this room any more.",
+  unknown_peer: "Someone left before the connection to them was set up.",
+  channel_full: "This room is full. Try again later or use another room.",
+  too_many_channels: "This tab is in too many rooms at once.",
+  message_too_large: "A message was too large for the server.",
+  rate_limited:
+    "Too many messages too fast; the server is slowing this tab down.",
+};
+
+/** Plain words for a server `error` frame. */
+export function describeServerError(code: ErrorCode): string {
+  return ERROR_TEXT[code];
+}
+
+/** Plain words for a getUserMedia failure. */
+export function describeMediaError(error: unknown): string {
+  const name = error instanceof Error || error instanceof DOMException
+    ? error.name
+    : "";
+  switch (name) {
+    case "NotAllowedError":
+    case "SecurityError":
+      return "Camera and microphone access was denied. Allow it in the browser's site settings, or join without them.";
+    case "NotFoundError":
+    case "OverconstrainedError":
+      return "No camera or microphone was found. You can join without them and still see and hear others.";
+    case "NotReadableError":
+    case "AbortError":
+      return "The camera or microphone is in use by another app. Close it, or join without them.";
+    default:
+      return "Camera and microphone are unavailable here. You can join without them.";
+  }
+}
+
+/** The actions of one call. */
+export class CallController {
+  readonly store: CallStore;
+  #deps: CallDeps;
+  #signaling: Signaling | null = null;
+  #mesh: Mesh | null = null;
+  /**
+   * The stream every sender is tied to, kept for the whole visit so remote
+   * sides see one stream (one tile) however tracks come and go. The store
+   * holds display copies of it.
+   */
+  #stream: MediaStream | null = null;
+  /** A media request in flight, so a second click does not open a second camera. */
+  #mediaRequest: Promise<void> | null = null;
+
+  constructor(store: CallStore, deps: CallDeps) {
+    this.store = store;
+    this.#deps = deps;
+  }
+
+  /** The mesh of the current call (for tests and stats). */
+  get mesh(): Mesh | null {
+    return this.#mesh;
+  }
+
+  /** Starts camera and microphone for the preview; failures become words. */
+  startPreview(): Promise<void> {
+    this.#mediaRequest ??= this.#startPreview().finally(() => {
+      this.#mediaRequest = null;
+    });
+    return this.#mediaRequest;
+  }
+
+  async #startPreview(): Promise<void> {
+    const { store } = this;
+    if (this.#stream !== null) return;
+    store.mediaError.value = null;
+    const wanted = { audio: store.micOn.value, video: store.camOn.value };
+    if (!wanted.audio && !wanted.video) return;
+    try {
+      const stream = await this.#deps.getUserMedia({
+        audio: wanted.audio,
+        video: wanted.video
+          ? { width: { ideal: 1280 }, height: { ideal: 720 } }
+          : false,
+      });
+      this.#stream = stream;
+      this.#publish();
+      store.micOn.value = stream.getAudioTracks().length > 0;
+      store.camOn.value = stream.getVideoTracks().length > 0;
+    } catch (error) {
+      store.mediaError.value = describeMediaError(error);
+      store.micOn.value = false;
+      store.camOn.value = false;
+    }
+  }
+
+  /** Stops every local track (the camera light goes off). */
+  stopMedia(): void {
+    for (const track of this.#stream?.getTracks() ?? []) track.stop();
+    this.#stream = null;
+    this.#publish();
+  }
+
+  /** Connects to the server and joins the room as `name`. */
+  join(name: string): void {
+    const { store } = this;
+    const room = store.room.value;
+    if (
+      room === null || store.phase.value === "joining" ||
+      store.phase.value === "in-call"
+    ) return;
+    const displayName = cleanName(name);
+    store.name.value = displayName;
+    this.#deps.saveName?.(displayName);
+    store.error.value = null;
+    store.setPhase("joining");
+    const signaling = new Signaling(this.#deps.signalingUrl, {
+      createSocket: this.#deps.createSocket,
+      onMessage: (message) => this.#onServerMessage(message),
+      onClose: (info) => this.#onSignalingClosed(signaling, info),
+      onProtocolError: (message) => console.warn(message),
+    });
+    this.#signaling = signaling;
+    this.#mesh = new Mesh({
+      store,
+      send: (message) => signaling.send(message),
+      createConnection: this.#deps.createConnection,
+      localTracks: () => this.#localTracks(),
+      chatVisible: this.#deps.chatVisible,
+    });
+  }
+
+  /** Leaves the call: everyone's tile of us goes away at once. */
+  leave(): void {
+    const room = this.store.room.value;
+    if (this.#signaling?.isOpen && room !== null) {
+      this.#signaling.send({ event: "part", data: { channel: room } });
+    }
+    this.#teardown();
+    this.store.setPhase("prejoin");
+  }
+
+  /**
+   * Mutes or unmutes the microphone. A muted track keeps running (silent)
+   * so unmuting is instant; with no microphone yet, one is requested.
+   */
+  async toggleMic(): Promise<void> {
+    const { store } = this;
+    const track = this.#stream?.getAudioTracks()[0];
+    if (track === undefined) return this.#acquire("audio");
+    track.enabled = !track.enabled;
+    store.micOn.value = track.enabled;
+    this.#mesh?.announceState();
+  }
+
+  /**
+   * Turns the camera off — stopping the track so the light goes off — or
+   * on again with a fresh track, swapped in with `replaceTrack` (or added,
+   * renegotiating, if this call never had video).
+   */
+  async toggleCamera(): Promise<void> {
+    const { store } = this;
+    const stream = this.#stream;
+    const current = stream?.getVideoTracks()[0];
+    if (stream === null || current === undefined) return this.#acquire("video");
+    current.stop();
+    stream.removeTrack(current);
+    this.#publish();
+    store.camOn.value = false;
+    await this.#mesh?.setTrack("video", null);
+    this.#mesh?.announceState();
+  }
+
+  async #acquire(kind: MediaKind): Promise<void> {
+    const { store } = this;
+    try {
+      const fresh = await this.#deps.getUserMedia(
+        kind === "audio" ? { audio: true } : { video: VIDEO_CONSTRAINTS },
+      );
+      const track = fresh.getTracks()[0];
+      const stream = this.#stream ?? fresh;
+      if (stream !== fresh) stream.addTrack(track);
+      this.#stream = stream;
+      this.#publish();
+      if (kind === "audio") store.micOn.value = true;
+      else store.camOn.value = true;
+      store.mediaError.value = null;
+      await this.#mesh?.setTrack(kind, { kind, track, stream });
+      this.#mesh?.announceState();
+    } catch (error) {
+      store.mediaError.value = describeMediaError(error);
+    }
+  }
+
+  /** Sends a chat message to everyone in the room. */
+  sendChat(text: string): boolean {
+    return this.#mesh?.sendChat(text) ?? false;
+  }
+
+  #localTracks(): LocalTrack[] {
+    const stream = this.#stream;
+    if (stream === null) return [];
+    return stream.getTracks().map((track) => ({
+      kind: track.kind as MediaKind,
+      track,
+      stream,
+    }));
+  }
+
+  /** Shows the current tracks: a new stream object so signals see a change. */
+  #publish(): void {
+    const stream = this.#stream;
+    this.store.localStream.value = stream === null
+      ? null
+      : new MediaStream(stream.getTracks());
+  }
+
+  #onServerMessage(message: ServerMessage): void {
+    const { store } = this;
+    const room = store.room.value;
+    switch (message.event) {
+      case "welcome":
+        this.#mesh?.handle(message);
+        if (room !== null) {
+          this.#signaling?.send({
+            event: "join",
+            data: { channel: room, userdata: { name: store.name.value } },
+          });
+        }
+        return;
+      case "joined":
+        if (message.data.channel === room) store.setPhase("in-call");
+        return;
+      case "error":
+        if (message.data.event === "join" && store.phase.value === "joining") {
+          store.fail(describeServerError(message.data.code));
+          this.#teardown();
+          store.setPhase("prejoin");
+        } else if (message.data.code !== "unknown_peer") {
+          store.notice.value = describeServerError(message.data.code);
+        }
+        return;
+      default:
+        this.#mesh?.handle(message);
+    }
+  }
+
+  #onSignalingClosed(
+    signaling: Signaling,
+    info: { code: number; opened: boolean; deliberate: boolean },
+  ): void {
+    if (signaling !== this.#signaling || info.deliberate) return;
+    const { store } = this;
+    if (store.phase.value === "joining") {
+      store.fail(
+        info.opened
+          ? "The server closed the connection while joining. Try again."
+          : "Cannot reach the server. Check your connection and try again.",
+      );
+      this.#teardown();
+      store.setPhase("prejoin");
+      return;
+    }
+    // Media flows peer to peer: keep the calls we have, say what changed.
+    this.#signaling = null;
+    store.notice.value =
+      "Lost the connection to the server. Your current calls continue, but nobody new can join you. Leave and rejoin to reconnect.";
+  }
+
+  #teardown(): void {
+    this.#mesh?.closeAll();
+    this.#mesh = null;
+    const signaling = this.#signaling;
+    this.#signaling = null;
+    signaling?.close();
+  }
+}

@@ -1,0 +1,96 @@
+/** The pre-join screen: camera preview, name, and the Join button. */
+
+import { useEffect, useState } from "preact/hooks";
+import type { CallController } from "../call.ts";
+import { MAX_NAME_LENGTH } from "../store.ts";
+import { Icon } from "./Icon.tsx";
+import { InviteButton } from "./InviteButton.tsx";
+import { Video } from "./Video.tsx";
+
+interface PreJoinProps {
+  call: CallController;
+  inviteUrl: string;
+}
+
+/** Preview and join form for one room. */
+export function PreJoin({ call, inviteUrl }: PreJoinProps) {
+  const { store } = call;
+  const [name, setName] = useState(store.name.value);
+  useEffect(() => {
+    void call.startPreview();
+  }, [call]);
+  const joining = store.phase.value === "joining";
+  const stream = store.localStream.value;
+  const hasVideo = (stream?.getVideoTracks().length ?? 0) > 0;
+  const mediaError = store.mediaError.value;
+  const submit = (event: Event) => {
+    event.preventDefault();
+    call.join(name);
+  };
+  return (
+    <main class="card prejoin">
+      <h1>
+        Join <span class="room-name">{store.room.value}</span>
+      </h1>
+      <div class="preview">
+        <Video stream={stream} local hidden={!hasVideo} />
+        {!hasVideo && <div class="preview-off">Camera is off</div>}
+        <div class="preview-controls">
+          <button
+            type="button"
+            class="round"
+            aria-label="Microphone"
+            aria-pressed={store.micOn.value}
+            onClick={() => void call.toggleMic()}
+          >
+            <Icon name={store.micOn.value ? "mic" : "micOff"} />
+          </button>
+          <button
+            type="button"
+            class="round"
+            aria-label="Camera"
+            aria-pressed={store.camOn.value}
+            onClick={() => void call.toggleCamera()}
+          >
+            <Icon name={store.camOn.value ? "cam" : "camOff"} />
+          </button>
+        </div>
+      </div>
+      {mediaError !== null && (
+        <div class="alert" role="alert">
+          <p>{mediaError}</p>
+          <button type="button" onClick={() => void call.startPreview()}>
+            Try camera again
+          </button>
+        </div>
+      )}
+      {store.error.value !== null && (
+        <p class="alert error" role="alert">{store.error.value}</p>
+      )}
+      <form class="join-form" onSubmit={submit}>
+        <label for="display-name">Name</label>
+        <div class="row">
+          <input
+            id="display-name"
+            value={name}
+            maxLength={MAX_NAME_LENGTH}
+            autocomplete="nickname"
+            placeholder="Your name"
+            required
+            onInput={(e) => setName(e.currentTarget.value)}
+          />
+          <button type="submit" class="primary" disabled={joining}>
+            {joining ? "Joining…" : "Join"}
+          </button>
+        </div>
+        {stream === null && (
+          <p class="hint">
+            You will join without camera and microphone, and can still see and
+            hear others.
+          </p>
+        )}
+      </form>
+      <InviteButton url={inviteUrl} />
+    </main>
+  );
+}

@@ -1,0 +1,83 @@
+/**
+ * Browser entry point: reads the room from the URL, wires the store and
+ * call controller to real browser APIs, and renders the app.
+ *
+ * @module
+ */
+
+import { render } from "preact";
+// Installs the hooks that re-render components when a signal they read changes.
+import "@preact/signals";
+import { isValidChannel } from "../lib/protocol.ts";
+import { CallController } from "./call.ts";
+import { App } from "./components/App.tsx";
+import { signalingUrl } from "./signaling.ts";
+import { CallModel } from "./store.ts";
+
+const NAME_KEY = "mesh-rooms:name";
+
+function roomFromPath(path: string): string | null {
+  const match = /^\/r\/([^/]+)$/.exec(path);
+  const room = match === null ? null : decodeURIComponent(match[1]);
+  return room !== null && isValidChannel(room) ? room : null;
+}
+
+function savedName(): string {
+  try {
+    return localStorage.getItem(NAME_KEY) ?? "";
+  } catch {
+    return "";
+  }
+}
+
+// On a phone the chat starts folded away; on a laptop it is always there.
+const chatState = { open: matchMedia("(min-width: 900px)").matches };
+const store = new CallModel({
+  room: roomFromPath(location.pathname),
+  name: savedName(),
+});
+const call = new CallController(store, {
+  getUserMedia: (constraints) =>
+    navigator.mediaDevices.getUserMedia(constraints),
+  signalingUrl: signalingUrl(location),
+  saveName: (name) => {
+    try {
+      localStorage.setItem(NAME_KEY, name);
+    } catch {
+      // Private mode: the name is simply not remembered.
+    }
+  },
+  chatVisible: () => chatState.open || matchMedia("(min-width: 900px)").matches,
+});
+
+function enterRoom(room: string) {
+  history.pushState(null, "", `/r/${room}`);
+  store.enterRoom(room);
+}
+
+addEventListener("popstate", () => {
+  const room = roomFromPath(location.pathname);
+  if (store.phase.value === "in-call" || store.phase.value === "joining") {
+    call.leave();
+  }
+  if (room === null) {
+    call.stopMedia();
+    store.room.value = null;
+    store.setPhase("lobby");
+  } else {
+    store.enterRoom(room);
+  }
+});
+
+// Leaving the page is a deliberate leave: the tab's socket closes with 1001.
+addEventListener("pagehide", () => call.stopMedia());
+
+render(
+  <App
+    call={call}
+    origin={location.origin}
+    onEnterRoom={enterRoom}
+    chatState={chatState}
+  />,
+  document.getElementById("app")!,
+);

@@ -1,0 +1,252 @@
+/**
+ * One RTCPeerConnection to one remote participant, negotiated with the
+ * "perfect negotiation" pattern (W3C/MDN): either side may renegotiate at
+ * any time; on glare the impolite side ignores the other's offer and the
+ * polite side rolls back its own. The connection and the way to reach the
+ * other side are injected, so the algorithm runs in tests against a fake.
+ *
+ * @module
+ */
+
+/** What a peer sends the other side through the signaling server. */
+export type PeerSignal =
+  | { description: RTCSessionDescriptionInit }
+  | { candidate: RTCIceCandidateInit };
+
+/** Media kinds a peer sends. */
+export type MediaKind = "audio" | "video";
+
+/** A local track and the stream that groups it with its siblings. */
+export interface LocalTrack {
+  kind: MediaKind;
+  track: MediaStreamTrack;
+  stream: MediaStream;
+}
+
+/** Collaborators and callbacks of a {@linkcode Peer}; callbacks never throw. */
+export interface PeerOptions {
+  /** Server-assigned role: the polite side yields on glare. */
+  polite: boolean;
+  /** `should_create_offer`: this side opens the data channel (first offer). */
+  initiator: boolean;
+  /** The tracks to send from the start. */
+  tracks: LocalTrack[];
+  /** Delivers a description or candidate to the other side. */
+  signal(message: PeerSignal): void;
+  /** The remote stream, each time it gains a track. */
+  onStream?(stream: MediaStream): void;
+  /** A data channel message. */
+  onMessage?(data: string): void;
+  /** The data channel opened: a good time to say hello. */
+  onChannelOpen?(): void;
+  /** `connectionState` changed. */
+  onConnectionState?(state: RTCPeerConnectionState): void;
+  /** Something failed that the user or the logs should know about. */
+  onError?(error: unknown): void;
+}
+
+/** Label of the chat data channel. */
+export const CHAT_CHANNEL = "chat";
+
+/** A remote participant's connection. */
+export class Peer {
+  readonly pc: RTCPeerConnection;
+  #options: PeerOptions;
+  #makingOffer = false;
+  #ignoreOffer = false;
+  #answerPending = false;
+  /** Incoming signals are applied one at a time, in arrival order. */
+  #inbox: Promise<void> = Promise.resolve();
+  /** Candidates that arrived before any remote description. */
+  #earlyCandidates: RTCIceCandidateInit[] = [];
+  #senders = new Map<MediaKind, RTCRtpSender>();
+  /** Tracks the polite side holds back until the first offer arrives. */
+  #pendingTracks: LocalTrack[] | null;
+  #channel: RTCDataChannel | null = null;
+  #closed = false;
+
+  constructor(pc: RTCPeerConnection, options: PeerOptions) {
+    this.pc = pc;
+    this.#options = options;
+    pc.onnegotiationneeded = () => void this.#negotiate();
+    pc.onicecandidate = ({ candidate }) => {
+      if (candidate) this.#emit({ candidate: candidate.toJSON() });
+    };
+    pc.ontrack = ({ track, streams }) => {
+      const stream = streams[0];
+      if (stream === undefined) return;
+      this.#guard(() => options.onStream?.(stream));
+      track.onunmute = () => this.#guard(() => options.onStream?.(stream));
+    };
+    pc.onconnectionstatechange = () =>
+      this.#guard(() => options.onConnectionState?.(pc.connectionState));
+    pc.ondatachannel = ({ channel }) => {
+      if (channel.label === CHAT_CHANNEL) this.#adoptChannel(channel);
+    };
+    if (options.initiator) {
+      // The side told to offer opens the data channel; that alone triggers
+      // negotiationneeded, so a call starts even when neither side has media.
+      this.#pendingTracks = null;
+      this.#adoptChannel(pc.createDataChannel(CHAT_CHANNEL));
+      for (const local of options.tracks) this.#addTrack(local);
+    } else {
+      // The answering side adds its tracks while answering the first offer,
+      // reusing the offered transceivers — no glare, no second round trip.
+      this.#pendingTracks = [...options.tracks];
+    }
+  }
+
+  /** Whether the chat channel can carry messages now. */
+  get channelOpen(): boolean {
+    return this.#channel?.readyState === "open";
+  }
+
+  /** Applies a description or candidate from the other side, in order. */
+  receive(message: PeerSignal): Promise<void> {
+    this.#inbox = this.#inbox.then(() => this.#apply(message)).catch((error) =>
+      this.#guard(() => this.#options.onError?.(error))
+    );
+    return this.#inbox;
+  }
+
+  /**
+   * Sends `track` (or nothing, with `null`) as this peer's `kind`. Reuses
+   * the existing sender with `replaceTrack` — no renegotiation — and adds
+   * a new one (renegotiating) only when there was none.
+   */
+  async setTrack(kind: MediaKind, local: LocalTrack | null): Promise<void> {
+    if (this.#closed) return;
+    if (this.#pendingTracks !== null) {
+      this.#pendingTracks = this.#pendingTracks.filter((t) => t.kind !== kind);
+      if (local !== null) this.#pendingTracks.push(local);
+      return;
+    }
+    const sender = this.#senders.get(kind);
+    if (sender !== undefined) {
+      await sender.replaceTrack(local?.track ?? null);
+    } else if (local !== null) {
+      this.#addTrack(local);
+    }
+  }
+
+  /** Sends a data channel message; returns false if the channel is not open. */
+  send(data: string): boolean {
+    if (!this.channelOpen) return false;
+    try {
+      this.#channel!.send(data);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Closes the connection for good. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#channel?.close();
+    this.pc.onnegotiationneeded = null;
+    this.pc.onicecandidate = null;
+    this.pc.ontrack = null;
+    this.pc.onconnectionstatechange = null;
+    this.pc.ondatachannel = null;
+    this.pc.close();
+  }
+
+  async #negotiate(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      this.#makingOffer = true;
+      await this.pc.setLocalDescription();
+      this.#emitDescription();
+    } catch (error) {
+      this.#guard(() => this.#options.onError?.(error));
+    } finally {
+      this.#makingOffer = false;
+    }
+  }
+
+  async #apply(message: PeerSignal): Promise<void> {
+    if (this.#closed) return;
+    const { pc } = this;
+    if ("description" in message) {
+      const { description } = message;
+      // An answer being applied will leave us stable before this offer is
+      // applied, so that state counts as ready for an offer.
+      const readyForOffer = !this.#makingOffer &&
+        (pc.signalingState === "stable" || this.#answerPending);
+      const offerCollision = description.type === "offer" && !readyForOffer;
+      this.#ignoreOffer = !this.#options.polite && offerCollision;
+      if (this.#ignoreOffer) return;
+      this.#answerPending = description.type === "answer";
+      await pc.setRemoteDescription(description); // rolls back on glare
+      this.#answerPending = false;
+      await this.#flushEarlyCandidates();
+      if (description.type === "offer") {
+        this.#releasePendingTracks();
+        await pc.setLocalDescription();
+        this.#emitDescription();
+      }
+      return;
+    }
+    if (pc.remoteDescription === null) {
+      this.#earlyCandidates.push(message.candidate);
+      return;
+    }
+    await this.#addCandidate(message.candidate);
+  }
+
+  async #addCandidate(candidate: RTCIceCandidateInit): Promise<void> {
+    try {
+      await this.pc.addIceCandidate(candidate);
+    } catch (error) {
+      // Candidates for an offer we ignored are expected to fail.
+      if (!this.#ignoreOffer) throw error;
+    }
+  }
+
+  async #flushEarlyCandidates(): Promise<void> {
+    const early = this.#earlyCandidates.splice(0);
+    for (const candidate of early) await this.#addCandidate(candidate);
+  }
+
+  #releasePendingTracks() {
+    const pending = this.#pendingTracks;
+    if (pending === null) return;
+    this.#pendingTracks = null;
+    for (const local of pending) this.#addTrack(local);
+  }
+
+  #addTrack(local: LocalTrack) {
+    this.#senders.set(local.kind, this.pc.addTrack(local.track, local.stream));
+  }
+
+  #adoptChannel(channel: RTCDataChannel) {
+    this.#channel?.close();
+    this.#channel = channel;
+    channel.onopen = () => this.#guard(() => this.#options.onChannelOpen?.());
+    channel.onmessage = ({ data }) => {
+      if (typeof data === "string") {
+        this.#guard(() => this.#options.onMessage?.(data));
+      }
+    };
+  }
+
+  #emitDescription() {
+    const description = this.pc.localDescription;
+    if (description !== null) this.#emit({ description: description.toJSON() });
+  }
+
+  #emit(message: PeerSignal) {
+    if (!this.#closed) this.#guard(() => this.#options.signal(message));
+  }
+
+  #guard(fn: () => void) {
+    try {
+      fn();
+    } catch (error) {
+      // A callback's bug must not break negotiation for this peer.
+      console.error(error);
+    }
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * Messages peers exchange directly over the "chat" RTCDataChannel — chat
+ * text never passes through the server. Parsed like server frames: rebuilt
+ * from checked fields, anything else dropped.
+ *
+ * @module
+ */
+
+/** Longest chat message, in characters. */
+export const MAX_CHAT_LENGTH = 2000;
+
+/** A message on the peer-to-peer data channel. */
+export type PeerMessage =
+  | { type: "chat"; text: string }
+  | { type: "state"; mic: boolean; cam: boolean };
+
+/** Serializes a peer message. */
+export function encodePeerMessage(message: PeerMessage): string {
+  return JSON.stringify(message);
+}
+
+/** Parses a data channel message; `undefined` for anything malformed. */
+export function parsePeerMessage(data: unknown): PeerMessage | undefined {
+  if (typeof data !== "string" || data.length > MAX_CHAT_LENGTH * 4) return;
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return;
+  }
+  if (typeof value !== "object" || value === null) return;
+  const record = value as Record<string, unknown>;
+  if (record.type === "chat" && typeof record.text === "string") {
+    const text = record.text.trim().slice(0, MAX_CHAT_LENGTH);
+    return text === "" ? undefined : { type: "chat", text };
+  }
+  if (
+    record.type === "state" && typeof record.mic === "boolean" &&
+    typeof record.cam === "boolean"
+  ) {
+    return { type: "state", mic: record.mic, cam: record.cam };
+  }
+}

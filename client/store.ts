@@ -1,0 +1,172 @@
+/**
+ * The call's state as signals, with the actions that change it. No DOM and
+ * no WebRTC here, so every rule about what the user sees is testable in
+ * `deno test`; the mesh and the call controller write, components read.
+ *
+ * @module
+ */
+
+import { computed, createModel, signal } from "@preact/signals-core";
+
+/** Which screen the user is on. */
+export type Phase = "lobby" | "prejoin" | "joining" | "in-call";
+
+/** A remote participant as the UI shows them. */
+export interface Participant {
+  id: string;
+  name: string;
+  /** Their audio and video in one stream (one element per participant). */
+  stream: MediaStream | null;
+  micOn: boolean;
+  camOn: boolean;
+  /** `RTCPeerConnection.connectionState`. */
+  connection: RTCPeerConnectionState;
+}
+
+/** One chat line. */
+export interface ChatMessage {
+  id: number;
+  /** Sender's peer id; `null` for our own messages. */
+  from: string | null;
+  name: string;
+  text: string;
+  /** Milliseconds since the epoch, as the receiver saw it arrive. */
+  at: number;
+}
+
+/** How many chat lines are kept; older ones scroll away for good. */
+export const MAX_CHAT_MESSAGES = 200;
+
+/** Longest display name, in characters. */
+export const MAX_NAME_LENGTH = 40;
+
+/** Turns whatever arrived as a name into a short, printable one. */
+export function cleanName(value: unknown, fallback = "Guest"): string {
+  if (typeof value !== "string") return fallback;
+  // Control characters and bidi overrides would let a name spoof the UI.
+  // deno-lint-ignore no-control-regex
+  const name = value.replace(
+    /[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/g,
+    "",
+  )
+    .trim().slice(0, MAX_NAME_LENGTH);
+  return name === "" ? fallback : name;
+}
+
+/** Options for a new {@linkcode CallModel}. */
+export interface CallModelOptions {
+  /** The room from the URL, or `null` on the lobby page. */
+  room: string | null;
+  /** The name remembered from last time. */
+  name: string;
+}
+
+/** The signals model of one browser tab's call. */
+export const CallModel = createModel((options: CallModelOptions) => {
+  const phase = signal<Phase>(options.room === null ? "lobby" : "prejoin");
+  const room = signal<string | null>(options.room);
+  const name = signal(options.name);
+  const selfId = signal<string | null>(null);
+  const localStream = signal<MediaStream | null>(null);
+  const micOn = signal(true);
+  const camOn = signal(true);
+  /** Why the camera or microphone is unavailable, in words; `null` if fine. */
+  const mediaError = signal<string | null>(null);
+  const participants = signal<ReadonlyMap<string, Participant>>(new Map());
+  const chat = signal<readonly ChatMessage[]>([]);
+  /** Why the last attempt failed, in words for the user; `null` if none. */
+  const error = signal<string | null>(null);
+  /** A non-blocking status line (for example, the server went away). */
+  const notice = signal<string | null>(null);
+  const unread = signal(0);
+  const participantList = computed(() => [...participants.value.values()]);
+  let chatId = 0;
+
+  function patchParticipant(
+    id: string,
+    patch: Partial<Omit<Participant, "id">>,
+  ) {
+    const current = participants.value.get(id);
+    if (current === undefined) return;
+    const next = new Map(participants.value);
+    next.set(id, { ...current, ...patch });
+    participants.value = next;
+  }
+
+  return {
+    phase,
+    room,
+    name,
+    selfId,
+    localStream,
+    micOn,
+    camOn,
+    mediaError,
+    participants,
+    participantList,
+    chat,
+    error,
+    notice,
+    unread,
+
+    /** Goes to the pre-join screen of `roomName`. */
+    enterRoom(roomName: string) {
+      room.value = roomName;
+      phase.value = "prejoin";
+      error.value = null;
+    },
+    /** Moves to `next`; leaving the call forgets everyone in it. */
+    setPhase(next: Phase) {
+      phase.value = next;
+      if (next !== "in-call" && next !== "joining") {
+        participants.value = new Map();
+        chat.value = [];
+        unread.value = 0;
+        selfId.value = null;
+        notice.value = null;
+      }
+    },
+    /** Shows `message` as the reason the user is not in the call. */
+    fail(message: string) {
+      error.value = message;
+    },
+    /** Adds someone who came to share our room. */
+    addParticipant(id: string, displayName: string) {
+      if (participants.value.has(id)) return;
+      const next = new Map(participants.value);
+      next.set(id, {
+        id,
+        name: displayName,
+        stream: null,
+        micOn: true,
+        camOn: true,
+        connection: "new",
+      });
+      participants.value = next;
+    },
+    removeParticipant(id: string) {
+      if (!participants.value.has(id)) return;
+      const next = new Map(participants.value);
+      next.delete(id);
+      participants.value = next;
+    },
+    patchParticipant,
+    /** Appends a chat line, keeping the last {@linkcode MAX_CHAT_MESSAGES}. */
+    addChat(
+      message: Omit<ChatMessage, "id">,
+      options: { panelOpen?: boolean } = {},
+    ) {
+      const next = [...chat.value, { ...message, id: ++chatId }];
+      chat.value = next.length > MAX_CHAT_MESSAGES
+        ? next.slice(next.length - MAX_CHAT_MESSAGES)
+        : next;
+      if (message.from !== null && options.panelOpen === false) unread.value++;
+    },
+    markChatRead() {
+      unread.value = 0;
+    },
+  };
+});
+
+/** An instance of {@linkcode CallModel}. */
+export type CallStore = InstanceType<typeof CallModel>;
