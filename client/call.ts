@@ -182,13 +182,14 @@ export class CallController {
    * Mutes or unmutes the microphone. A muted track keeps running (silent)
    * so unmuting is instant; with no microphone yet, one is requested.
    */
-  async toggleMic(): Promise<void> {
+  toggleMic(): Promise<void> {
     const { store } = this;
     const track = this.#stream?.getAudioTracks()[0];
     if (track === undefined) return this.#acquire("audio");
     track.enabled = !track.enabled;
     store.micOn.value = track.enabled;
     this.#mesh?.announceState();
+    return Promise.resolve();
   }
 
   /**

@@ -40,16 +40,14 @@ export const MAX_CHAT_MESSAGES = 200;
 /** Longest display name, in characters. */
 export const MAX_NAME_LENGTH = 40;
 
+// deno-lint-ignore no-control-regex
+const UNPRINTABLE = /[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/g;
+
 /** Turns whatever arrived as a name into a short, printable one. */
 export function cleanName(value: unknown, fallback = "Guest"): string {
   if (typeof value !== "string") return fallback;
   // Control characters and bidi overrides would let a name spoof the UI.
-  // deno-lint-ignore no-control-regex
-  const name = value.replace(
-    /[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/g,
-    "",
-  )
-    .trim().slice(0, MAX_NAME_LENGTH);
+  const name = value.replace(UNPRINTABLE, "").trim().slice(0, MAX_NAME_LENGTH);
   return name === "" ? fallback : name;
 }
 

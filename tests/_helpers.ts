@@ -1,5 +1,6 @@
 /** Shared fakes for the test suite. */
 
+import type { SocketLike } from "../client/signaling.ts";
 import type { Connection } from "../lib/hub.ts";
 
 /** A frame as a test reads it. */
@@ -113,5 +114,45 @@ export class TestClient {
   async close(): Promise<void> {
     if (this.socket.readyState !== WebSocket.CLOSED) this.socket.close();
     await this.closed;
+  }
+}
+
+/** A WebSocket stand-in the test drives from the "server" side. */
+export class FakeSocket implements SocketLike {
+  static instances: FakeSocket[] = [];
+  readyState = 0;
+  sent: string[] = [];
+  closedWith?: number;
+  onopen: ((event: Event) => void) | null = null;
+  onmessage: ((event: MessageEvent) => void) | null = null;
+  onclose: ((event: CloseEvent) => void) | null = null;
+  onerror: ((event: Event) => void) | null = null;
+  constructor(readonly url: string) {
+    FakeSocket.instances.push(this);
+  }
+  send(data: string) {
+    if (this.readyState !== 1) throw new Error("not open");
+    this.sent.push(data);
+  }
+  close(code = 1000) {
+    this.closedWith = code;
+    this.serverClose(code);
+  }
+  open() {
+    this.readyState = 1;
+    this.onopen?.(new Event("open"));
+  }
+  serverSend(event: string, data: unknown) {
+    this.onmessage?.(
+      new MessageEvent("message", { data: JSON.stringify({ event, data }) }),
+    );
+  }
+  serverClose(code: number) {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    this.onclose?.(new CloseEvent("close", { code }));
+  }
+  frames() {
+    return this.sent.map((s) => JSON.parse(s));
   }
 }

@@ -1,0 +1,350 @@
+/**
+ * A fake RTCPeerConnection faithful to the parts perfect negotiation relies
+ * on: the signaling state machine, implicit offer/answer in
+ * setLocalDescription(), implicit rollback when an offer meets a local
+ * offer, addIceCandidate refusing before a remote description,
+ * negotiationneeded fired asynchronously in "stable", and tracks carried in
+ * the "SDP" (JSON here) to the other side.
+ */
+
+let nextId = 0;
+
+/** A MediaStreamTrack stand-in. */
+export class FakeTrack {
+  readonly id = `track-${++nextId}`;
+  enabled = true;
+  readyState: "live" | "ended" = "live";
+  onunmute: (() => void) | null = null;
+  constructor(readonly kind: "audio" | "video") {}
+  stop() {
+    this.readyState = "ended";
+  }
+}
+
+/** A MediaStream stand-in. */
+export class FakeStream {
+  readonly id: string;
+  #tracks: FakeTrack[];
+  constructor(tracks: FakeTrack[] = [], id = `stream-${++nextId}`) {
+    this.#tracks = [...tracks];
+    this.id = id;
+  }
+  getTracks() {
+    return [...this.#tracks];
+  }
+  getAudioTracks() {
+    return this.#tracks.filter((t) => t.kind === "audio");
+  }
+  getVideoTracks() {
+    return this.#tracks.filter((t) => t.kind === "video");
+  }
+  addTrack(track: FakeTrack) {
+    if (!this.#tracks.includes(track)) this.#tracks.push(track);
+  }
+  removeTrack(track: FakeTrack) {
+    this.#tracks = this.#tracks.filter((t) => t !== track);
+  }
+}
+
+/** An RTCRtpSender stand-in that records replaceTrack calls. */
+export class FakeSender {
+  replaced = 0;
+  constructor(
+    public track: FakeTrack | null,
+    readonly kind: string,
+    readonly streamId: string,
+  ) {}
+  replaceTrack(track: FakeTrack | null) {
+    this.track = track;
+    this.replaced++;
+    return Promise.resolve();
+  }
+}
+
+/** An RTCDataChannel stand-in wired to its twin on the other side. */
+export class FakeDataChannel {
+  readyState: RTCDataChannelState = "connecting";
+  onopen: (() => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  twin: FakeDataChannel | null = null;
+  sent: string[] = [];
+  constructor(readonly label: string) {}
+  send(data: string) {
+    if (this.readyState !== "open") {
+      throw new Error("InvalidStateError: not open");
+    }
+    this.sent.push(data);
+    const twin = this.twin;
+    setTimeout(() => twin?.onmessage?.({ data }), 0);
+  }
+  open() {
+    this.readyState = "open";
+    this.onopen?.();
+  }
+  close() {
+    this.readyState = "closed";
+  }
+}
+
+interface FakeSdp {
+  /** The sending connection's label, like the o= line's session id. */
+  origin: string;
+  tracks: { id: string; kind: string; stream: string }[];
+  data: boolean;
+  version: number;
+}
+
+/** Every connection by label, so descriptions can name their sender. */
+const CONNECTIONS = new Map<string, FakePeerConnection>();
+
+function description(type: RTCSdpType, sdp: FakeSdp) {
+  const init = { type, sdp: JSON.stringify(sdp) };
+  return { ...init, toJSON: () => init };
+}
+
+/** The RTCPeerConnection stand-in. */
+export class FakePeerConnection {
+  readonly label: string;
+  signalingState: RTCSignalingState = "stable";
+  connectionState: RTCPeerConnectionState = "new";
+  localDescription: ReturnType<typeof description> | null = null;
+  remoteDescription: { type: RTCSdpType; sdp: string } | null = null;
+  onnegotiationneeded: (() => void) | null = null;
+  onicecandidate: ((event: { candidate: unknown }) => void) | null = null;
+  ontrack:
+    | ((event: { track: FakeTrack; streams: FakeStream[] }) => void)
+    | null = null;
+  onconnectionstatechange: (() => void) | null = null;
+  ondatachannel: ((event: { channel: FakeDataChannel }) => void) | null = null;
+  senders: FakeSender[] = [];
+  channels: FakeDataChannel[] = [];
+  candidates: RTCIceCandidateInit[] = [];
+  rollbacks = 0;
+  offersMade = 0;
+  /** Remote track ids already announced through ontrack. */
+  #seenRemote = new Set<string>();
+  #remoteStreams = new Map<string, FakeStream>();
+  #needed = false;
+  #scheduled = false;
+  #version = 0;
+  #remoteHasData = false;
+
+  constructor(readonly config: RTCConfiguration, label = `pc-${++nextId}`) {
+    this.label = label;
+    CONNECTIONS.set(label, this);
+  }
+
+  addTrack(track: FakeTrack, stream: FakeStream) {
+    const sender = new FakeSender(track, track.kind, stream.id);
+    this.senders.push(sender);
+    // Inside an offer/answer exchange the answer carries the new track.
+    if (this.signalingState !== "have-remote-offer") this.#markNeeded();
+    return sender;
+  }
+
+  createDataChannel(label: string) {
+    const channel = new FakeDataChannel(label);
+    this.channels.push(channel);
+    this.#markNeeded();
+    return channel;
+  }
+
+  setLocalDescription(init?: { type: RTCSdpType; sdp?: string }) {
+    return this.#later(() => {
+      this.#checkOpen();
+      if (init?.type === "rollback") return this.#rollback();
+      if (this.signalingState === "have-remote-offer") {
+        this.localDescription = description("answer", this.#sdp());
+        this.signalingState = "stable";
+        this.#afterStable();
+      } else if (
+        this.signalingState === "stable" ||
+        this.signalingState === "have-local-offer"
+      ) {
+        this.localDescription = description("offer", this.#sdp());
+        this.signalingState = "have-local-offer";
+        this.offersMade++;
+        this.#needed = false;
+      } else {
+        throw new DOMException(
+          `bad state ${this.signalingState}`,
+          "InvalidStateError",
+        );
+      }
+      setTimeout(
+        () => this.onicecandidate?.({ candidate: this.#candidate() }),
+        0,
+      );
+    });
+  }
+
+  setRemoteDescription(init: { type: RTCSdpType; sdp?: string }) {
+    return this.#later(() => {
+      this.#checkOpen();
+      if (init.type === "offer") {
+        if (this.signalingState === "have-local-offer") this.#rollback(); // implicit rollback
+        if (this.signalingState !== "stable") {
+          throw new DOMException(
+            `offer in ${this.signalingState}`,
+            "InvalidStateError",
+          );
+        }
+        this.signalingState = "have-remote-offer";
+      } else if (init.type === "answer") {
+        if (this.signalingState !== "have-local-offer") {
+          throw new DOMException(
+            `answer in ${this.signalingState}`,
+            "InvalidStateError",
+          );
+        }
+        this.signalingState = "stable";
+      } else {
+        throw new DOMException(`unsupported ${init.type}`, "InvalidStateError");
+      }
+      this.remoteDescription = { type: init.type, sdp: init.sdp ?? "" };
+      const sdp = JSON.parse(init.sdp ?? "{}") as FakeSdp;
+      this.#announceTracks(sdp);
+      if (sdp.data) this.#remoteHasData = true;
+      this.#remote = CONNECTIONS.get(sdp.origin) ?? null;
+      if (this.signalingState === "stable") this.#afterStable();
+    });
+  }
+
+  addIceCandidate(candidate: RTCIceCandidateInit) {
+    return this.#later(() => {
+      if (this.remoteDescription === null) {
+        throw new DOMException("no remote description", "InvalidStateError");
+      }
+      this.candidates.push(candidate);
+    });
+  }
+
+  close() {
+    this.signalingState = "closed";
+    this.connectionState = "closed";
+  }
+
+  /** Sets connectionState and fires the event, as the ICE agent would. */
+  setConnectionState(state: RTCPeerConnectionState) {
+    this.connectionState = state;
+    this.onconnectionstatechange?.();
+  }
+
+  #later(fn: () => void): Promise<void> {
+    return new Promise((resolve, reject) =>
+      setTimeout(() => {
+        try {
+          fn();
+          resolve();
+        } catch (error) {
+          reject(error);
+        }
+      }, 0)
+    );
+  }
+
+  #checkOpen() {
+    if (this.signalingState === "closed") {
+      throw new DOMException("closed", "InvalidStateError");
+    }
+  }
+
+  #rollback() {
+    this.rollbacks++;
+    this.signalingState = "stable";
+    this.localDescription = null;
+    this.#needed = true; // what we wanted to offer still needs offering
+  }
+
+  #sdp(): FakeSdp {
+    return {
+      tracks: this.senders.filter((s) => s.track !== null).map((s) => ({
+        id: s.track!.id,
+        kind: s.kind,
+        stream: s.streamId,
+      })),
+      data: this.channels.length > 0 || this.#remoteHasData,
+      version: ++this.#version,
+      origin: this.label,
+    };
+  }
+
+  #candidate() {
+    const init = {
+      candidate: `candidate:${nextId++} 1 udp 1 127.0.0.1 9 typ host`,
+      sdpMid: "0",
+      sdpMLineIndex: 0,
+    };
+    return { ...init, toJSON: () => init };
+  }
+
+  #announceTracks(sdp: FakeSdp) {
+    for (const t of sdp.tracks ?? []) {
+      if (this.#seenRemote.has(t.id)) continue;
+      this.#seenRemote.add(t.id);
+      let stream = this.#remoteStreams.get(t.stream);
+      if (stream === undefined) {
+        stream = new FakeStream([], t.stream);
+        this.#remoteStreams.set(t.stream, stream);
+      }
+      const track = new FakeTrack(t.kind as "audio" | "video");
+      stream.addTrack(track);
+      this.ontrack?.({ track, streams: [stream] });
+    }
+  }
+
+  #afterStable() {
+    if (this.localDescription !== null && this.remoteDescription !== null) {
+      this.#wireDataChannel();
+      if (this.connectionState === "new") this.setConnectionState("connected");
+    }
+    if (this.#needed) this.#schedule();
+  }
+
+  /** Links our data channel to the remote end's, like SCTP would. */
+  #wireDataChannel() {
+    if (!this.#remoteHasData) return;
+    const remote = this.#remote;
+    if (remote === null) return;
+    const mine = this.channels[0];
+    const theirs = remote.channels[0];
+    if (mine !== undefined && theirs === undefined) {
+      const answerSide = new FakeDataChannel(mine.label);
+      remote.channels.push(answerSide);
+      mine.twin = answerSide;
+      answerSide.twin = mine;
+      remote.ondatachannel?.({ channel: answerSide });
+      setTimeout(() => {
+        mine.open();
+        answerSide.open();
+      }, 0);
+    }
+  }
+
+  #markNeeded() {
+    this.#needed = true;
+    if (this.signalingState === "stable") this.#schedule();
+  }
+
+  #schedule() {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setTimeout(() => {
+      this.#scheduled = false;
+      if (this.#needed && this.signalingState === "stable") {
+        this.#needed = false;
+        this.onnegotiationneeded?.();
+      }
+    }, 0);
+  }
+
+  /** The other end, found from the origin of its description. */
+  #remote: FakePeerConnection | null = null;
+}
+
+/** Lets the event loop run until every pending fake operation is done. */
+export async function settle(rounds = 100): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+}

@@ -1,0 +1,239 @@
+import assert from "node:assert/strict";
+import { CallController, describeMediaError } from "../client/call.ts";
+import { CallModel } from "../client/store.ts";
+import {
+  FakePeerConnection,
+  FakeStream,
+  FakeTrack,
+  settle,
+} from "./_fake_rtc.ts";
+import { FakeSocket } from "./_helpers.ts";
+
+// The controller publishes display copies of the local stream.
+Object.assign(globalThis, { MediaStream: FakeStream });
+
+function setup(options: { deny?: string; room?: string } = {}) {
+  const store = new CallModel({ room: options.room ?? "room", name: "" });
+  const sockets: FakeSocket[] = [];
+  const pcs: FakePeerConnection[] = [];
+  const saved: string[] = [];
+  const requests: MediaStreamConstraints[] = [];
+  const call = new CallController(store, {
+    signalingUrl: "ws://test/ws",
+    getUserMedia: (constraints) => {
+      requests.push(constraints);
+      if (options.deny) {
+        return Promise.reject(new DOMException("no", options.deny));
+      }
+      const tracks = [];
+      if (constraints.audio) tracks.push(new FakeTrack("audio"));
+      if (constraints.video) tracks.push(new FakeTrack("video"));
+      return Promise.resolve(new FakeStream(tracks) as unknown as MediaStream);
+    },
+    createSocket: (url) => {
+      const socket = new FakeSocket(url);
+      sockets.push(socket);
+      return socket;
+    },
+    createConnection: (config) => {
+      const pc = new FakePeerConnection(config);
+      pcs.push(pc);
+      return pc as unknown as RTCPeerConnection;
+    },
+    saveName: (name) => saved.push(name),
+  });
+  /** Connects, welcomes and confirms the join, like the server would. */
+  const joinAs = (name: string) => {
+    call.join(name);
+    const socket = sockets.at(-1)!;
+    socket.open();
+    socket.serverSend("welcome", {
+      peer_id: "me",
+      protocol: 1,
+      ice_servers: [],
+    });
+    return socket;
+  };
+  return { store, call, sockets, pcs, saved, requests, joinAs };
+}
+
+Deno.test("CallController joins with the typed name once the server welcomes it", async () => {
+  const { store, call, saved, joinAs } = setup();
+  await call.startPreview();
+  const socket = joinAs("  Ann  ");
+  assert.equal(store.phase.value, "joining");
+  assert.deepEqual(socket.frames(), [
+    { event: "join", data: { channel: "room", userdata: { name: "Ann" } } },
+  ]);
+  assert.deepEqual(saved, ["Ann"]);
+  assert.equal(store.selfId.value, "me");
+  socket.serverSend("joined", { channel: "room", peers: [] });
+  assert.equal(store.phase.value, "in-call");
+});
+
+Deno.test("CallController sends its camera and microphone to peers that arrive", async () => {
+  const { call, pcs, joinAs } = setup();
+  await call.startPreview();
+  const socket = joinAs("Ann");
+  socket.serverSend("joined", { channel: "room", peers: [] });
+  socket.serverSend("addPeer", {
+    peer_id: "bob",
+    should_create_offer: true,
+    polite: false,
+    userdata: { name: "Bob" },
+  });
+  await settle(5);
+  assert.deepEqual(pcs[0].senders.map((s) => s.kind).sort(), [
+    "audio",
+    "video",
+  ]);
+  assert.ok(
+    socket.frames().some((f) =>
+      f.event === "relaySessionDescription" && f.data.peer_id === "bob"
+    ),
+    "the offer went to Bob through the server",
+  );
+});
+
+Deno.test("CallController explains a full room and returns to the pre-join screen", () => {
+  const { store, sockets, joinAs } = setup();
+  const socket = joinAs("Ann");
+  socket.serverSend("error", {
+    code: "channel_full",
+    message: "full",
+    event: "join",
+  });
+  assert.equal(store.phase.value, "prejoin");
+  assert.match(store.error.value ?? "", /This room is full/);
+  assert.equal(sockets[0].closedWith, 1000);
+});
+
+Deno.test("CallController explains an unreachable server", () => {
+  const { store, call, sockets } = setup();
+  call.join("Ann");
+  sockets[0].serverClose(1006);
+  assert.equal(store.phase.value, "prejoin");
+  assert.match(store.error.value ?? "", /Cannot reach the server/);
+});
+
+Deno.test("CallController keeps the calls when the signaling socket drops mid-call", async () => {
+  const { store, call, pcs, joinAs } = setup();
+  await call.startPreview();
+  const socket = joinAs("Ann");
+  socket.serverSend("joined", { channel: "room", peers: [] });
+  socket.serverSend("addPeer", {
+    peer_id: "bob",
+    should_create_offer: true,
+    polite: false,
+    userdata: {},
+  });
+  socket.serverClose(1006);
+  assert.equal(store.phase.value, "in-call");
+  assert.equal(store.participants.value.size, 1);
+  assert.notEqual(pcs[0].connectionState, "closed");
+  assert.match(store.notice.value ?? "", /Lost the connection to the server/);
+});
+
+Deno.test("CallController turns a denied camera into words and joins receive-only", async () => {
+  const { store, call, pcs, joinAs } = setup({ deny: "NotAllowedError" });
+  await call.startPreview();
+  assert.match(store.mediaError.value ?? "", /denied/);
+  assert.equal(store.micOn.value, false);
+  assert.equal(store.camOn.value, false);
+  const socket = joinAs("Viewer");
+  socket.serverSend("joined", { channel: "room", peers: [] });
+  socket.serverSend("addPeer", {
+    peer_id: "bob",
+    should_create_offer: true,
+    polite: false,
+    userdata: {},
+  });
+  await settle(5);
+  assert.deepEqual(pcs[0].senders, []);
+  assert.equal(
+    pcs[0].channels.length,
+    1,
+    "the data channel still starts the call",
+  );
+});
+
+Deno.test("describeMediaError covers missing and busy devices", () => {
+  assert.match(
+    describeMediaError(new DOMException("x", "NotFoundError")),
+    /No camera or microphone/,
+  );
+  assert.match(
+    describeMediaError(new DOMException("x", "NotReadableError")),
+    /in use/,
+  );
+  assert.match(describeMediaError("weird"), /unavailable/);
+});
+
+Deno.test("CallController camera off stops the track; on again swaps a new one in without renegotiating", async () => {
+  const { store, call, pcs, requests, joinAs } = setup();
+  await call.startPreview();
+  const socket = joinAs("Ann");
+  socket.serverSend("joined", { channel: "room", peers: [] });
+  socket.serverSend("addPeer", {
+    peer_id: "bob",
+    should_create_offer: true,
+    polite: false,
+    userdata: {},
+  });
+  await settle(5);
+  const video = pcs[0].senders.find((s) => s.kind === "video")!;
+  const firstTrack = video.track!;
+  const offers = pcs[0].offersMade;
+  await call.toggleCamera();
+  assert.equal(store.camOn.value, false);
+  assert.equal(firstTrack.readyState, "ended", "the camera light goes off");
+  assert.equal(video.track, null);
+  assert.equal(store.localStream.value?.getVideoTracks().length, 0);
+  await call.toggleCamera();
+  assert.equal(store.camOn.value, true);
+  assert.deepEqual(requests.at(-1), {
+    video: { width: { ideal: 1280 }, height: { ideal: 720 } },
+  });
+  assert.notEqual(video.track, null);
+  assert.notEqual(video.track, firstTrack);
+  await settle(5);
+  assert.equal(pcs[0].offersMade, offers, "replaceTrack needs no new offer");
+});
+
+Deno.test("CallController mute disables the audio track and tells peers", async () => {
+  const { store, call } = setup();
+  await call.startPreview();
+  const track =
+    (store.localStream.value as unknown as FakeStream).getAudioTracks()[0];
+  await call.toggleMic();
+  assert.equal(store.micOn.value, false);
+  assert.equal(track.enabled, false);
+  await call.toggleMic();
+  assert.equal(track.enabled, true);
+});
+
+Deno.test("CallController leave parts the room, closes the socket and peers", async () => {
+  const { store, call, pcs, joinAs } = setup();
+  await call.startPreview();
+  const socket = joinAs("Ann");
+  socket.serverSend("joined", { channel: "room", peers: [] });
+  socket.serverSend("addPeer", {
+    peer_id: "bob",
+    should_create_offer: true,
+    polite: false,
+    userdata: {},
+  });
+  call.leave();
+  assert.deepEqual(socket.frames().filter((f) => f.event === "part"), [
+    { event: "part", data: { channel: "room" } },
+  ]);
+  assert.equal(socket.closedWith, 1000);
+  assert.equal(pcs[0].connectionState, "closed");
+  assert.equal(store.phase.value, "prejoin");
+  assert.equal(store.participants.value.size, 0);
+  assert.equal(
+    store.notice.value,
+    null,
+    "a deliberate close is not a lost connection",
+  );
+});

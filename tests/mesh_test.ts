@@ -1,0 +1,231 @@
+import assert from "node:assert/strict";
+import { Mesh } from "../client/mesh.ts";
+import type { LocalTrack } from "../client/peer.ts";
+import { CallModel, type CallStore } from "../client/store.ts";
+import { Hub } from "../lib/hub.ts";
+import {
+  encode,
+  parseServerMessage,
+  type ServerMessage,
+} from "../lib/protocol.ts";
+import {
+  FakePeerConnection,
+  FakeStream,
+  FakeTrack,
+  settle,
+} from "./_fake_rtc.ts";
+import { sequentialIds } from "./_helpers.ts";
+
+interface Client {
+  store: CallStore;
+  mesh: Mesh;
+  id: string;
+  pcs: FakePeerConnection[];
+  received: ServerMessage[];
+  leave(): void;
+}
+
+function tracks(): LocalTrack[] {
+  const stream = new FakeStream();
+  return (["audio", "video"] as const).map((kind) => {
+    const track = new FakeTrack(kind);
+    stream.addTrack(track);
+    return {
+      kind,
+      track: track as unknown as MediaStreamTrack,
+      stream: stream as unknown as MediaStream,
+    };
+  });
+}
+
+/** A client mesh wired to a real Hub, frames delivered in later tasks. */
+function connect(hub: Hub, name: string, room = "room"): Client {
+  const store = new CallModel({ room, name });
+  const pcs: FakePeerConnection[] = [];
+  const received: ServerMessage[] = [];
+  const local = tracks();
+  const session = hub.connect({
+    bufferedAmount: 0,
+    send: (text) => {
+      const parsed = parseServerMessage(text);
+      assert.ok(parsed.ok, text);
+      setTimeout(() => {
+        received.push(parsed.value);
+        mesh.handle(parsed.value);
+      }, 0);
+    },
+    close: () => {},
+  });
+  const mesh: Mesh = new Mesh({
+    store,
+    send: (message) => setTimeout(() => session.receive(encode(message)), 0),
+    createConnection: (config) => {
+      const pc = new FakePeerConnection(config);
+      pcs.push(pc);
+      return pc as unknown as RTCPeerConnection;
+    },
+    localTracks: () => local,
+    now: () => Date.UTC(2026, 0, 1, 12, 30),
+  });
+  setTimeout(
+    () =>
+      session.receive(
+        encode({ event: "join", data: { channel: room, userdata: { name } } }),
+      ),
+    0,
+  );
+  return {
+    store,
+    mesh,
+    id: session.peerId,
+    pcs,
+    received,
+    leave: () => session.close(),
+  };
+}
+
+Deno.test("Mesh connects everyone in a room through the hub with one stream per peer", async () => {
+  const hub = new Hub({
+    newId: sequentialIds(),
+    iceServers: [{ urls: "stun:example.test" }],
+  });
+  const clients = [
+    connect(hub, "Ann"),
+    connect(hub, "Bob"),
+    connect(hub, "Cid"),
+  ];
+  await settle();
+  for (const client of clients) {
+    const others = clients.filter((c) => c !== client);
+    assert.deepEqual(
+      client.mesh.peerIds.sort(),
+      others.map((c) => c.id).sort(),
+    );
+    assert.deepEqual(
+      client.store.participantList.value.map((p) => p.name).sort(),
+      others.map((c) => c.store.name.value).sort(),
+    );
+    for (const participant of client.store.participantList.value) {
+      assert.equal(participant.connection, "connected");
+      const stream = participant.stream as unknown as FakeStream;
+      assert.deepEqual(stream.getTracks().map((t) => t.kind).sort(), [
+        "audio",
+        "video",
+      ]);
+    }
+    assert.deepEqual(client.pcs[0].config, {
+      iceServers: [{ urls: "stun:example.test" }],
+    });
+  }
+});
+
+Deno.test("Mesh delivers chat with the sender's server-introduced name, never HTML", async () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
+  await settle();
+  assert.equal(ann.mesh.sendChat("  <img src=x onerror=alert(1)>  "), true);
+  assert.equal(ann.mesh.sendChat("   "), false);
+  await settle(5);
+  assert.deepEqual(ann.store.chat.value.map((m) => [m.from, m.name, m.text]), [
+    [null, "Ann", "<img src=x onerror=alert(1)>"],
+  ]);
+  assert.deepEqual(
+    bob.store.chat.value.map((m) => [m.from, m.name, m.text, m.at]),
+    [
+      [
+        ann.id,
+        "Ann",
+        "<img src=x onerror=alert(1)>",
+        Date.UTC(2026, 0, 1, 12, 30),
+      ],
+    ],
+  );
+});
+
+Deno.test("Mesh shows a peer's mute and camera state from its data channel", async () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
+  await settle();
+  ann.store.micOn.value = false;
+  ann.mesh.announceState();
+  await settle(5);
+  const seen = bob.store.participants.value.get(ann.id)!;
+  assert.equal(seen.micOn, false);
+  assert.equal(seen.camOn, true);
+});
+
+Deno.test("Mesh ignores malformed data channel messages", async () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
+  await settle();
+  for (
+    const junk of [
+      "nope",
+      "{}",
+      '{"type":"chat","text":5}',
+      '{"type":"state","mic":"no"}',
+    ]
+  ) {
+    ann.mesh.broadcast(junk);
+  }
+  await settle(5);
+  assert.deepEqual(bob.store.chat.value, []);
+  assert.equal(bob.store.participants.value.get(ann.id)?.micOn, true);
+});
+
+Deno.test("Mesh removes the tile and closes the connection on removePeer", async () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
+  await settle();
+  const pc = ann.pcs[0];
+  bob.leave();
+  await settle(5);
+  assert.deepEqual(ann.mesh.peerIds, []);
+  assert.equal(ann.store.participants.value.size, 0);
+  assert.equal(pc.connectionState, "closed");
+});
+
+Deno.test("Mesh removes a peer whose connection failed", async () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
+  await settle();
+  ann.pcs[0].setConnectionState("failed");
+  assert.equal(ann.store.participants.value.has(bob.id), false);
+  assert.deepEqual(ann.mesh.peerIds, []);
+});
+
+Deno.test("Mesh keeps the existing connection when addPeer repeats", async () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
+  await settle();
+  const before = ann.mesh.peer(bob.id);
+  ann.mesh.handle({
+    event: "addPeer",
+    data: {
+      peer_id: bob.id,
+      should_create_offer: true,
+      polite: false,
+      userdata: { name: "Bob" },
+    },
+  });
+  assert.equal(ann.mesh.peer(bob.id), before);
+  assert.equal(ann.pcs.length, 1);
+});
+
+Deno.test("Mesh does not mesh across rooms", async () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const ann = connect(hub, "Ann", "one");
+  const bob = connect(hub, "Bob", "two");
+  await settle();
+  assert.deepEqual(ann.mesh.peerIds, []);
+  assert.deepEqual(bob.mesh.peerIds, []);
+});
+
+Deno.test("Mesh closeAll closes every connection and empties the grid", async () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const [ann] = [connect(hub, "Ann"), connect(hub, "Bob"), connect(hub, "Cid")];
+  await settle();
+  ann.mesh.closeAll();
+  assert.equal(ann.store.participants.value.size, 0);
+  assert.ok(ann.pcs.every((pc) => pc.connectionState === "closed"));
+});

@@ -1,0 +1,265 @@
+import assert from "node:assert/strict";
+import { type LocalTrack, Peer, type PeerSignal } from "../client/peer.ts";
+import {
+  FakePeerConnection,
+  FakeStream,
+  FakeTrack,
+  settle,
+} from "./_fake_rtc.ts";
+
+function media(
+  kinds: ("audio" | "video")[] = ["audio", "video"],
+  stream = new FakeStream(),
+): LocalTrack[] {
+  const tracks = kinds.map((k) => new FakeTrack(k));
+  for (const track of tracks) stream.addTrack(track);
+  return tracks.map((track) => ({
+    kind: track.kind,
+    track: track as unknown as MediaStreamTrack,
+    stream: stream as unknown as MediaStream,
+  }));
+}
+
+interface Side {
+  peer: Peer;
+  pc: FakePeerConnection;
+  streams: FakeStream[];
+  messages: string[];
+  errors: unknown[];
+  signals: PeerSignal[];
+}
+
+/**
+ * Two peers joined by an in-memory "server" that delivers each signal in a
+ * later task, in order. `hold` keeps signals to one side until released.
+ */
+function link(
+  options: {
+    aPolite?: boolean;
+    aTracks?: LocalTrack[];
+    bTracks?: LocalTrack[];
+  } = {},
+) {
+  const { aPolite = false, aTracks = media(), bTracks = media() } = options;
+  const sides: Record<"a" | "b", Side> = {} as Record<"a" | "b", Side>;
+  const make = (
+    name: "a" | "b",
+    other: "a" | "b",
+    polite: boolean,
+    tracks: LocalTrack[],
+  ) => {
+    const pc = new FakePeerConnection({});
+    const side: Side = {
+      pc,
+      streams: [],
+      messages: [],
+      errors: [],
+      signals: [],
+    } as unknown as Side;
+    side.peer = new Peer(pc as unknown as RTCPeerConnection, {
+      polite,
+      // The server tells the impolite side (the joiner) to offer first.
+      initiator: !polite,
+      tracks,
+      signal: (message) => {
+        side.signals.push(message);
+        const copy = structuredClone(message);
+        setTimeout(() => void sides[other].peer.receive(copy), 0);
+      },
+      onStream: (stream) => {
+        const s = stream as unknown as FakeStream;
+        if (!side.streams.includes(s)) side.streams.push(s);
+      },
+      onMessage: (data) => side.messages.push(data),
+      onError: (error) => side.errors.push(error),
+    });
+    sides[name] = side;
+  };
+  make("a", "b", aPolite, aTracks);
+  make("b", "a", !aPolite, bTracks);
+  return sides;
+}
+
+function kindsOf(stream: FakeStream | undefined) {
+  return stream?.getTracks().map((t) => t.kind).sort() ?? [];
+}
+
+Deno.test("Peer connects an offerer and an answerer with one offer and no glare", async () => {
+  const { a, b } = link();
+  await settle();
+  for (const side of [a, b]) {
+    assert.equal(side.pc.signalingState, "stable");
+    assert.equal(side.pc.connectionState, "connected");
+    assert.deepEqual(side.errors, []);
+    assert.equal(side.streams.length, 1, "one remote stream: one tile");
+    assert.deepEqual(kindsOf(side.streams[0]), ["audio", "video"]);
+    assert.equal(side.pc.rollbacks, 0);
+  }
+  assert.equal(a.pc.offersMade, 1);
+  assert.equal(
+    b.pc.offersMade,
+    0,
+    "the answerer sent its tracks in the answer",
+  );
+  assert.equal(a.peer.channelOpen && b.peer.channelOpen, true);
+  assert.ok(a.signals.some((s) => "candidate" in s), "candidates are trickled");
+  assert.ok(b.pc.candidates.length > 0);
+});
+
+Deno.test("Peer starts a call when neither side has media (the data channel offers)", async () => {
+  const { a, b } = link({ aTracks: [], bTracks: [] });
+  await settle();
+  assert.equal(a.pc.signalingState, "stable");
+  assert.equal(b.pc.connectionState, "connected");
+  assert.equal(a.peer.send("hi"), true);
+  await settle(5);
+  assert.deepEqual(b.messages, ["hi"]);
+  assert.equal(b.peer.send("hello back"), true);
+  await settle(5);
+  assert.deepEqual(a.messages, ["hello back"]);
+});
+
+for (const aPolite of [false, true]) {
+  Deno.test(`Peer resolves glare when both sides renegotiate in one tick (A ${aPolite ? "polite" : "impolite"})`, async () => {
+    const aStream = new FakeStream();
+    const bStream = new FakeStream();
+    const { a, b } = link({
+      aPolite,
+      aTracks: media(["audio"], aStream),
+      bTracks: media(["audio"], bStream),
+    });
+    await settle();
+    const [polite, impolite] = aPolite ? [a, b] : [b, a];
+    const rollbacksBefore = polite.pc.rollbacks;
+    // Both add video in the same tick: both fire negotiationneeded and offer.
+    // Each adds video to the stream its audio is in (one tile per peer).
+    const aVideo = media(["video"], aStream)[0];
+    const bVideo = media(["video"], bStream)[0];
+    await Promise.all([
+      a.peer.setTrack("video", aVideo),
+      b.peer.setTrack("video", bVideo),
+    ]);
+    await settle();
+    assert.equal(a.pc.signalingState, "stable");
+    assert.equal(b.pc.signalingState, "stable");
+    assert.equal(
+      polite.pc.rollbacks,
+      rollbacksBefore + 1,
+      "the polite side rolled back",
+    );
+    assert.equal(
+      impolite.pc.rollbacks,
+      0,
+      "the impolite side never rolls back",
+    );
+    assert.deepEqual(kindsOf(a.streams[0]), ["audio", "video"]);
+    assert.deepEqual(kindsOf(b.streams[0]), ["audio", "video"]);
+    assert.deepEqual([...a.errors, ...b.errors], []);
+  });
+}
+
+Deno.test("Peer switches a track with replaceTrack and no renegotiation", async () => {
+  const { a, b } = link();
+  await settle();
+  const offers = a.pc.offersMade + b.pc.offersMade;
+  const next = media(["video"])[0];
+  await a.peer.setTrack("video", next);
+  await a.peer.setTrack("video", null); // camera off
+  await settle();
+  const sender = a.pc.senders.find((s) => s.kind === "video")!;
+  assert.equal(sender.replaced, 2);
+  assert.equal(sender.track, null);
+  assert.equal(a.pc.offersMade + b.pc.offersMade, offers);
+});
+
+Deno.test("Peer adds a track it never had by renegotiating from the answering side", async () => {
+  const { a, b } = link({ bTracks: [] });
+  await settle();
+  assert.deepEqual(kindsOf(a.streams[0]), []);
+  await b.peer.setTrack("audio", media(["audio"])[0]);
+  await settle();
+  assert.equal(b.pc.offersMade, 1, "the polite side offers when it needs to");
+  assert.deepEqual(kindsOf(a.streams[0]), ["audio"]);
+  assert.equal(a.pc.signalingState, "stable");
+});
+
+Deno.test("Peer holds a candidate that arrives before any description, then applies it", async () => {
+  const pc = new FakePeerConnection({});
+  const errors: unknown[] = [];
+  const sent: PeerSignal[] = [];
+  const peer = new Peer(pc as unknown as RTCPeerConnection, {
+    polite: true,
+    initiator: false,
+    tracks: [],
+    signal: (m) => sent.push(m),
+    onError: (e) => errors.push(e),
+  });
+  const early = {
+    candidate: "candidate:9 1 udp 1 127.0.0.1 9 typ host",
+    sdpMid: "0",
+    sdpMLineIndex: 0,
+  };
+  await peer.receive({ candidate: early });
+  assert.deepEqual(pc.candidates, []);
+  const offer = {
+    type: "offer" as const,
+    sdp: JSON.stringify({
+      origin: "elsewhere",
+      tracks: [],
+      data: true,
+      version: 1,
+    }),
+  };
+  await peer.receive({ description: offer });
+  assert.deepEqual(pc.candidates, [early]);
+  assert.deepEqual(errors, []);
+  assert.equal(
+    sent.filter((m) => "description" in m)[0]?.description.type,
+    "answer" as RTCSdpType,
+  );
+});
+
+Deno.test("Peer ignores a colliding offer on the impolite side", async () => {
+  const pc = new FakePeerConnection({});
+  const sent: PeerSignal[] = [];
+  const peer = new Peer(pc as unknown as RTCPeerConnection, {
+    polite: false,
+    initiator: true,
+    tracks: [],
+    signal: (m) => sent.push(m),
+  });
+  await settle();
+  assert.equal(pc.signalingState, "have-local-offer");
+  const offer = {
+    type: "offer" as const,
+    sdp: JSON.stringify({
+      origin: "elsewhere",
+      tracks: [],
+      data: true,
+      version: 1,
+    }),
+  };
+  await peer.receive({ description: offer });
+  // A candidate belonging to the ignored offer must not surface as an error.
+  await peer.receive({
+    candidate: { candidate: "candidate:1 1 udp 1 1.2.3.4 9 typ host" },
+  });
+  assert.equal(pc.signalingState, "have-local-offer");
+  assert.equal(pc.rollbacks, 0);
+  assert.equal(
+    sent.filter((m) => "description" in m).length,
+    1,
+    "only our own offer",
+  );
+});
+
+Deno.test("Peer close closes the connection and ignores later signals", async () => {
+  const { a, b } = link();
+  await settle();
+  a.peer.close();
+  assert.equal(a.pc.connectionState, "closed");
+  await a.peer.receive({ description: { type: "offer", sdp: "{}" } });
+  assert.deepEqual(a.errors, []);
+  assert.equal(a.peer.send("x"), false);
+  b.peer.close();
+});
