@@ -74,9 +74,7 @@ export async function startServer(
   }, handler);
   const port = await listening;
   const scheme = "cert" in tls ? "https" : "http";
-  const shownHost = config.host === "0.0.0.0" || config.host === "::"
-    ? "localhost"
-    : config.host;
+  const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
   const url = `${scheme}://${shownHost}:${port}/`;
   logger.log("info", "listening", { url, host: config.host, port });
   return {

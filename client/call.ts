@@ -9,14 +9,22 @@
 
 import type { ErrorCode, ServerMessage } from "../lib/protocol.ts";
 import { Mesh } from "./mesh.ts";
-import type { LocalTrack, MediaKind } from "./peer.ts";
+import type { LocalTrack } from "./peer.ts";
 import { Signaling, type SocketLike } from "./signaling.ts";
-import { type CallStore, cleanName } from "./store.ts";
+import { type CallStore, cleanName, type DeviceChoice, type DeviceLists } from "./store.ts";
 
 /** The browser APIs the controller needs. */
 export interface CallDeps {
   /** `navigator.mediaDevices.getUserMedia`. */
   getUserMedia(constraints: MediaStreamConstraints): Promise<MediaStream>;
+  /** `navigator.mediaDevices.getDisplayMedia`; absent where unsupported (phones). */
+  getDisplayMedia?(
+    constraints: DisplayMediaStreamOptions,
+  ): Promise<MediaStream>;
+  /** `navigator.mediaDevices.enumerateDevices`. */
+  enumerateDevices?(): Promise<MediaDeviceInfo[]>;
+  /** Milliseconds between stats samples in a call; 0 turns sampling off. Default 0. */
+  statsIntervalMs?: number;
   /** Default `new WebSocket(url)`. */
   createSocket?: (url: string) => SocketLike;
   /** Default `new RTCPeerConnection(config)`. */
@@ -29,6 +37,12 @@ export interface CallDeps {
   chatVisible?(): boolean;
 }
 
+const KIND_LABEL: Record<string, string> = {
+  audioinput: "Microphone",
+  videoinput: "Camera",
+  audiooutput: "Speaker",
+};
+
 const VIDEO_CONSTRAINTS: MediaTrackConstraints = {
   width: { ideal: 1280 },
   height: { ideal: 720 },
@@ -36,8 +50,7 @@ const VIDEO_CONSTRAINTS: MediaTrackConstraints = {
 
 /** What each server error code means to a person. */
 const ERROR_TEXT: Record<ErrorCode, string> = {
-  bad_message:
-    "The app sent something the server could not read. Reload the page.",
+  bad_message: "The app sent something the server could not read. Reload the page.",
   unknown_event: "This page is out of date for the server. Reload the page.",
   bad_request: "The server refused a request from this page. Reload the page.",
   already_joined: "You are already in this room (in another tab?).",
@@ -46,8 +59,7 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   channel_full: "This room is full. Try again later or use another room.",
   too_many_channels: "This tab is in too many rooms at once.",
   message_too_large: "A message was too large for the server.",
-  rate_limited:
-    "Too many messages too fast; the server is slowing this tab down.",
+  rate_limited: "Too many messages too fast; the server is slowing this tab down.",
 };
 
 /** Plain words for a server `error` frame. */
@@ -57,9 +69,7 @@ export function describeServerError(code: ErrorCode): string {
 
 /** Plain words for a getUserMedia failure. */
 export function describeMediaError(error: unknown): string {
-  const name = error instanceof Error || error instanceof DOMException
-    ? error.name
-    : "";
+  const name = error instanceof Error || error instanceof DOMException ? error.name : "";
   switch (name) {
     case "NotAllowedError":
     case "SecurityError":
@@ -87,6 +97,7 @@ export class CallController {
    * holds display copies of it.
    */
   #stream: MediaStream | null = null;
+  #statsTimer: ReturnType<typeof setInterval> | undefined;
   /** A media request in flight, so a second click does not open a second camera. */
   #mediaRequest: Promise<void> | null = null;
 
@@ -117,9 +128,7 @@ export class CallController {
     try {
       const stream = await this.#deps.getUserMedia({
         audio: wanted.audio,
-        video: wanted.video
-          ? { width: { ideal: 1280 }, height: { ideal: 720 } }
-          : false,
+        video: wanted.video ? { width: { ideal: 1280 }, height: { ideal: 720 } } : false,
       });
       this.#stream = stream;
       this.#publish();
@@ -130,6 +139,7 @@ export class CallController {
       store.micOn.value = false;
       store.camOn.value = false;
     }
+    await this.refreshDevices();
   }
 
   /** Stops every local track (the camera light goes off). */
@@ -166,6 +176,10 @@ export class CallController {
       localTracks: () => this.#localTracks(),
       chatVisible: this.#deps.chatVisible,
     });
+    const interval = this.#deps.statsIntervalMs ?? 0;
+    if (interval > 0) {
+      this.#statsTimer = setInterval(() => void this.sampleStats(), interval);
+    }
   }
 
   /** Leaves the call: everyone's tile of us goes away at once. */
@@ -186,6 +200,16 @@ export class CallController {
     const { store } = this;
     const track = this.#stream?.getAudioTracks()[0];
     if (track === undefined) return this.#acquire("audio");
+    if (store.phase.value === "prejoin") {
+      // Choosing "no microphone" before joining releases the device; the
+      // call then starts without audio and adds it (renegotiating) if
+      // turned on later.
+      track.stop();
+      this.#stream!.removeTrack(track);
+      store.micOn.value = false;
+      this.#publish();
+      return Promise.resolve();
+    }
     track.enabled = !track.enabled;
     store.micOn.value = track.enabled;
     this.#mesh?.announceState();
@@ -210,12 +234,12 @@ export class CallController {
     this.#mesh?.announceState();
   }
 
-  async #acquire(kind: MediaKind): Promise<void> {
+  async #acquire(kind: "audio" | "video"): Promise<void> {
     const { store } = this;
     try {
-      const fresh = await this.#deps.getUserMedia(
-        kind === "audio" ? { audio: true } : { video: VIDEO_CONSTRAINTS },
-      );
+      const fresh = await this.#deps.getUserMedia({
+        [kind]: this.#constraints(kind),
+      });
       const track = fresh.getTracks()[0];
       const stream = this.#stream ?? fresh;
       if (stream !== fresh) stream.addTrack(track);
@@ -231,27 +255,193 @@ export class CallController {
     }
   }
 
+  /** Raises or lowers our hand; everyone sees it on our tile and in the list. */
+  toggleHand(): void {
+    this.store.handRaised.value = !this.store.handRaised.value;
+    this.#mesh?.announceState();
+  }
+
+  /**
+   * Starts sharing the screen (the browser asks which one) or stops. The
+   * share goes to everyone as an extra track, negotiated by perfect
+   * negotiation; the browser's own "Stop sharing" bar ends it too.
+   */
+  async toggleScreenShare(): Promise<void> {
+    const { store } = this;
+    if (store.screenStream.value !== null) return this.#stopScreenShare();
+    if (this.#deps.getDisplayMedia === undefined) {
+      store.notice.value = "This browser cannot share its screen.";
+      return;
+    }
+    let stream: MediaStream;
+    try {
+      stream = await this.#deps.getDisplayMedia({
+        video: { frameRate: { ideal: 15 } },
+        audio: false,
+      });
+    } catch (error) {
+      // Cancelling the picker is a choice, not an error worth a message.
+      if ((error as { name?: string })?.name !== "NotAllowedError") {
+        store.notice.value = "Screen sharing failed to start.";
+      }
+      return;
+    }
+    const track = stream.getVideoTracks()[0];
+    if (track === undefined) return;
+    track.contentHint = "detail";
+    track.onended = () => void this.#stopScreenShare();
+    store.screenStream.value = stream;
+    this.#mesh?.announceState();
+    await this.#mesh?.setTrack("screen", { kind: "screen", track, stream });
+  }
+
+  async #stopScreenShare(): Promise<void> {
+    const { store } = this;
+    const stream = store.screenStream.value;
+    if (stream === null) return;
+    store.screenStream.value = null;
+    for (const track of stream.getTracks()) {
+      track.onended = null;
+      track.stop();
+    }
+    this.#mesh?.announceState();
+    await this.#mesh?.setTrack("screen", null);
+  }
+
+  /** Re-reads the device lists (after permission, or on `devicechange`). */
+  async refreshDevices(): Promise<void> {
+    const { store } = this;
+    if (this.#deps.enumerateDevices === undefined) return;
+    let infos: MediaDeviceInfo[];
+    try {
+      infos = await this.#deps.enumerateDevices();
+    } catch {
+      return;
+    }
+    const lists: DeviceLists = {
+      audioinput: [],
+      videoinput: [],
+      audiooutput: [],
+    };
+    for (const info of infos) {
+      if (info.deviceId === "" || !(info.kind in lists)) continue;
+      const list = lists[info.kind as keyof DeviceLists];
+      list.push({
+        id: info.deviceId,
+        label: info.label || `${KIND_LABEL[info.kind]} ${list.length + 1}`,
+      });
+    }
+    store.devices.value = lists;
+    // A chosen device that was unplugged falls back to the default.
+    const selected = { ...store.selectedDevices.value };
+    let lost: "audioinput" | "videoinput" | null = null;
+    for (const kind of Object.keys(selected) as (keyof DeviceChoice)[]) {
+      if (
+        selected[kind] !== "" &&
+        !lists[kind].some((d) => d.id === selected[kind])
+      ) {
+        selected[kind] = "";
+        if (kind !== "audiooutput") lost = kind;
+      }
+    }
+    // The device in use disappeared without being chosen explicitly.
+    for (
+      const [kind, track] of [
+        ["audioinput", this.#stream?.getAudioTracks()[0]],
+        [
+          "videoinput",
+          this.#stream?.getVideoTracks()[0],
+        ],
+      ] as const
+    ) {
+      if (track?.readyState === "ended") lost = kind;
+    }
+    store.selectedDevices.value = selected;
+    if (lost !== null) await this.selectDevice(lost, "");
+  }
+
+  /**
+   * Switches camera, microphone or speaker. Cameras and microphones are
+   * swapped in with `replaceTrack`: no renegotiation, no dropped call.
+   */
+  async selectDevice(
+    kind: keyof DeviceChoice,
+    deviceId: string,
+  ): Promise<void> {
+    const { store } = this;
+    store.selectedDevices.value = {
+      ...store.selectedDevices.value,
+      [kind]: deviceId,
+    };
+    if (kind === "audiooutput") return; // the <video> elements apply it
+    const mediaKind = kind === "audioinput" ? "audio" : "video";
+    const stream = this.#stream;
+    const current = mediaKind === "audio"
+      ? stream?.getAudioTracks()[0]
+      : stream?.getVideoTracks()[0];
+    if (stream === null || current === undefined) return; // used when turned on
+    try {
+      const fresh = await this.#deps.getUserMedia({
+        [mediaKind]: this.#constraints(mediaKind),
+      });
+      const track = fresh.getTracks()[0];
+      track.enabled = current.enabled;
+      current.stop();
+      stream.removeTrack(current);
+      stream.addTrack(track);
+      this.#publish();
+      store.mediaError.value = null;
+      await this.#mesh?.setTrack(mediaKind, { kind: mediaKind, track, stream });
+    } catch (error) {
+      store.mediaError.value = describeMediaError(error);
+    }
+  }
+
+  /** After a network change: restart ICE where connections suffer. */
+  networkChanged(): void {
+    this.#mesh?.restartUnhealthy();
+  }
+
+  /** One stats sample now (the interval calls this). */
+  sampleStats(): Promise<void> {
+    return this.#mesh?.sampleStats() ?? Promise.resolve();
+  }
+
+  #constraints(kind: "audio" | "video"): MediaTrackConstraints {
+    const id = this.store.selectedDevices
+      .value[kind === "audio" ? "audioinput" : "videoinput"];
+    const device = id === "" ? {} : { deviceId: { exact: id } };
+    return kind === "video" ? { ...VIDEO_CONSTRAINTS, ...device } : device;
+  }
+
   /** Sends a chat message to everyone in the room. */
   sendChat(text: string): boolean {
     return this.#mesh?.sendChat(text) ?? false;
   }
 
+  /** Everything a newly arrived peer should receive, screen share included. */
   #localTracks(): LocalTrack[] {
+    const out: LocalTrack[] = [];
     const stream = this.#stream;
-    if (stream === null) return [];
-    return stream.getTracks().map((track) => ({
-      kind: track.kind as MediaKind,
-      track,
-      stream,
-    }));
+    for (const track of stream?.getTracks() ?? []) {
+      out.push({
+        kind: track.kind === "audio" ? "audio" : "video",
+        track,
+        stream: stream!,
+      });
+    }
+    const screen = this.store.screenStream.value;
+    const screenTrack = screen?.getVideoTracks()[0];
+    if (screen && screenTrack) {
+      out.push({ kind: "screen", track: screenTrack, stream: screen });
+    }
+    return out;
   }
 
   /** Shows the current tracks: a new stream object so signals see a change. */
   #publish(): void {
     const stream = this.#stream;
-    this.store.localStream.value = stream === null
-      ? null
-      : new MediaStream(stream.getTracks());
+    this.store.localStream.value = stream === null ? null : new MediaStream(stream.getTracks());
   }
 
   #onServerMessage(message: ServerMessage): void {
@@ -307,6 +497,9 @@ export class CallController {
   }
 
   #teardown(): void {
+    clearInterval(this.#statsTimer);
+    this.#statsTimer = undefined;
+    void this.#stopScreenShare();
     this.#mesh?.closeAll();
     this.#mesh = null;
     const signaling = this.#signaling;

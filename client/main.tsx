@@ -37,8 +37,7 @@ const store = new CallModel({
   name: savedName(),
 });
 const call = new CallController(store, {
-  getUserMedia: (constraints) =>
-    navigator.mediaDevices.getUserMedia(constraints),
+  getUserMedia: (constraints) => navigator.mediaDevices.getUserMedia(constraints),
   signalingUrl: signalingUrl(location),
   saveName: (name) => {
     try {
@@ -68,6 +67,14 @@ addEventListener("popstate", () => {
     store.enterRoom(room);
   }
 });
+
+store.canPickSpeaker.value = "setSinkId" in HTMLMediaElement.prototype;
+navigator.mediaDevices?.addEventListener(
+  "devicechange",
+  () => void call.refreshDevices(),
+);
+// A new network (Wi-Fi to cellular, VPN up): ICE needs new candidates.
+addEventListener("online", () => call.networkChanged());
 
 // Leaving the page is a deliberate leave: the tab's socket closes with 1001.
 addEventListener("pagehide", () => call.stopMedia());

@@ -8,13 +8,16 @@
  * @module
  */
 
+import { type IceFacts, typeOfCandidate } from "./diagnosis.ts";
+import type { CandidateType, StatsEntry } from "./quality.ts";
+
 /** What a peer sends the other side through the signaling server. */
 export type PeerSignal =
   | { description: RTCSessionDescriptionInit }
   | { candidate: RTCIceCandidateInit };
 
-/** Media kinds a peer sends. */
-export type MediaKind = "audio" | "video";
+/** What a peer sends: microphone, camera, and optionally a screen. */
+export type MediaKind = "audio" | "video" | "screen";
 
 /** A local track and the stream that groups it with its siblings. */
 export interface LocalTrack {
@@ -43,7 +46,15 @@ export interface PeerOptions {
   onConnectionState?(state: RTCPeerConnectionState): void;
   /** Something failed that the user or the logs should know about. */
   onError?(error: unknown): void;
+  /**
+   * How long a `disconnected` connection may stay so before an ICE restart,
+   * in ms. Default 4000. A `failed` one restarts at once.
+   */
+  disconnectedRestartMs?: number;
 }
+
+/** ICE restarts tried on `failed` before waiting for a network change. */
+export const MAX_AUTO_RESTARTS = 3;
 
 /** Label of the chat data channel. */
 export const CHAT_CHANNEL = "chat";
@@ -64,13 +75,28 @@ export class Peer {
   #pendingTracks: LocalTrack[] | null;
   #channel: RTCDataChannel | null = null;
   #closed = false;
+  #localTypes = new Set<CandidateType>();
+  #remoteTypes = new Set<CandidateType>();
+  #candidateErrors: IceFacts["candidateErrors"][number][] = [];
+  #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  /** ICE restarts done since the connection last worked. */
+  restarts = 0;
 
   constructor(pc: RTCPeerConnection, options: PeerOptions) {
     this.pc = pc;
     this.#options = options;
     pc.onnegotiationneeded = () => void this.#negotiate();
     pc.onicecandidate = ({ candidate }) => {
-      if (candidate) this.#emit({ candidate: candidate.toJSON() });
+      if (!candidate) return;
+      const type = typeOfCandidate(candidate.candidate);
+      if (type !== null) this.#localTypes.add(type);
+      this.#emit({ candidate: candidate.toJSON() });
+    };
+    pc.onicecandidateerror = (event) => {
+      const { url, errorCode, errorText } = event as RTCPeerConnectionIceErrorEvent;
+      if (this.#candidateErrors.length < 20) {
+        this.#candidateErrors.push({ url, errorCode, errorText });
+      }
     };
     pc.ontrack = ({ track, streams }) => {
       const stream = streams[0];
@@ -78,8 +104,10 @@ export class Peer {
       this.#guard(() => options.onStream?.(stream));
       track.onunmute = () => this.#guard(() => options.onStream?.(stream));
     };
-    pc.onconnectionstatechange = () =>
+    pc.onconnectionstatechange = () => {
+      this.#watchConnection(pc.connectionState);
       this.#guard(() => options.onConnectionState?.(pc.connectionState));
+    };
     pc.ondatachannel = ({ channel }) => {
       if (channel.label === CHAT_CHANNEL) this.#adoptChannel(channel);
     };
@@ -122,11 +150,53 @@ export class Peer {
       return;
     }
     const sender = this.#senders.get(kind);
-    if (sender !== undefined) {
+    if (sender !== undefined && local === null && kind === "screen") {
+      // A share ends for good: remove it so the other side drops the tile.
+      this.#senders.delete(kind);
+      this.pc.removeTrack(sender);
+    } else if (sender !== undefined) {
       await sender.replaceTrack(local?.track ?? null);
     } else if (local !== null) {
       this.#addTrack(local);
     }
+  }
+
+  /** What ICE saw so far, for {@linkcode diagnose}-ing a failure. */
+  iceFacts(iceServers: readonly RTCIceServer[], failed: boolean): IceFacts {
+    return {
+      iceServers,
+      localTypes: this.#localTypes,
+      remoteTypes: this.#remoteTypes,
+      candidateErrors: this.#candidateErrors,
+      failed,
+    };
+  }
+
+  /** The connection's stats as plain entries. */
+  async stats(): Promise<StatsEntry[]> {
+    if (this.#closed) return [];
+    const report = await this.pc.getStats();
+    return [...report.values()] as StatsEntry[];
+  }
+
+  /** Video senders and what they carry, for quality adaptation. */
+  videoSenders(): { source: "camera" | "screen"; sender: RTCRtpSender }[] {
+    const out: { source: "camera" | "screen"; sender: RTCRtpSender }[] = [];
+    const camera = this.#senders.get("video");
+    const screen = this.#senders.get("screen");
+    if (camera !== undefined) out.push({ source: "camera", sender: camera });
+    if (screen !== undefined) out.push({ source: "screen", sender: screen });
+    return out;
+  }
+
+  /**
+   * Restarts ICE through perfect negotiation: new candidates, same
+   * connection, same tracks — media resumes without a new tile.
+   */
+  restartIce(): void {
+    if (this.#closed) return;
+    this.restarts++;
+    this.pc.restartIce();
   }
 
   /** Sends a data channel message; returns false if the channel is not open. */
@@ -144,9 +214,11 @@ export class Peer {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#restartTimer);
     this.#channel?.close();
     this.pc.onnegotiationneeded = null;
     this.pc.onicecandidate = null;
+    this.pc.onicecandidateerror = null;
     this.pc.ontrack = null;
     this.pc.onconnectionstatechange = null;
     this.pc.ondatachannel = null;
@@ -189,6 +261,8 @@ export class Peer {
       }
       return;
     }
+    const type = typeOfCandidate(message.candidate.candidate ?? "");
+    if (type !== null) this.#remoteTypes.add(type);
     if (pc.remoteDescription === null) {
       this.#earlyCandidates.push(message.candidate);
       return;
@@ -208,6 +282,21 @@ export class Peer {
   async #flushEarlyCandidates(): Promise<void> {
     const early = this.#earlyCandidates.splice(0);
     for (const candidate of early) await this.#addCandidate(candidate);
+  }
+
+  #watchConnection(state: RTCPeerConnectionState) {
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
+    if (state === "connected") {
+      this.restarts = 0;
+    } else if (state === "failed" && this.restarts < MAX_AUTO_RESTARTS) {
+      this.restartIce();
+    } else if (state === "disconnected") {
+      // Often a blip that heals by itself; restart only if it lasts.
+      this.#restartTimer = setTimeout(() => {
+        if (this.pc.connectionState === "disconnected") this.restartIce();
+      }, this.#options.disconnectedRestartMs ?? 4000);
+    }
   }
 
   #releasePendingTracks() {

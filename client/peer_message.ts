@@ -12,7 +12,15 @@ export const MAX_CHAT_LENGTH = 2000;
 /** A message on the peer-to-peer data channel. */
 export type PeerMessage =
   | { type: "chat"; text: string }
-  | { type: "state"; mic: boolean; cam: boolean };
+  | {
+    type: "state";
+    mic: boolean;
+    cam: boolean;
+    /** Raised hand (absent from older clients: false). */
+    hand: boolean;
+    /** The id of the stream carrying our screen share, or null. */
+    screen: string | null;
+  };
 
 /** Serializes a peer message. */
 export function encodePeerMessage(message: PeerMessage): string {
@@ -38,6 +46,14 @@ export function parsePeerMessage(data: unknown): PeerMessage | undefined {
     record.type === "state" && typeof record.mic === "boolean" &&
     typeof record.cam === "boolean"
   ) {
-    return { type: "state", mic: record.mic, cam: record.cam };
+    return {
+      type: "state",
+      mic: record.mic,
+      cam: record.cam,
+      hand: record.hand === true,
+      screen: typeof record.screen === "string" && record.screen.length <= 128
+        ? record.screen
+        : null,
+    };
   }
 }

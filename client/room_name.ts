@@ -85,7 +85,5 @@ export function randomRoomName(
 ): string {
   const [a, b, c] = random(3);
   const number = String(c % 10000).padStart(4, "0");
-  return `${ADJECTIVES[a % ADJECTIVES.length]}-${
-    NOUNS[b % NOUNS.length]
-  }-${number}`;
+  return `${ADJECTIVES[a % ADJECTIVES.length]}-${NOUNS[b % NOUNS.length]}-${number}`;
 }

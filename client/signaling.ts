@@ -42,9 +42,7 @@ const OPEN = 1;
 export function signalingUrl(
   location: { protocol: string; host: string },
 ): string {
-  return `${
-    location.protocol === "https:" ? "wss:" : "ws:"
-  }//${location.host}/ws`;
+  return `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws`;
 }
 
 /** One signaling connection. */

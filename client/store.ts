@@ -7,6 +7,8 @@
  */
 
 import { computed, createModel, signal } from "@preact/signals-core";
+import type { Diagnosis } from "./diagnosis.ts";
+import type { PeerQuality } from "./quality.ts";
 
 /** Which screen the user is on. */
 export type Phase = "lobby" | "prejoin" | "joining" | "in-call";
@@ -17,8 +19,15 @@ export interface Participant {
   name: string;
   /** Their audio and video in one stream (one element per participant). */
   stream: MediaStream | null;
+  /** Their screen share, shown as an extra tile. */
+  screen: MediaStream | null;
   micOn: boolean;
   camOn: boolean;
+  handRaised: boolean;
+  /** Latest stats; `null` until the first sample. */
+  quality: PeerQuality | null;
+  /** Why the connection is failing, when it is. */
+  diagnosis: Diagnosis | null;
   /** `RTCPeerConnection.connectionState`. */
   connection: RTCPeerConnectionState;
 }
@@ -51,6 +60,16 @@ export function cleanName(value: unknown, fallback = "Guest"): string {
   return name === "" ? fallback : name;
 }
 
+/** Media devices by kind, as `enumerateDevices()` lists them. */
+export interface DeviceLists {
+  audioinput: { id: string; label: string }[];
+  videoinput: { id: string; label: string }[];
+  audiooutput: { id: string; label: string }[];
+}
+
+/** The device chosen for each kind; `""` means the browser's default. */
+export type DeviceChoice = Record<keyof DeviceLists, string>;
+
 /** Options for a new {@linkcode CallModel}. */
 export interface CallModelOptions {
   /** The room from the URL, or `null` on the lobby page. */
@@ -77,6 +96,23 @@ export const CallModel = createModel((options: CallModelOptions) => {
   /** A non-blocking status line (for example, the server went away). */
   const notice = signal<string | null>(null);
   const unread = signal(0);
+  const handRaised = signal(false);
+  /** Our own screen share, while sharing. */
+  const screenStream = signal<MediaStream | null>(null);
+  /** The participant speaking now: a peer id, `"self"`, or `null`. */
+  const activeSpeaker = signal<string | null>(null);
+  const devices = signal<DeviceLists>({
+    audioinput: [],
+    videoinput: [],
+    audiooutput: [],
+  });
+  const selectedDevices = signal<DeviceChoice>({
+    audioinput: "",
+    videoinput: "",
+    audiooutput: "",
+  });
+  /** Whether the browser can route audio to a chosen speaker. */
+  const canPickSpeaker = signal(false);
   const participantList = computed(() => [...participants.value.values()]);
   let chatId = 0;
 
@@ -106,6 +142,12 @@ export const CallModel = createModel((options: CallModelOptions) => {
     error,
     notice,
     unread,
+    handRaised,
+    screenStream,
+    activeSpeaker,
+    devices,
+    selectedDevices,
+    canPickSpeaker,
 
     /** Goes to the pre-join screen of `roomName`. */
     enterRoom(roomName: string) {
@@ -121,6 +163,8 @@ export const CallModel = createModel((options: CallModelOptions) => {
         chat.value = [];
         unread.value = 0;
         selfId.value = null;
+        activeSpeaker.value = null;
+        handRaised.value = false;
         notice.value = null;
       }
     },
@@ -136,8 +180,12 @@ export const CallModel = createModel((options: CallModelOptions) => {
         id,
         name: displayName,
         stream: null,
+        screen: null,
         micOn: true,
         camOn: true,
+        handRaised: false,
+        quality: null,
+        diagnosis: null,
         connection: "new",
       });
       participants.value = next;

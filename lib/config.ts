@@ -148,9 +148,7 @@ const SETTINGS = {
 } as const;
 
 /** The environment variable names, for docs and `--help`. */
-export const CONFIG_VARIABLES: string[] = Object.values(SETTINGS).map((s) =>
-  s.env
-);
+export const CONFIG_VARIABLES: string[] = Object.values(SETTINGS).map((s) => s.env);
 
 function flagName(env: string): string {
   return "--" + env.toLowerCase().replaceAll("_", "-");
@@ -167,9 +165,7 @@ function parseFlags(args: string[]): Record<string, string> {
     const env = byFlag.get(flag);
     if (env === undefined) {
       throw new TypeError(
-        `Unknown argument "${arg}": expected one of ${
-          [...byFlag.keys()].join(", ")
-        }`,
+        `Unknown argument "${arg}": expected one of ${[...byFlag.keys()].join(", ")}`,
       );
     }
     if (eq !== -1) {

@@ -37,8 +37,7 @@ const PAGE_HEADERS = {
     "frame-ancestors 'none'",
   ].join("; "),
   "referrer-policy": "no-referrer",
-  "permissions-policy":
-    "camera=(self), microphone=(self), display-capture=(self)",
+  "permissions-policy": "camera=(self), microphone=(self), display-capture=(self)",
 };
 
 function text(

@@ -269,9 +269,7 @@ export class Hub {
   logError(session: PeerSession, error: unknown): void {
     this.#logger.log("error", "handler failed", {
       peer: session.peerId,
-      error: error instanceof Error
-        ? error.stack ?? error.message
-        : String(error),
+      error: error instanceof Error ? error.stack ?? error.message : String(error),
     });
   }
 
@@ -391,9 +389,7 @@ export class Hub {
       return this.#error(
         session,
         "unknown_peer",
-        `Cannot relay to peer "${
-          target.slice(0, 64)
-        }": not in a channel with you`,
+        `Cannot relay to peer "${target.slice(0, 64)}": not in a channel with you`,
         event,
       );
     }

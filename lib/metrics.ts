@@ -45,9 +45,7 @@ export class Metrics {
       `signal_messages_relayed_total ${this.messagesRelayed}`,
       "# HELP signal_errors_total Error frames sent, by code.",
       "# TYPE signal_errors_total counter",
-      ...ERROR_CODES.map((code) =>
-        `signal_errors_total{code="${code}"} ${this.errors[code]}`
-      ),
+      ...ERROR_CODES.map((code) => `signal_errors_total{code="${code}"} ${this.errors[code]}`),
     ];
     return lines.join("\n") + "\n";
   }

@@ -133,9 +133,7 @@ const ENCODER = new TextEncoder();
 export function utf8Length(text: string): number {
   // Cheap exact answer for the common all-ASCII frame; encode only otherwise.
   // deno-lint-ignore no-control-regex
-  return /^[\x00-\x7f]*$/.test(text)
-    ? text.length
-    : ENCODER.encode(text).length;
+  return /^[\x00-\x7f]*$/.test(text) ? text.length : ENCODER.encode(text).length;
 }
 
 /** Returns whether `name` is a valid channel (room) name. */
@@ -149,9 +147,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 function fail(code: ErrorCode, message: string, event?: string): ParseFailure {
-  return event === undefined
-    ? { ok: false, code, message }
-    : { ok: false, code, message, event };
+  return event === undefined ? { ok: false, code, message } : { ok: false, code, message, event };
 }
 
 function optionalNullable<T>(
@@ -209,9 +205,7 @@ export function parseIceServer(value: unknown): IceServer | undefined {
 }
 
 function parsePeerId(value: unknown): string | undefined {
-  return typeof value === "string" && value.length > 0 && value.length <= 64
-    ? value
-    : undefined;
+  return typeof value === "string" && value.length > 0 && value.length <= 64 ? value : undefined;
 }
 
 function parseJSON(text: string): unknown {
@@ -241,8 +235,7 @@ export function parseClientMessage(text: string): ParseResult<ClientMessage> {
       `Cannot handle event "${event.slice(0, 64)}": unknown event`,
     );
   }
-  const bad = (what: string) =>
-    fail("bad_request", `Cannot handle "${event}": ${what}`, event);
+  const bad = (what: string) => fail("bad_request", `Cannot handle "${event}": ${what}`, event);
   switch (event as ClientEvent) {
     case "join": {
       if (!isObject(data)) return bad("data must be an object");
@@ -316,8 +309,7 @@ export function parseServerMessage(text: string): ParseResult<ServerMessage> {
     return fail("bad_message", "Cannot parse server frame: not an envelope");
   }
   const { event, data } = frame;
-  const bad = () =>
-    fail("bad_request", `Cannot parse server "${event}": bad data`, event);
+  const bad = () => fail("bad_request", `Cannot parse server "${event}": bad data`, event);
   if (!isObject(data)) return bad();
   switch (event) {
     case "welcome": {
@@ -326,9 +318,7 @@ export function parseServerMessage(text: string): ParseResult<ServerMessage> {
         return bad();
       }
       const list = Array.isArray(data.ice_servers) ? data.ice_servers : [];
-      const iceServers = list.map(parseIceServer).filter((s) =>
-        s !== undefined
-      );
+      const iceServers = list.map(parseIceServer).filter((s) => s !== undefined);
       return {
         ok: true,
         value: {
@@ -353,9 +343,7 @@ export function parseServerMessage(text: string): ParseResult<ServerMessage> {
             peer_id: peerId,
             should_create_offer: shouldOffer,
             // A seed server sends no polite flag: the answerer is polite.
-            polite: typeof data.polite === "boolean"
-              ? data.polite
-              : !shouldOffer,
+            polite: typeof data.polite === "boolean" ? data.polite : !shouldOffer,
             userdata: isObject(data.userdata) ? data.userdata : {},
           },
         },

@@ -109,9 +109,7 @@ export class Registry {
     const channels = this.#peers.get(peerId)!;
     channels.delete(channel);
     if (channels.size === 0) this.#peers.delete(peerId);
-    return [...members.keys()].filter((other) =>
-      !this.shareChannel(peerId, other)
-    );
+    return [...members.keys()].filter((other) => !this.shareChannel(peerId, other));
   }
 
   /** Removes `peerId` from every channel; returns everyone it shared one with. */

@@ -1,11 +1,6 @@
 /** Headless Chromium and a real server for end-to-end tests. */
 
-import {
-  type Browser,
-  type BrowserContext,
-  chromium,
-  type Page,
-} from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { parseConfig } from "../lib/config.ts";
 import { SILENT_LOGGER } from "../lib/log.ts";
 import { type RunningServer, startServer } from "../server.ts";

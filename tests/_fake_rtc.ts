@@ -14,10 +14,17 @@ export class FakeTrack {
   readonly id = `track-${++nextId}`;
   enabled = true;
   readyState: "live" | "ended" = "live";
+  contentHint = "";
   onunmute: (() => void) | null = null;
+  onended: (() => void) | null = null;
   constructor(readonly kind: "audio" | "video") {}
   stop() {
     this.readyState = "ended";
+  }
+  /** The device or the browser ended it (unplugged, "Stop sharing" bar). */
+  end() {
+    this.readyState = "ended";
+    this.onended?.();
   }
 }
 
@@ -49,6 +56,8 @@ export class FakeStream {
 /** An RTCRtpSender stand-in that records replaceTrack calls. */
 export class FakeSender {
   replaced = 0;
+  parameters: { encodings: Record<string, unknown>[] } = { encodings: [{}] };
+  setParametersCalls = 0;
   constructor(
     public track: FakeTrack | null,
     readonly kind: string,
@@ -57,6 +66,14 @@ export class FakeSender {
   replaceTrack(track: FakeTrack | null) {
     this.track = track;
     this.replaced++;
+    return Promise.resolve();
+  }
+  getParameters() {
+    return structuredClone(this.parameters);
+  }
+  setParameters(parameters: { encodings: Record<string, unknown>[] }) {
+    this.parameters = structuredClone(parameters);
+    this.setParametersCalls++;
     return Promise.resolve();
   }
 }
@@ -111,6 +128,7 @@ export class FakePeerConnection {
   remoteDescription: { type: RTCSdpType; sdp: string } | null = null;
   onnegotiationneeded: (() => void) | null = null;
   onicecandidate: ((event: { candidate: unknown }) => void) | null = null;
+  onicecandidateerror: ((event: unknown) => void) | null = null;
   ontrack:
     | ((event: { track: FakeTrack; streams: FakeStream[] }) => void)
     | null = null;
@@ -121,6 +139,9 @@ export class FakePeerConnection {
   candidates: RTCIceCandidateInit[] = [];
   rollbacks = 0;
   offersMade = 0;
+  iceRestarts = 0;
+  /** What getStats() reports; tests fill it. */
+  stats: Record<string, unknown>[] = [];
   /** Remote track ids already announced through ontrack. */
   #seenRemote = new Set<string>();
   #remoteStreams = new Map<string, FakeStream>();
@@ -140,6 +161,22 @@ export class FakePeerConnection {
     // Inside an offer/answer exchange the answer carries the new track.
     if (this.signalingState !== "have-remote-offer") this.#markNeeded();
     return sender;
+  }
+
+  removeTrack(sender: FakeSender) {
+    this.senders = this.senders.filter((s) => s !== sender);
+    this.#markNeeded();
+  }
+
+  restartIce() {
+    this.iceRestarts++;
+    this.#markNeeded();
+  }
+
+  getStats() {
+    return Promise.resolve(
+      new Map(this.stats.map((entry) => [entry.id, entry])),
+    );
   }
 
   createDataChannel(label: string) {

@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
 import { CallController, describeMediaError } from "../client/call.ts";
 import { CallModel } from "../client/store.ts";
-import {
-  FakePeerConnection,
-  FakeStream,
-  FakeTrack,
-  settle,
-} from "./_fake_rtc.ts";
+import { FakePeerConnection, FakeStream, FakeTrack, settle } from "./_fake_rtc.ts";
 import { FakeSocket } from "./_helpers.ts";
 
 // The controller publishes display copies of the local stream.
@@ -88,9 +83,7 @@ Deno.test("CallController sends its camera and microphone to peers that arrive",
     "video",
   ]);
   assert.ok(
-    socket.frames().some((f) =>
-      f.event === "relaySessionDescription" && f.data.peer_id === "bob"
-    ),
+    socket.frames().some((f) => f.event === "relaySessionDescription" && f.data.peer_id === "bob"),
     "the offer went to Bob through the server",
   );
 });
@@ -200,11 +193,11 @@ Deno.test("CallController camera off stops the track; on again swaps a new one i
   assert.equal(pcs[0].offersMade, offers, "replaceTrack needs no new offer");
 });
 
-Deno.test("CallController mute disables the audio track and tells peers", async () => {
+Deno.test("CallController mute in a call disables the audio track, keeping it", async () => {
   const { store, call } = setup();
   await call.startPreview();
-  const track =
-    (store.localStream.value as unknown as FakeStream).getAudioTracks()[0];
+  store.setPhase("in-call");
+  const track = (store.localStream.value as unknown as FakeStream).getAudioTracks()[0];
   await call.toggleMic();
   assert.equal(store.micOn.value, false);
   assert.equal(track.enabled, false);

@@ -1,9 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  encodePeerMessage,
-  MAX_CHAT_LENGTH,
-  parsePeerMessage,
-} from "../client/peer_message.ts";
+import { encodePeerMessage, MAX_CHAT_LENGTH, parsePeerMessage } from "../client/peer_message.ts";
 import { randomRoomName } from "../client/room_name.ts";
 import { Signaling, signalingUrl } from "../client/signaling.ts";
 import { CallModel, cleanName, MAX_CHAT_MESSAGES } from "../client/store.ts";
@@ -79,11 +75,11 @@ Deno.test("parsePeerMessage accepts chat and state and refuses the rest", () => 
   );
   assert.deepEqual(
     parsePeerMessage('{"type":"state","mic":false,"cam":true,"x":1}'),
-    {
-      type: "state",
-      mic: false,
-      cam: true,
-    },
+    { type: "state", mic: false, cam: true, hand: false, screen: null },
+  );
+  assert.deepEqual(
+    parsePeerMessage('{"type":"state","mic":true,"cam":true,"hand":true,"screen":"s1"}'),
+    { type: "state", mic: true, cam: true, hand: true, screen: "s1" },
   );
   const long = parsePeerMessage(
     JSON.stringify({ type: "chat", text: "x".repeat(3000) }),

@@ -16,8 +16,7 @@ Deno.test("parseConfig uses documented defaults with an empty environment", () =
 Deno.test("parseConfig reads the environment and lets flags override it", () => {
   const config = parseConfig(["--port", "9001", "--log-level=debug"], {
     PORT: "1234",
-    ICE_SERVERS:
-      '[{"urls":["turn:t.example:3478"],"username":"u","credential":"c"}]',
+    ICE_SERVERS: '[{"urls":["turn:t.example:3478"],"username":"u","credential":"c"}]',
     ALLOWED_ORIGINS: "https://a.example, http://b.example:8080",
     MAX_PEERS_PER_CHANNEL: "4",
   });

@@ -3,17 +3,8 @@ import { Mesh } from "../client/mesh.ts";
 import type { LocalTrack } from "../client/peer.ts";
 import { CallModel, type CallStore } from "../client/store.ts";
 import { Hub } from "../lib/hub.ts";
-import {
-  encode,
-  parseServerMessage,
-  type ServerMessage,
-} from "../lib/protocol.ts";
-import {
-  FakePeerConnection,
-  FakeStream,
-  FakeTrack,
-  settle,
-} from "./_fake_rtc.ts";
+import { encode, parseServerMessage, type ServerMessage } from "../lib/protocol.ts";
+import { FakePeerConnection, FakeStream, FakeTrack, settle } from "./_fake_rtc.ts";
 import { sequentialIds } from "./_helpers.ts";
 
 interface Client {
@@ -185,13 +176,21 @@ Deno.test("Mesh removes the tile and closes the connection on removePeer", async
   assert.equal(pc.connectionState, "closed");
 });
 
-Deno.test("Mesh removes a peer whose connection failed", async () => {
+Deno.test("Mesh keeps a failed peer's tile, restarts ICE and says why it failed", async () => {
   const hub = new Hub({ newId: sequentialIds() });
   const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
   await settle();
   ann.pcs[0].setConnectionState("failed");
-  assert.equal(ann.store.participants.value.has(bob.id), false);
-  assert.deepEqual(ann.mesh.peerIds, []);
+  assert.equal(ann.pcs[0].iceRestarts, 1);
+  const seen = ann.store.participants.value.get(bob.id)!;
+  assert.equal(seen.connection, "failed");
+  assert.match(seen.diagnosis?.summary ?? "", /could not connect to Bob/);
+  assert.match(seen.diagnosis?.operatorHint ?? "", /TURN/);
+  await settle();
+  assert.equal(ann.pcs[0].signalingState, "stable", "the restart renegotiated");
+  ann.pcs[0].setConnectionState("connected");
+  assert.equal(ann.store.participants.value.get(bob.id)?.diagnosis, null);
+  assert.deepEqual(ann.mesh.peerIds, [bob.id], "same connection, same tile");
 });
 
 Deno.test("Mesh keeps the existing connection when addPeer repeats", async () => {

@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
 import { type LocalTrack, Peer, type PeerSignal } from "../client/peer.ts";
-import {
-  FakePeerConnection,
-  FakeStream,
-  FakeTrack,
-  settle,
-} from "./_fake_rtc.ts";
+import { FakePeerConnection, FakeStream, FakeTrack, settle } from "./_fake_rtc.ts";
 
 function media(
   kinds: ("audio" | "video")[] = ["audio", "video"],

@@ -49,8 +49,7 @@ export function ChatPanel({ messages, open, onSend, onClose }: ChatPanelProps) {
         {messages.map((m) => (
           <li key={m.id} class={m.from === null ? "message own" : "message"}>
             <span class="meta">
-              <span class="sender">{m.from === null ? "You" : m.name}</span>
-              {" "}
+              <span class="sender">{m.from === null ? "You" : m.name}</span>{" "}
               <time dateTime={new Date(m.at).toISOString()}>
                 {TIME.format(m.at)}
               </time>

@@ -25,8 +25,7 @@ export function Lobby({ onEnter }: LobbyProps) {
     <main class="card lobby">
       <h1>Mesh rooms</h1>
       <p class="lead">
-        Video calls straight between browsers. No account, no install, no media
-        server.
+        Video calls straight between browsers. No account, no install, no media server.
       </p>
       <button
         type="button"

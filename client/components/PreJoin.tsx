@@ -3,6 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { CallController } from "../call.ts";
 import { MAX_NAME_LENGTH } from "../store.ts";
+import { DeviceSettings } from "./DeviceSettings.tsx";
 import { Icon } from "./Icon.tsx";
 import { InviteButton } from "./InviteButton.tsx";
 import { Video } from "./Video.tsx";
@@ -56,6 +57,7 @@ export function PreJoin({ call, inviteUrl }: PreJoinProps) {
           </button>
         </div>
       </div>
+      <DeviceSettings call={call} />
       {mediaError !== null && (
         <div class="alert" role="alert">
           <p>{mediaError}</p>
@@ -64,9 +66,7 @@ export function PreJoin({ call, inviteUrl }: PreJoinProps) {
           </button>
         </div>
       )}
-      {store.error.value !== null && (
-        <p class="alert error" role="alert">{store.error.value}</p>
-      )}
+      {store.error.value !== null && <p class="alert error" role="alert">{store.error.value}</p>}
       <form class="join-form" onSubmit={submit}>
         <label for="display-name">Name</label>
         <div class="row">
@@ -85,8 +85,7 @@ export function PreJoin({ call, inviteUrl }: PreJoinProps) {
         </div>
         {stream === null && (
           <p class="hint">
-            You will join without camera and microphone, and can still see and
-            hear others.
+            You will join without camera and microphone, and can still see and hear others.
           </p>
         )}
       </form>

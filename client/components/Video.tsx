@@ -7,11 +7,22 @@ interface VideoProps {
   /** Our own preview: muted so we do not hear ourselves, and mirrored. */
   local?: boolean;
   hidden?: boolean;
+  /** Letterbox instead of cropping (screens: every pixel matters). */
+  contain?: boolean;
+  /** Audio output device (`setSinkId`); `""` is the default speaker. */
+  sinkId?: string;
 }
 
+type SinkVideo = HTMLVideoElement & {
+  setSinkId?(id: string): Promise<void>;
+  sinkId?: string;
+};
+
 /** Plays `stream`; keeps playing audio even while visually hidden. */
-export function Video({ stream, local = false, hidden = false }: VideoProps) {
-  const ref = useRef<HTMLVideoElement>(null);
+export function Video(
+  { stream, local = false, hidden = false, sinkId = "", contain = false }: VideoProps,
+) {
+  const ref = useRef<SinkVideo>(null);
   useLayoutEffect(() => {
     const video = ref.current;
     if (video === null || video.srcObject === stream) return;
@@ -20,10 +31,21 @@ export function Video({ stream, local = false, hidden = false }: VideoProps) {
       video.play().catch(() => {/* autoplay retried on click */});
     }
   }, [stream]);
+  useLayoutEffect(() => {
+    const video = ref.current;
+    if (local || video?.setSinkId === undefined || video.sinkId === sinkId) {
+      return;
+    }
+    video.setSinkId(sinkId).catch(
+      () => {/* device gone: stays on the default */},
+    );
+  }, [sinkId, local]);
   return (
     <video
       ref={ref}
-      class={`video${local ? " mirror" : ""}${hidden ? " video-hidden" : ""}`}
+      class={`video${local && !contain ? " mirror" : ""}${hidden ? " video-hidden" : ""}${
+        contain ? " contain" : ""
+      }`}
       autoplay
       playsInline
       muted={local}
