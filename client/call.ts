@@ -196,7 +196,9 @@ export class CallController {
    * Mutes or unmutes the microphone. A muted track keeps running (silent)
    * so unmuting is instant; with no microphone yet, one is requested.
    */
-  toggleMic(): Promise<void> {
+  async toggleMic(): Promise<void> {
+    // A click while the preview is still starting acts on its result.
+    await this.#mediaRequest;
     const { store } = this;
     const track = this.#stream?.getAudioTracks()[0];
     if (track === undefined) return this.#acquire("audio");
@@ -208,12 +210,11 @@ export class CallController {
       this.#stream!.removeTrack(track);
       store.micOn.value = false;
       this.#publish();
-      return Promise.resolve();
+      return;
     }
     track.enabled = !track.enabled;
     store.micOn.value = track.enabled;
     this.#mesh?.announceState();
-    return Promise.resolve();
   }
 
   /**
@@ -222,6 +223,7 @@ export class CallController {
    * renegotiating, if this call never had video).
    */
   async toggleCamera(): Promise<void> {
+    await this.#mediaRequest;
     const { store } = this;
     const stream = this.#stream;
     const current = stream?.getVideoTracks()[0];

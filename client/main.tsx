@@ -38,6 +38,11 @@ const store = new CallModel({
 });
 const call = new CallController(store, {
   getUserMedia: (constraints) => navigator.mediaDevices.getUserMedia(constraints),
+  getDisplayMedia: navigator.mediaDevices?.getDisplayMedia === undefined
+    ? undefined
+    : (constraints) => navigator.mediaDevices.getDisplayMedia(constraints),
+  enumerateDevices: () => navigator.mediaDevices.enumerateDevices(),
+  statsIntervalMs: 1000,
   signalingUrl: signalingUrl(location),
   saveName: (name) => {
     try {

@@ -18,8 +18,11 @@ export const CHROMIUM_ARGS = [
   "--disable-background-networking",
   "--disable-component-update",
   "--disable-sync",
-  "--use-fake-device-for-media-stream",
+  // Two fake cameras and microphones, so device switching can be tested.
+  "--use-fake-device-for-media-stream=device-count=2",
   "--use-fake-ui-for-media-stream",
+  // getDisplayMedia picks the (fake) screen without a picker.
+  "--auto-select-desktop-capture-source=Entire screen",
 ];
 
 /** How long to wait for any one condition in a page. */

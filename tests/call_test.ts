@@ -230,3 +230,141 @@ Deno.test("CallController leave parts the room, closes the socket and peers", as
     "a deliberate close is not a lost connection",
   );
 });
+
+Deno.test("CallController shares the screen and stops when the browser's bar ends it", async () => {
+  const store = new CallModel({ room: "room", name: "" });
+  const sockets: FakeSocket[] = [];
+  const pcs: FakePeerConnection[] = [];
+  const screenTrack = new FakeTrack("video");
+  const call = new CallController(store, {
+    signalingUrl: "ws://test/ws",
+    getUserMedia: () =>
+      Promise.resolve(new FakeStream([new FakeTrack("audio")]) as unknown as MediaStream),
+    getDisplayMedia: () => Promise.resolve(new FakeStream([screenTrack]) as unknown as MediaStream),
+    createSocket: (url) => {
+      const socket = new FakeSocket(url);
+      sockets.push(socket);
+      return socket;
+    },
+    createConnection: (config) => {
+      const pc = new FakePeerConnection(config);
+      pcs.push(pc);
+      return pc as unknown as RTCPeerConnection;
+    },
+  });
+  await call.startPreview();
+  call.join("Ann");
+  sockets[0].open();
+  sockets[0].serverSend("welcome", { peer_id: "me", protocol: 1, ice_servers: [] });
+  sockets[0].serverSend("joined", { channel: "room", peers: [] });
+  sockets[0].serverSend("addPeer", {
+    peer_id: "bob",
+    should_create_offer: true,
+    polite: false,
+    userdata: {},
+  });
+  await call.toggleScreenShare();
+  assert.notEqual(store.screenStream.value, null);
+  assert.equal(screenTrack.contentHint, "detail");
+  assert.ok(pcs[0].senders.some((s) => s.track === screenTrack), "sent to Bob");
+  screenTrack.end(); // the browser's "Stop sharing" button
+  await settle(5);
+  assert.equal(store.screenStream.value, null);
+  assert.ok(!pcs[0].senders.some((s) => s.track === screenTrack));
+});
+
+Deno.test("CallController switches the camera with replaceTrack and no renegotiation", async () => {
+  const { store, call, pcs, requests, joinAs } = setup();
+  await call.startPreview();
+  const socket = joinAs("Ann");
+  socket.serverSend("joined", { channel: "room", peers: [] });
+  socket.serverSend("addPeer", {
+    peer_id: "bob",
+    should_create_offer: true,
+    polite: false,
+    userdata: {},
+  });
+  await settle();
+  const sender = pcs[0].senders.find((s) => s.kind === "video")!;
+  const old = sender.track!;
+  const offers = pcs[0].offersMade;
+  await call.selectDevice("videoinput", "cam-2");
+  assert.deepEqual(requests.at(-1), {
+    video: { width: { ideal: 1280 }, height: { ideal: 720 }, deviceId: { exact: "cam-2" } },
+  });
+  assert.equal(old.readyState, "ended");
+  assert.notEqual(sender.track, old);
+  assert.equal(sender.replaced, 1);
+  assert.equal(store.selectedDevices.value.videoinput, "cam-2");
+  await settle();
+  assert.equal(pcs[0].offersMade, offers);
+});
+
+Deno.test("CallController lists devices and falls back to the default when one is unplugged", async () => {
+  let devices = [
+    { kind: "videoinput", deviceId: "cam-1", label: "Front" },
+    { kind: "videoinput", deviceId: "cam-2", label: "" },
+    { kind: "audioinput", deviceId: "mic-1", label: "Mic" },
+    { kind: "audiooutput", deviceId: "spk-1", label: "Speaker" },
+  ];
+  const store = new CallModel({ room: "room", name: "" });
+  const requests: MediaStreamConstraints[] = [];
+  const call = new CallController(store, {
+    signalingUrl: "ws://test/ws",
+    getUserMedia: (c) => {
+      requests.push(c);
+      const tracks = [];
+      if (c.audio) tracks.push(new FakeTrack("audio"));
+      if (c.video) tracks.push(new FakeTrack("video"));
+      return Promise.resolve(new FakeStream(tracks) as unknown as MediaStream);
+    },
+    enumerateDevices: () => Promise.resolve(devices as unknown as MediaDeviceInfo[]),
+  });
+  await call.startPreview();
+  assert.deepEqual(store.devices.value.videoinput, [
+    { id: "cam-1", label: "Front" },
+    { id: "cam-2", label: "Camera 2" },
+  ]);
+  await call.selectDevice("videoinput", "cam-2");
+  await call.selectDevice("audiooutput", "spk-1");
+  devices = devices.filter((d) => d.deviceId !== "cam-2" && d.deviceId !== "spk-1");
+  await call.refreshDevices();
+  assert.deepEqual(store.selectedDevices.value, {
+    videoinput: "",
+    audioinput: "",
+    audiooutput: "",
+  });
+  assert.deepEqual(requests.at(-1), { video: { width: { ideal: 1280 }, height: { ideal: 720 } } });
+  assert.equal(store.camOn.value, true);
+});
+
+Deno.test("CallController turning the microphone off before joining releases it", async () => {
+  const { store, call, pcs, joinAs } = setup();
+  await call.startPreview();
+  const mic = (store.localStream.value as unknown as FakeStream).getAudioTracks()[0];
+  await call.toggleMic();
+  assert.equal(mic.readyState, "ended");
+  assert.equal(store.micOn.value, false);
+  const socket = joinAs("Ann");
+  socket.serverSend("joined", { channel: "room", peers: [] });
+  socket.serverSend("addPeer", {
+    peer_id: "bob",
+    should_create_offer: true,
+    polite: false,
+    userdata: {},
+  });
+  await settle();
+  assert.deepEqual(pcs[0].senders.map((s) => s.kind), ["video"]);
+  await call.toggleMic();
+  await settle();
+  assert.equal(store.micOn.value, true);
+  assert.deepEqual(pcs[0].senders.map((s) => s.kind).sort(), ["audio", "video"]);
+});
+
+Deno.test("CallController raising a hand updates the store", () => {
+  const { store, call } = setup();
+  call.toggleHand();
+  assert.equal(store.handRaised.value, true);
+  call.toggleHand();
+  assert.equal(store.handRaised.value, false);
+});

@@ -115,3 +115,159 @@ e2eTest(
     }
   },
 );
+
+e2eTest(
+  "Screen share reaches the others as an extra tile, also from a late joiner without a camera",
+  async () => {
+    const e2e = await startE2E();
+    try {
+      const ann = await e2e.newPage();
+      await joinRoom(ann, e2e.baseUrl, "e2e-screen", "Ann");
+      const bob = await e2e.newPage({ denyMedia: true });
+      await joinRoom(bob, e2e.baseUrl, "e2e-screen", "Bob");
+      await waitForRemoteCount(ann, 1);
+
+      await bob.getByRole("button", { name: "Share screen" }).click();
+      const screen = ann.locator("[data-screen-of] video");
+      await ann.getByRole("figure", { name: "Bob's screen" }).waitFor({ timeout: WAIT_MS });
+      await ann.waitForFunction(
+        async () => {
+          const v = document.querySelector<HTMLVideoElement>("[data-screen-of] video");
+          if (v === null || v.videoWidth === 0) return false;
+          const t = v.currentTime;
+          await new Promise((r) => setTimeout(r, 300));
+          return v.currentTime > t;
+        },
+        null,
+        { timeout: WAIT_MS, polling: 250 },
+      );
+      assert.equal(await screen.count(), 1);
+      assert.equal(
+        await ann.locator("[data-peer-id]").count(),
+        1,
+        "the share is not a participant",
+      );
+      assert.equal(
+        await bob.getByRole("button", { name: "Share screen" }).getAttribute("aria-pressed"),
+        "true",
+      );
+
+      await bob.getByRole("button", { name: "Share screen" }).click();
+      await ann.locator("[data-screen-of]").waitFor({ state: "detached", timeout: WAIT_MS });
+      await waitForPlayingVideos(bob, 1);
+      assert.deepEqual(e2e.errors, []);
+    } finally {
+      await e2e.close();
+    }
+  },
+);
+
+e2eTest(
+  "Switching cameras mid-call keeps the call and the other side keeps seeing video",
+  async () => {
+    const e2e = await startE2E();
+    try {
+      const ann = await e2e.newPage();
+      await joinRoom(ann, e2e.baseUrl, "e2e-devices", "Ann");
+      const bob = await e2e.newPage();
+      await joinRoom(bob, e2e.baseUrl, "e2e-devices", "Bob");
+      await waitForPlayingVideos(bob, 1);
+      const label = () =>
+        ann.locator("[data-local] video").evaluate((v: HTMLVideoElement) =>
+          (v.srcObject as MediaStream).getVideoTracks()[0]?.label
+        );
+      const before = await label();
+
+      await ann.getByRole("button", { name: "Devices" }).click();
+      const camera = ann.getByLabel("Camera", { exact: true }).and(ann.locator("select"));
+      const options = await camera.locator("option").evaluateAll((os) =>
+        os.map((o) => (o as HTMLOptionElement).value).filter((v) => v !== "")
+      );
+      assert.ok(options.length >= 2, `two fake cameras, got ${options.length}`);
+      const other = await camera.locator("option").evaluateAll(
+        (os, current) =>
+          os.find((o) => o.textContent !== current && (o as HTMLOptionElement).value !== "")!
+            .getAttribute("value")!,
+        before,
+      );
+      await camera.selectOption(other);
+      await ann.waitForFunction(
+        (old) =>
+          (document.querySelector<HTMLVideoElement>("[data-local] video")?.srcObject as MediaStream)
+            ?.getVideoTracks()[0]?.label !== old,
+        before,
+        { timeout: WAIT_MS },
+      );
+      assert.notEqual(await label(), before);
+      await waitForPlayingVideos(bob, 1);
+      assert.equal(await bob.locator("[data-peer-id]").count(), 1, "no new tile, no dropped call");
+      assert.deepEqual(e2e.errors, []);
+    } finally {
+      await e2e.close();
+    }
+  },
+);
+
+e2eTest("Joining with camera and microphone off, then turning them on in the call", async () => {
+  const e2e = await startE2E();
+  try {
+    const ann = await e2e.newPage();
+    await ann.goto(`${e2e.baseUrl}/r/e2e-late-media`);
+    // The preview is up: the person sees themselves, then turns both off.
+    await ann.locator(".preview video:not(.video-hidden)").waitFor({ timeout: WAIT_MS });
+    await ann.getByRole("button", { name: "Camera" }).click();
+    await ann.getByRole("button", { name: "Microphone" }).click();
+    assert.equal(
+      await ann.getByRole("button", { name: "Camera" }).getAttribute("aria-pressed"),
+      "false",
+    );
+    await ann.getByLabel("Name").fill("Ann");
+    await ann.getByRole("button", { name: "Join" }).click();
+    await ann.locator("[data-local]").waitFor({ timeout: WAIT_MS });
+
+    const bob = await e2e.newPage();
+    await joinRoom(bob, e2e.baseUrl, "e2e-late-media", "Bob");
+    await waitForPlayingVideos(ann, 1);
+    await bob.locator("[data-peer-id] .avatar").waitFor({ timeout: WAIT_MS });
+    await bob.locator('[data-peer-id] [aria-label="muted"]').waitFor({ timeout: WAIT_MS });
+
+    await ann.getByRole("button", { name: "Camera" }).click();
+    await ann.getByRole("button", { name: "Microphone" }).click();
+    await waitForPlayingVideos(bob, 1);
+    await bob.locator('[data-peer-id] [aria-label="muted"]').waitFor({
+      state: "detached",
+      timeout: WAIT_MS,
+    });
+    const audioTracks = await bob.locator("[data-peer-id] video").evaluate((v: HTMLVideoElement) =>
+      (v.srcObject as MediaStream).getAudioTracks().length
+    );
+    assert.equal(audioTracks, 1, "Ann's new microphone reaches Bob in the same element");
+    assert.deepEqual(e2e.errors, []);
+  } finally {
+    await e2e.close();
+  }
+});
+
+e2eTest("The quality indicator reports the candidate type in use", async () => {
+  const e2e = await startE2E();
+  try {
+    const ann = await e2e.newPage();
+    await joinRoom(ann, e2e.baseUrl, "e2e-quality", "Ann");
+    const bob = await e2e.newPage();
+    await joinRoom(bob, e2e.baseUrl, "e2e-quality", "Bob");
+    await waitForPlayingVideos(ann, 1);
+    await ann.getByRole("button", { name: /^Connection to Bob: (good|fair|poor)$/ }).waitFor({
+      timeout: WAIT_MS,
+    });
+    await ann.getByRole("button", { name: /^Connection to Bob/ }).click();
+    const details = ann.locator(".quality-details");
+    await details.waitFor({ timeout: WAIT_MS });
+    // Loopback with no STUN/TURN: a direct host-to-host route.
+    assert.equal(await details.getAttribute("data-candidate-type"), "host");
+    assert.match(await details.textContent() ?? "", /direct \(same network\)/);
+    assert.match(await details.textContent() ?? "", /\d+ ms/);
+    assert.deepEqual(e2e.errors, []);
+  } finally {
+    await e2e.close();
+  }
+});

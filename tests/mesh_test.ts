@@ -228,3 +228,125 @@ Deno.test("Mesh closeAll closes every connection and empties the grid", async ()
   assert.equal(ann.store.participants.value.size, 0);
   assert.ok(ann.pcs.every((pc) => pc.connectionState === "closed"));
 });
+
+for (const sharer of ["Ann", "Bob"] as const) {
+  Deno.test(`Mesh shows a screen share as a second stream and drops it when it ends (${sharer} shares)`, async () => {
+    const hub = new Hub({ newId: sequentialIds() });
+    const ann = connect(hub, "Ann");
+    const bob = connect(hub, "Bob");
+    await settle();
+    const [from, to] = sharer === "Ann" ? [ann, bob] : [bob, ann];
+    const track = new FakeTrack("video");
+    const screen = new FakeStream([track]);
+    from.store.screenStream.value = screen as unknown as MediaStream;
+    from.mesh.announceState();
+    await from.mesh.setTrack("screen", {
+      kind: "screen",
+      track: track as unknown as MediaStreamTrack,
+      stream: screen as unknown as MediaStream,
+    });
+    await settle();
+    const seen = to.store.participants.value.get(from.id)!;
+    assert.equal((seen.screen as unknown as FakeStream)?.id, screen.id);
+    assert.notEqual(
+      (seen.stream as unknown as FakeStream)?.id,
+      screen.id,
+      "camera stays the main video",
+    );
+    assert.deepEqual((seen.stream as unknown as FakeStream).getTracks().map((t) => t.kind).sort(), [
+      "audio",
+      "video",
+    ]);
+
+    from.store.screenStream.value = null;
+    from.mesh.announceState();
+    await from.mesh.setTrack("screen", null);
+    await settle();
+    assert.equal(to.store.participants.value.get(from.id)?.screen, null);
+    assert.equal(from.pcs[0].senders.length, 2, "the screen sender was removed");
+    assert.equal(from.pcs[0].signalingState, "stable");
+  });
+}
+
+Deno.test("Mesh tells everyone about a raised hand", async () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
+  await settle();
+  ann.store.handRaised.value = true;
+  ann.mesh.announceState();
+  await settle(5);
+  assert.equal(bob.store.participants.value.get(ann.id)?.handRaised, true);
+});
+
+Deno.test("Mesh samples stats into quality and picks the active speaker", async () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
+  await settle();
+  ann.pcs[0].stats = [
+    { type: "transport", id: "T", selectedCandidatePairId: "P" },
+    { type: "candidate-pair", id: "P", localCandidateId: "L", currentRoundTripTime: 0.01 },
+    { type: "local-candidate", id: "L", candidateType: "host" },
+    { type: "inbound-rtp", id: "A", kind: "audio", audioLevel: 0.5 },
+  ];
+  await ann.mesh.sampleStats();
+  const seen = ann.store.participants.value.get(bob.id)!;
+  assert.equal(seen.quality?.candidateType, "host");
+  assert.equal(seen.quality?.rttMs, 10);
+  assert.equal(ann.store.activeSpeaker.value, bob.id);
+  // A muted participant is never highlighted, whatever the stats say.
+  ann.store.patchParticipant(bob.id, { micOn: false });
+  await ann.mesh.sampleStats();
+  assert.equal(ann.store.activeSpeaker.value, null);
+});
+
+Deno.test("Mesh diagnoses a connection stuck connecting", async () => {
+  let now = 0;
+  const store = new CallModel({ room: "r", name: "Ann" });
+  const pcs: FakePeerConnection[] = [];
+  const mesh = new Mesh({
+    store,
+    send: () => {},
+    createConnection: (config) => {
+      const pc = new FakePeerConnection(config);
+      pcs.push(pc);
+      return pc as unknown as RTCPeerConnection;
+    },
+    localTracks: () => [],
+    now: () => now,
+  });
+  mesh.handle({
+    event: "welcome",
+    data: { peer_id: "me", protocol: 1, ice_servers: [{ urls: "stun:stun.example" }] },
+  });
+  mesh.handle({
+    event: "addPeer",
+    data: { peer_id: "bob", should_create_offer: true, polite: false, userdata: { name: "Bob" } },
+  });
+  await mesh.sampleStats();
+  assert.equal(store.participants.value.get("bob")?.diagnosis, null);
+  now = 11_000;
+  await mesh.sampleStats();
+  assert.match(
+    store.participants.value.get("bob")?.diagnosis?.summary ?? "",
+    /still trying to connect to Bob/,
+  );
+  mesh.closeAll();
+});
+
+Deno.test("Mesh lowers each video copy's bitrate as the room grows", async () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const ann = connect(hub, "Ann");
+  connect(hub, "Bob");
+  await settle();
+  await ann.mesh.adaptQuality();
+  const video = () => ann.pcs.map((pc) => pc.senders.find((s) => s.kind === "video")!);
+  assert.equal(video()[0].parameters.encodings[0].maxBitrate, 1_500_000);
+  connect(hub, "Cid");
+  connect(hub, "Dee");
+  await settle();
+  await ann.mesh.adaptQuality();
+  for (const sender of video()) {
+    assert.equal(sender.parameters.encodings[0].maxBitrate, 650_000);
+    assert.equal(sender.parameters.encodings[0].scaleResolutionDownBy, 1.5);
+  }
+});
