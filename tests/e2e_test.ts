@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import type { Page } from "playwright-core";
 import {
   joinRoom,
   remoteNames,
@@ -116,6 +117,21 @@ e2eTest(
   },
 );
 
+/** Waits until the page's screen-share tile plays video. */
+async function waitForPlayingScreen(page: Page) {
+  await page.waitForFunction(
+    async () => {
+      const v = document.querySelector<HTMLVideoElement>("[data-screen-of] video");
+      if (v === null || v.videoWidth === 0) return false;
+      const t = v.currentTime;
+      await new Promise((r) => setTimeout(r, 300));
+      return v.currentTime > t;
+    },
+    null,
+    { timeout: WAIT_MS, polling: 250 },
+  );
+}
+
 e2eTest(
   "Screen share reaches the others as an extra tile, also from a late joiner without a camera",
   async () => {
@@ -130,17 +146,7 @@ e2eTest(
       await bob.getByRole("button", { name: "Share screen" }).click();
       const screen = ann.locator("[data-screen-of] video");
       await ann.getByRole("figure", { name: "Bob's screen" }).waitFor({ timeout: WAIT_MS });
-      await ann.waitForFunction(
-        async () => {
-          const v = document.querySelector<HTMLVideoElement>("[data-screen-of] video");
-          if (v === null || v.videoWidth === 0) return false;
-          const t = v.currentTime;
-          await new Promise((r) => setTimeout(r, 300));
-          return v.currentTime > t;
-        },
-        null,
-        { timeout: WAIT_MS, polling: 250 },
-      );
+      await waitForPlayingScreen(ann);
       assert.equal(await screen.count(), 1);
       assert.equal(
         await ann.locator("[data-peer-id]").count(),
@@ -152,8 +158,15 @@ e2eTest(
         "true",
       );
 
+      // Someone joining while the share is on gets it too.
+      const cid = await e2e.newPage();
+      await joinRoom(cid, e2e.baseUrl, "e2e-screen", "Cid");
+      await cid.getByRole("figure", { name: "Bob's screen" }).waitFor({ timeout: WAIT_MS });
+      await waitForPlayingScreen(cid);
+
       await bob.getByRole("button", { name: "Share screen" }).click();
       await ann.locator("[data-screen-of]").waitFor({ state: "detached", timeout: WAIT_MS });
+      await cid.locator("[data-screen-of]").waitFor({ state: "detached", timeout: WAIT_MS });
       await waitForPlayingVideos(bob, 1);
       assert.deepEqual(e2e.errors, []);
     } finally {

@@ -1,0 +1,42 @@
+/**
+ * Regenerates the README's screenshots (docs/features.png, docs/phone.png)
+ * with headless Chromium and fake media: `deno task screenshots`.
+ *
+ * @module
+ */
+
+import { joinRoom, startE2E, waitForPlayingVideos } from "../tests/_browser.ts";
+const e2e = await startE2E();
+const ann = await e2e.newPage();
+await joinRoom(ann, e2e.baseUrl, "design-review", "Ann Lee");
+const bob = await e2e.newPage();
+await joinRoom(bob, e2e.baseUrl, "design-review", "Bob Stone");
+const cid = await e2e.newPage();
+await joinRoom(cid, e2e.baseUrl, "design-review", "Cid");
+await waitForPlayingVideos(ann, 2);
+await bob.getByRole("button", { name: "Share screen" }).click();
+await cid.getByRole("button", { name: "Raise hand" }).click();
+await cid.getByRole("button", { name: "Microphone" }).click();
+await bob.getByLabel("Message").fill("Here is the new layout — thoughts?");
+await bob.getByLabel("Message").press("Enter");
+await ann.getByRole("figure", { name: "Bob Stone's screen" }).waitFor();
+await ann.waitForTimeout(2500);
+await ann.getByRole("button", { name: /^Connection to Bob/ }).click();
+await ann.getByRole("button", { name: "People" }).click();
+await ann.waitForTimeout(500);
+await ann.screenshot({ path: "docs/features.png" });
+const phone = await e2e.browser.newContext({
+  viewport: { width: 390, height: 844 },
+  isMobile: true,
+  hasTouch: true,
+});
+const p = await phone.newPage();
+await joinRoom(p, e2e.baseUrl, "design-review", "Dee");
+await waitForPlayingVideos(p, 3);
+await p.waitForFunction(() =>
+  (document.querySelector<HTMLVideoElement>("[data-screen-of] video")?.videoWidth ?? 0) > 0
+);
+await p.screenshot({ path: "docs/phone.png" });
+await phone.close();
+if (e2e.errors.length > 0) console.error(e2e.errors);
+await e2e.close();
