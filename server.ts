@@ -10,7 +10,9 @@ import { type Config, parseConfig } from "./lib/config.ts";
 import { createHandler } from "./lib/http.ts";
 import { Hub } from "./lib/hub.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
+import { loadSecret } from "./lib/secret.ts";
 import { loadAssetTable } from "./lib/static.ts";
+import { TokenSigner } from "./lib/token.ts";
 
 /** A running server. */
 export interface RunningServer {
@@ -41,7 +43,12 @@ export async function startServer(
   const assets = await loadAssetTable(
     options.staticDir ?? new URL("./static/", import.meta.url),
   );
+  const { secret, source } = await loadSecret(config.sessionSecret, config.dataDir);
+  logger.log("info", "resume tokens ready", { secret: source, data_dir: config.dataDir });
   const hub = new Hub({
+    tokens: new TokenSigner(secret),
+    resumeWindowMs: config.resumeWindowSeconds * 1000,
+    tokenTtlMs: config.resumeTokenTtlSeconds * 1000,
     iceServers: config.iceServers,
     maxPeersPerChannel: config.maxPeersPerChannel,
     maxChannelsPerPeer: config.maxChannelsPerPeer,
@@ -73,6 +80,9 @@ export async function startServer(
     },
   }, handler);
   const port = await listening;
+  // Expires away peers and refreshes tokens; never keeps the process alive.
+  const ticker = setInterval(() => hub.tick(), 1000);
+  Deno.unrefTimer(ticker);
   const scheme = "cert" in tls ? "https" : "http";
   const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
   const url = `${scheme}://${shownHost}:${port}/`;
@@ -83,6 +93,7 @@ export async function startServer(
     hub,
     finished: server.finished,
     async shutdown() {
+      clearInterval(ticker);
       hub.shutdown();
       await server.shutdown();
     },

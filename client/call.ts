@@ -60,6 +60,7 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   too_many_channels: "This tab is in too many rooms at once.",
   message_too_large: "A message was too large for the server.",
   rate_limited: "Too many messages too fast; the server is slowing this tab down.",
+  bad_token: "The server did not recognise this call any more; rejoining as new.",
 };
 
 /** Plain words for a server `error` frame. */

@@ -25,6 +25,14 @@ export interface Config {
   tlsCert?: string;
   tlsKey?: string;
   logLevel: LogLevel;
+  /** Secret for resume tokens; when unset one is generated into `dataDir`. */
+  sessionSecret?: string;
+  /** Where generated state (the session secret) is kept. */
+  dataDir: string;
+  /** Seconds a dropped peer is held before the others are told it left. */
+  resumeWindowSeconds: number;
+  /** Seconds a resume token stays valid (refreshed at half-life). */
+  resumeTokenTtlSeconds: number;
 }
 
 /** The seed's STUN server: fine for tests on one LAN, not behind strict NATs. */
@@ -92,6 +100,15 @@ const text: Parser<string> = (raw, name) => {
   return raw;
 };
 
+const secret: Parser<string> = (raw, name) => {
+  if (raw.length < 32) {
+    throw new TypeError(
+      `Invalid ${name}: must be at least 32 characters (e.g. openssl rand -hex 32)`,
+    );
+  }
+  return raw;
+};
+
 const logLevel: Parser<LogLevel> = (raw, name) => {
   const level = LOG_LEVELS.find((l) => l === raw.toLowerCase());
   if (level === undefined) {
@@ -145,6 +162,10 @@ const SETTINGS = {
   tlsCert: { env: "TLS_CERT", parse: text, fallback: undefined },
   tlsKey: { env: "TLS_KEY", parse: text, fallback: undefined },
   logLevel: { env: "LOG_LEVEL", parse: logLevel, fallback: "info" as LogLevel },
+  sessionSecret: { env: "SESSION_SECRET", parse: secret, fallback: undefined },
+  dataDir: { env: "DATA_DIR", parse: text, fallback: ".data" },
+  resumeWindowSeconds: { env: "RESUME_WINDOW", parse: integer(0, 3600), fallback: 25 },
+  resumeTokenTtlSeconds: { env: "RESUME_TOKEN_TTL", parse: integer(10, 86_400), fallback: 120 },
 } as const;
 
 /** The environment variable names, for docs and `--help`. */
@@ -206,6 +227,10 @@ export function parseConfig(
     tlsCert: resolve<string | undefined>(SETTINGS.tlsCert),
     tlsKey: resolve<string | undefined>(SETTINGS.tlsKey),
     logLevel: resolve(SETTINGS.logLevel),
+    sessionSecret: resolve<string | undefined>(SETTINGS.sessionSecret),
+    dataDir: resolve(SETTINGS.dataDir),
+    resumeWindowSeconds: resolve(SETTINGS.resumeWindowSeconds),
+    resumeTokenTtlSeconds: resolve(SETTINGS.resumeTokenTtlSeconds),
   };
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new TypeError("Invalid TLS_CERT/TLS_KEY: set both or neither");

@@ -68,6 +68,18 @@ export function isOriginAllowed(
   }
 }
 
+/**
+ * Whether a socket close was the client leaving on purpose: a close
+ * handshake with 1000 (the Leave button), 1001 (tab closed) or no code at
+ * all (1005, `ws.close()`). A dropped network shows as 1006, and
+ * Deno's ping timeout as an error followed by a close — both abnormal,
+ * so the peer is held for the resume window instead.
+ */
+export function isDeliberateClose(code: number, reason: string, errored: boolean): boolean {
+  if (errored || reason === "No response from ping frame.") return false;
+  return code === 1000 || code === 1001 || code === 1005;
+}
+
 /** Creates the server's request handler. */
 export function createHandler(
   hub: Hub,
@@ -108,10 +120,18 @@ export function createHandler(
         socket.close(1011, "internal error");
       }
     };
+    let errored = false;
     socket.onmessage = (event) => session?.receive(event.data);
-    socket.onclose = () => session?.close();
+    socket.onclose = (event) => {
+      try {
+        session?.close({ deliberate: isDeliberateClose(event.code, event.reason, errored) });
+      } catch {
+        // Session.close never throws; this guard keeps that promise absolute.
+      }
+    };
     socket.onerror = () => {
-      // A close event always follows; cleanup happens there.
+      // A close event always follows; remember that this one is abnormal.
+      errored = true;
     };
     return response;
   }

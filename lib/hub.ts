@@ -4,11 +4,16 @@
  * — and `Session.receive()` never throws, because Deno ends the process on
  * an exception inside a WebSocket event handler.
  *
+ * Identity outlives a connection: a peer whose socket drops abnormally is
+ * held "away" for a grace window, with relays to it queued, and a new
+ * connection presenting its resume token takes it back — also on a
+ * restarted hub that shares the token secret. See docs/protocol.md.
+ *
  * @module
  */
 
-import { Metrics } from "./metrics.ts";
 import { type Logger, SILENT_LOGGER } from "./log.ts";
+import { Metrics } from "./metrics.ts";
 import {
   type ClientMessage,
   encode,
@@ -16,10 +21,13 @@ import {
   type IceServer,
   parseClientMessage,
   PROTOCOL_VERSION,
+  type ResumeChannel,
   type ServerMessage,
+  type UserData,
   utf8Length,
 } from "./protocol.ts";
 import { Registry } from "./registry.ts";
+import type { TokenSigner } from "./token.ts";
 
 /** The little the hub needs of a socket. */
 export interface Connection {
@@ -31,14 +39,24 @@ export interface Connection {
   readonly bufferedAmount: number;
 }
 
-/** One connected client as the transport sees it. */
+/** How a connection ended, as the transport saw it. */
+export interface CloseInfo {
+  /**
+   * The client meant to go (close code 1000/1001: Leave, tab closed): its
+   * peers hear `removePeer` at once. Otherwise (network drop, ping timeout)
+   * the peer is held away for the resume window. Default true.
+   */
+  deliberate?: boolean;
+}
+
+/** One connection as the transport sees it. */
 export interface Session {
-  /** The server-assigned id of this peer. */
+  /** The peer id this connection speaks for now (it changes on resume). */
   readonly peerId: string;
   /** Handles one incoming frame. Never throws. */
   receive(data: unknown): void;
   /** Tells the hub the transport closed. Idempotent; never throws. */
-  close(): void;
+  close(info?: CloseInfo): void;
 }
 
 /** Limits and collaborators of a {@linkcode Hub}; every field has a default. */
@@ -59,7 +77,17 @@ export interface HubOptions {
   abuseLimit?: number;
   /** Bytes queued to a socket before it is closed as a slow consumer. Default 1 MiB. */
   maxBufferedBytes?: number;
-  /** Clock in milliseconds. Default `performance.now`. */
+  /** Signs resume tokens; without it peers cannot resume and drops remove at once. */
+  tokens?: TokenSigner;
+  /** How long an abnormally closed peer is held away, ms. Default 25,000. */
+  resumeWindowMs?: number;
+  /** Lifetime of a resume token, ms; refreshed at half-life. Default 120,000. */
+  tokenTtlMs?: number;
+  /** Frames held for an away peer. Default 200. */
+  maxHeldMessages?: number;
+  /** Bytes held for an away peer. Default 256 KiB. */
+  maxHeldBytes?: number;
+  /** Wall clock in ms since the epoch (tokens outlive the process). Default `Date.now`. */
   now?: () => number;
   /** Source of peer ids. Default `crypto.randomUUID`. */
   newId?: () => string;
@@ -74,66 +102,51 @@ export const CLOSE_CODES = {
   goingAway: 1001,
   policyViolation: 1008,
   tryAgainLater: 1013,
+  /** Another connection resumed this identity (a second tab). */
+  replaced: 4001,
 } as const;
 
-class PeerSession implements Session {
-  readonly peerId: string;
-  readonly conn: Connection;
-  #hub: Hub;
-  #tokens: number;
-  #refilledAt: number;
-  #strikes = 0;
-  closed = false;
+/** One peer identity: its channels live in the registry, its socket here. */
+class Peer {
+  link: Link | null = null;
+  away = false;
+  awaySince = 0;
+  held: string[] = [];
+  heldBytes = 0;
+  tokenIssuedAt = 0;
+  constructor(public id: string) {}
+}
 
-  constructor(
-    hub: Hub,
-    conn: Connection,
-    peerId: string,
-    burst: number,
-    now: number,
-  ) {
-    this.#hub = hub;
-    this.conn = conn;
-    this.peerId = peerId;
-    this.#tokens = burst;
-    this.#refilledAt = now;
+/** One transport connection; it speaks for at most one peer at a time. */
+class Link implements Session {
+  peer: Peer | null = null;
+  tokens: number;
+  refilledAt: number;
+  strikes = 0;
+  constructor(readonly hub: Hub, readonly conn: Connection, burst: number, now: number) {
+    this.tokens = burst;
+    this.refilledAt = now;
+  }
+
+  get peerId(): string {
+    return this.peer?.id ?? "";
   }
 
   receive(data: unknown): void {
     try {
-      this.#hub.handle(this, data);
+      this.hub.handle(this, data);
     } catch (error) {
       // A bug, not bad input: keep the process and the other peers alive.
-      this.#hub.logError(this, error);
+      this.hub.logError(this.peerId, error);
     }
   }
 
-  close(): void {
+  close(info: CloseInfo = {}): void {
     try {
-      this.#hub.disconnect(this);
+      this.hub.linkClosed(this, info.deliberate ?? true);
     } catch (error) {
-      this.#hub.logError(this, error);
+      this.hub.logError(this.peerId, error);
     }
-  }
-
-  /** Takes one token; returns false (and counts a strike) when empty. */
-  takeToken(now: number, burst: number, perSecond: number): boolean {
-    this.#tokens = Math.min(
-      burst,
-      this.#tokens + (now - this.#refilledAt) * perSecond / 1000,
-    );
-    this.#refilledAt = now;
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
-      if (this.#tokens >= burst - 1) this.#strikes = 0;
-      return true;
-    }
-    this.#strikes++;
-    return false;
-  }
-
-  get strikes(): number {
-    return this.#strikes;
   }
 }
 
@@ -141,7 +154,9 @@ class PeerSession implements Session {
 export class Hub {
   readonly metrics: Metrics;
   readonly registry: Registry = new Registry();
-  #sessions = new Map<string, PeerSession>();
+  #peers = new Map<string, Peer>();
+  /** Ids that left on purpose, until their tokens would have expired. */
+  #retired = new Map<string, number>();
   #iceServers: IceServer[];
   #maxPeers: number;
   #maxChannels: number;
@@ -150,6 +165,11 @@ export class Hub {
   #perSecond: number;
   #abuseLimit: number;
   #maxBuffered: number;
+  #tokens: TokenSigner | undefined;
+  #resumeWindowMs: number;
+  #tokenTtlMs: number;
+  #maxHeld: number;
+  #maxHeldBytes: number;
   #now: () => number;
   #newId: () => string;
   #logger: Logger;
@@ -163,7 +183,12 @@ export class Hub {
     this.#perSecond = options.ratePerSecond ?? 100;
     this.#abuseLimit = options.abuseLimit ?? 1000;
     this.#maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;
-    this.#now = options.now ?? (() => performance.now());
+    this.#tokens = options.tokens;
+    this.#resumeWindowMs = options.resumeWindowMs ?? 25_000;
+    this.#tokenTtlMs = options.tokenTtlMs ?? 120_000;
+    this.#maxHeld = options.maxHeldMessages ?? 200;
+    this.#maxHeldBytes = options.maxHeldBytes ?? 256 * 1024;
+    this.#now = options.now ?? Date.now;
     this.#newId = options.newId ?? (() => crypto.randomUUID());
     this.#logger = options.logger ?? SILENT_LOGGER;
     this.metrics = options.metrics ?? new Metrics();
@@ -171,7 +196,16 @@ export class Hub {
 
   /** Open connections. */
   get connectionCount(): number {
-    return this.#sessions.size;
+    let count = 0;
+    for (const peer of this.#peers.values()) if (peer.link !== null) count++;
+    return count;
+  }
+
+  /** Peers held away, waiting for their client to resume. */
+  get awayCount(): number {
+    let count = 0;
+    for (const peer of this.#peers.values()) if (peer.away) count++;
+    return count;
   }
 
   /** Non-empty channels. */
@@ -181,63 +215,83 @@ export class Hub {
 
   /** Registers a new connection and sends it `welcome`. */
   connect(conn: Connection): Session {
-    let peerId = this.#newId();
-    while (this.#sessions.has(peerId)) peerId = this.#newId();
-    const session = new PeerSession(
-      this,
-      conn,
-      peerId,
-      this.#burst,
-      this.#now(),
-    );
-    this.#sessions.set(peerId, session);
+    const now = this.#now();
+    const link = new Link(this, conn, this.#burst, now);
+    let id = this.#newId();
+    while (this.#peers.has(id) || this.#retired.has(id)) id = this.#newId();
+    const peer = new Peer(id);
+    peer.link = link;
+    link.peer = peer;
+    this.#peers.set(id, peer);
     this.metrics.connectionsTotal++;
-    this.#logger.log("debug", "connect", { peer: peerId });
-    this.#send(session, {
-      event: "welcome",
-      data: {
-        peer_id: peerId,
-        protocol: PROTOCOL_VERSION,
-        ice_servers: this.#iceServers,
-      },
-    });
-    return session;
+    this.#logger.log("debug", "connect", { peer: id });
+    const welcome: Extract<ServerMessage, { event: "welcome" }>["data"] = {
+      peer_id: id,
+      protocol: PROTOCOL_VERSION,
+      ice_servers: this.#iceServers,
+    };
+    if (this.#tokens !== undefined) {
+      welcome.resume_token = this.#issueToken(peer, now);
+      welcome.resume_window = Math.round(this.#resumeWindowMs / 1000);
+    }
+    this.#send(peer, { event: "welcome", data: welcome });
+    return link;
+  }
+
+  /**
+   * Housekeeping, called about once a second: removes away peers whose
+   * window has passed and refreshes resume tokens at half-life.
+   */
+  tick(): void {
+    const now = this.#now();
+    for (const peer of [...this.#peers.values()]) {
+      if (peer.away && now - peer.awaySince >= this.#resumeWindowMs) {
+        this.#logger.log("debug", "resume window passed", { peer: peer.id });
+        this.#remove(peer);
+      } else if (
+        peer.link !== null && this.#tokens !== undefined &&
+        now - peer.tokenIssuedAt >= this.#tokenTtlMs / 2
+      ) {
+        this.#send(peer, { event: "session", data: { resume_token: this.#issueToken(peer, now) } });
+      }
+    }
+    for (const [id, until] of this.#retired) if (until <= now) this.#retired.delete(id);
   }
 
   /** Closes every connection with 1001 (server going away). */
   shutdown(): void {
-    for (const session of [...this.#sessions.values()]) {
-      this.#kick(session, CLOSE_CODES.goingAway, "server shutting down", false);
+    for (const peer of [...this.#peers.values()]) {
+      const link = peer.link;
+      if (link !== null) this.#dropLink(link, CLOSE_CODES.goingAway, "server shutting down");
+      this.registry.leaveAll(peer.id);
     }
+    this.#peers.clear();
   }
 
-  /** @internal Frame dispatch; called by `PeerSession.receive`. */
-  handle(session: PeerSession, data: unknown): void {
-    if (session.closed) return;
+  /** @internal Frame dispatch; called by `Link.receive`. */
+  handle(link: Link, data: unknown): void {
+    const peer = link.peer;
+    if (peer === null) return;
     this.metrics.messagesReceived++;
     // Rate limit first: a flood must cost as little as possible.
-    if (!session.takeToken(this.#now(), this.#burst, this.#perSecond)) {
-      if (session.strikes >= this.#abuseLimit) {
-        this.#logger.log("warn", "closing abusive connection", {
-          peer: session.peerId,
-        });
-        this.#kick(session, CLOSE_CODES.policyViolation, "rate limit exceeded");
+    if (!this.#takeToken(link)) {
+      if (link.strikes >= this.#abuseLimit) {
+        this.#logger.log("warn", "closing abusive connection", { peer: peer.id });
+        this.metrics.connectionsKicked++;
+        this.#dropLink(link, CLOSE_CODES.policyViolation, "rate limit exceeded");
+        this.#remove(peer);
         return;
       }
-      this.#error(session, "rate_limited", "Slow down: too many messages");
+      this.#error(peer, "rate_limited", "Slow down: too many messages");
       return;
     }
     if (typeof data !== "string") {
-      this.#error(
-        session,
-        "bad_message",
-        "Cannot parse frame: binary frames are not accepted",
-      );
+      this.#error(peer, "bad_message", "Cannot parse frame: binary frames are not accepted");
       return;
     }
     if (data.length > this.#maxBytes || utf8Length(data) > this.#maxBytes) {
       this.#error(
-        session,
+        peer,
         "message_too_large",
         `Cannot handle frame: larger than ${this.#maxBytes} bytes`,
       );
@@ -245,76 +299,73 @@ export class Hub {
     }
     const parsed = parseClientMessage(data);
     if (!parsed.ok) {
-      this.#error(session, parsed.code, parsed.message, parsed.event);
+      this.#error(peer, parsed.code, parsed.message, parsed.event);
       return;
     }
-    this.#dispatch(session, parsed.value);
+    this.#dispatch(link, peer, parsed.value);
   }
 
-  /** @internal Transport closed; called by `PeerSession.close`. */
-  disconnect(session: PeerSession): void {
-    if (session.closed) return;
-    session.closed = true;
-    this.#sessions.delete(session.peerId);
-    this.#logger.log("debug", "disconnect", { peer: session.peerId });
-    for (const other of this.registry.leaveAll(session.peerId)) {
-      this.#sendTo(other, {
-        event: "removePeer",
-        data: { peer_id: session.peerId },
-      });
+  /** @internal The transport closed; called by `Link.close`. */
+  linkClosed(link: Link, deliberate: boolean): void {
+    const peer = link.peer;
+    if (peer === null || peer.link !== link) return; // replaced or kicked
+    link.peer = null;
+    peer.link = null;
+    if (deliberate || this.#tokens === undefined) {
+      this.#logger.log("debug", "disconnect", { peer: peer.id });
+      this.#remove(peer);
+      return;
+    }
+    this.#logger.log("debug", "away", { peer: peer.id });
+    peer.away = true;
+    peer.awaySince = this.#now();
+    for (const other of this.#sharing(peer.id)) {
+      this.#sendTo(other, { event: "peerAway", data: { peer_id: peer.id } });
     }
   }
 
   /** @internal */
-  logError(session: PeerSession, error: unknown): void {
+  logError(peerId: string, error: unknown): void {
     this.#logger.log("error", "handler failed", {
-      peer: session.peerId,
+      peer: peerId,
       error: error instanceof Error ? error.stack ?? error.message : String(error),
     });
   }
 
-  #dispatch(session: PeerSession, message: ClientMessage): void {
+  #dispatch(link: Link, peer: Peer, message: ClientMessage): void {
     switch (message.event) {
       case "join":
-        return this.#join(session, message.data.channel, message.data.userdata);
+        return this.#join(peer, message.data.channel, message.data.userdata);
       case "part":
-        return this.#part(session, message.data.channel);
+        return this.#part(peer, message.data.channel);
+      case "resume":
+        return this.#resume(link, peer, message.data.token, message.data.channels);
       case "relayICECandidate":
-        return this.#relay(session, message.event, message.data.peer_id, {
+        return this.#relay(peer, message.event, message.data.peer_id, {
           event: "iceCandidate",
-          data: {
-            peer_id: session.peerId,
-            ice_candidate: message.data.ice_candidate,
-          },
+          data: { peer_id: peer.id, ice_candidate: message.data.ice_candidate },
         });
       case "relaySessionDescription":
-        return this.#relay(session, message.event, message.data.peer_id, {
+        return this.#relay(peer, message.event, message.data.peer_id, {
           event: "sessionDescription",
-          data: {
-            peer_id: session.peerId,
-            session_description: message.data.session_description,
-          },
+          data: { peer_id: peer.id, session_description: message.data.session_description },
         });
     }
   }
 
-  #join(
-    session: PeerSession,
-    channel: string,
-    userdata: Record<string, unknown>,
-  ) {
-    const { peerId } = session;
-    if (this.registry.isMember(peerId, channel)) {
+  #join(peer: Peer, channel: string, userdata: UserData, quiet = false) {
+    const { id } = peer;
+    if (this.registry.isMember(id, channel)) {
       return this.#error(
-        session,
+        peer,
         "already_joined",
         `Cannot join channel "${channel}": already joined`,
         "join",
       );
     }
-    if (this.registry.channelsOf(peerId).size >= this.#maxChannels) {
+    if (this.registry.channelsOf(id).size >= this.#maxChannels) {
       return this.#error(
-        session,
+        peer,
         "too_many_channels",
         `Cannot join channel "${channel}": already in ${this.#maxChannels} channels`,
         "join",
@@ -322,28 +373,19 @@ export class Hub {
     }
     if (this.registry.size(channel) >= this.#maxPeers) {
       return this.#error(
-        session,
+        peer,
         "channel_full",
         `Cannot join channel "${channel}": it is full (${this.#maxPeers} peers)`,
         "join",
       );
     }
-    const { newlyShared, members } = this.registry.join(
-      peerId,
-      channel,
-      userdata,
-    );
+    const { newlyShared, members } = this.registry.join(id, channel, userdata);
     for (const other of newlyShared) {
       this.#sendTo(other.peerId, {
         event: "addPeer",
-        data: {
-          peer_id: peerId,
-          should_create_offer: false,
-          polite: true,
-          userdata,
-        },
+        data: { peer_id: id, should_create_offer: false, polite: true, userdata },
       });
-      this.#send(session, {
+      this.#send(peer, {
         event: "addPeer",
         data: {
           peer_id: other.peerId,
@@ -353,41 +395,89 @@ export class Hub {
         },
       });
     }
-    this.#send(session, { event: "joined", data: { channel, peers: members } });
-    this.#logger.log("debug", "join", {
-      peer: peerId,
-      channel,
-      size: members.length + 1,
-    });
+    if (!quiet) this.#send(peer, { event: "joined", data: { channel, peers: members } });
+    this.#logger.log("debug", "join", { peer: id, channel, size: members.length + 1 });
   }
 
-  #part(session: PeerSession, channel: string) {
-    const { peerId } = session;
-    if (!this.registry.isMember(peerId, channel)) {
+  #part(peer: Peer, channel: string) {
+    const { id } = peer;
+    if (!this.registry.isMember(id, channel)) {
       return this.#error(
-        session,
+        peer,
         "not_joined",
         `Cannot part channel "${channel}": not joined`,
         "part",
       );
     }
-    for (const other of this.registry.part(peerId, channel)) {
-      this.#sendTo(other, { event: "removePeer", data: { peer_id: peerId } });
-      this.#send(session, { event: "removePeer", data: { peer_id: other } });
+    for (const other of this.registry.part(id, channel)) {
+      this.#sendTo(other, { event: "removePeer", data: { peer_id: id } });
+      this.#send(peer, { event: "removePeer", data: { peer_id: other } });
     }
-    this.#send(session, { event: "parted", data: { channel } });
-    this.#logger.log("debug", "part", { peer: peerId, channel });
+    this.#send(peer, { event: "parted", data: { channel } });
+    this.#logger.log("debug", "part", { peer: id, channel });
   }
 
-  #relay(
-    session: PeerSession,
-    event: string,
-    target: string,
-    message: ServerMessage,
-  ) {
-    if (!this.registry.shareChannel(session.peerId, target)) {
+  /**
+   * Moves `link` onto the identity its token proves: an away peer comes
+   * back, a connected one is replaced (second tab), and an unknown one
+   * (this hub restarted) is recreated and rejoins its channels.
+   */
+  #resume(link: Link, fresh: Peer, token: string, channels: ResumeChannel[]) {
+    const refuse = (why: string) =>
+      this.#error(fresh, "bad_token", `Cannot resume: ${why}; continuing as a new peer`, "resume");
+    if (this.#tokens === undefined) return refuse("this server does not support resuming");
+    if (this.registry.channelsOf(fresh.id).size > 0) {
+      return this.#error(fresh, "bad_request", "Cannot resume after joining a channel", "resume");
+    }
+    const now = this.#now();
+    const claims = this.#tokens.verify(token, now);
+    if (claims === "expired") return refuse("the token has expired");
+    if (typeof claims === "string") return refuse("the token is not valid");
+    if (this.#retired.has(claims.peerId)) return refuse("that peer has left");
+    let peer = this.#peers.get(claims.peerId);
+    if (peer === fresh) return refuse("already that peer");
+    // The identity from `welcome` is given up for the proven one.
+    this.#peers.delete(fresh.id);
+    const wasAway = peer?.away ?? false;
+    if (peer === undefined) {
+      peer = new Peer(claims.peerId);
+      this.#peers.set(peer.id, peer);
+    } else if (peer.link !== null) {
+      this.#logger.log("debug", "replaced by another connection", { peer: peer.id });
+      this.#dropLink(peer.link, CLOSE_CODES.replaced, "resumed elsewhere");
+    }
+    peer.link = link;
+    link.peer = peer;
+    peer.away = false;
+    this.metrics.resumes++;
+    this.#logger.log("debug", "resumed", { peer: peer.id, away: wasAway });
+    const joined = channels.filter((c) => this.registry.isMember(peer.id, c.channel));
+    this.#send(peer, {
+      event: "resumed",
+      data: { peer_id: peer.id, channels: channels.map((c) => c.channel) },
+    });
+    const held = peer.held;
+    peer.held = [];
+    peer.heldBytes = 0;
+    for (const text of held) this.#write(peer, text);
+    // After a restart the registry is empty: membership comes back from
+    // the resuming clients. Known pairs keep their connections (clients
+    // ignore a repeated addPeer), so roles never flip.
+    for (const { channel, userdata } of channels) {
+      if (!joined.some((c) => c.channel === channel)) this.#join(peer, channel, userdata, true);
+    }
+    this.#send(peer, { event: "session", data: { resume_token: this.#issueToken(peer, now) } });
+    if (wasAway) {
+      for (const other of this.#sharing(peer.id)) {
+        this.#sendTo(other, { event: "peerBack", data: { peer_id: peer.id } });
+      }
+    }
+  }
+
+  #relay(peer: Peer, event: string, target: string, message: ServerMessage) {
+    if (!this.registry.shareChannel(peer.id, target)) {
       return this.#error(
-        session,
+        peer,
         "unknown_peer",
         `Cannot relay to peer "${target.slice(0, 64)}": not in a channel with you`,
         event,
@@ -397,52 +487,106 @@ export class Hub {
     this.#sendTo(target, message);
   }
 
-  #error(
-    session: PeerSession,
-    code: ErrorCode,
-    message: string,
-    event?: string,
-  ) {
+  #error(peer: Peer, code: ErrorCode, message: string, event?: string) {
     this.metrics.errors[code]++;
-    this.#logger.log("debug", "refused", { peer: session.peerId, code });
-    this.#send(session, {
+    this.#logger.log("debug", "refused", { peer: peer.id, code });
+    this.#send(peer, {
       event: "error",
       data: event === undefined ? { code, message } : { code, message, event },
     });
   }
 
+  #issueToken(peer: Peer, now: number): string {
+    peer.tokenIssuedAt = now;
+    return this.#tokens!.sign({ peerId: peer.id, expiresAt: now + this.#tokenTtlMs });
+  }
+
+  /** Everyone `id` shares a channel with. */
+  #sharing(id: string): string[] {
+    const out = new Set<string>();
+    for (const channel of this.registry.channelsOf(id)) {
+      for (const member of this.registry.membersOf(channel)) if (member !== id) out.add(member);
+    }
+    return [...out];
+  }
+
   #sendTo(peerId: string, message: ServerMessage) {
-    const target = this.#sessions.get(peerId);
+    const target = this.#peers.get(peerId);
     if (target !== undefined) this.#send(target, message);
   }
 
-  #send(session: PeerSession, message: ServerMessage) {
-    if (session.closed) return;
-    if (session.conn.bufferedAmount > this.#maxBuffered) {
-      this.#logger.log("warn", "closing slow consumer", {
-        peer: session.peerId,
-      });
-      this.#kick(session, CLOSE_CODES.tryAgainLater, "slow consumer");
+  #send(peer: Peer, message: ServerMessage) {
+    const text = encode(message);
+    if (peer.away) {
+      // Held for its return; bounded so an absent peer costs little.
+      const bytes = text.length;
+      if (peer.held.length < this.#maxHeld && peer.heldBytes + bytes <= this.#maxHeldBytes) {
+        peer.held.push(text);
+        peer.heldBytes += bytes;
+      } else {
+        this.#logger.log("warn", "dropped a frame for an away peer", { peer: peer.id });
+      }
+      return;
+    }
+    this.#write(peer, text);
+  }
+
+  #write(peer: Peer, text: string) {
+    const link = peer.link;
+    if (link === null) return;
+    if (link.conn.bufferedAmount > this.#maxBuffered) {
+      this.#logger.log("warn", "closing slow consumer", { peer: peer.id });
+      this.metrics.connectionsKicked++;
+      this.#dropLink(link, CLOSE_CODES.tryAgainLater, "slow consumer");
+      this.#remove(peer);
       return;
     }
     try {
-      session.conn.send(encode(message));
+      link.conn.send(text);
     } catch (error) {
       // The socket died under us; its close event will clean up.
-      this.#logger.log("debug", "send failed", {
-        peer: session.peerId,
-        error: String(error),
-      });
+      this.#logger.log("debug", "send failed", { peer: peer.id, error: String(error) });
     }
   }
 
-  #kick(session: PeerSession, code: number, reason: string, countIt = true) {
-    if (countIt) this.metrics.connectionsKicked++;
+  #takeToken(link: Link): boolean {
+    const now = this.#now();
+    link.tokens = Math.min(
+      this.#burst,
+      link.tokens + (now - link.refilledAt) * this.#perSecond / 1000,
+    );
+    link.refilledAt = now;
+    if (link.tokens >= 1) {
+      link.tokens -= 1;
+      if (link.tokens >= this.#burst - 1) link.strikes = 0;
+      return true;
+    }
+    link.strikes++;
+    return false;
+  }
+
+  /** Detaches and closes a connection without touching its peer's state. */
+  #dropLink(link: Link, code: number, reason: string) {
+    const peer = link.peer;
+    if (peer !== null && peer.link === link) peer.link = null;
+    link.peer = null;
     try {
-      session.conn.close(code, reason);
+      link.conn.close(code, reason);
     } catch {
       // Already closed: nothing to do but forget it.
     }
-    this.disconnect(session);
+  }
+
+  /** Forgets a peer for good: everyone it shared a channel with is told. */
+  #remove(peer: Peer) {
+    if (this.#peers.get(peer.id) !== peer) return;
+    this.#peers.delete(peer.id);
+    peer.away = false;
+    peer.held = [];
+    if (peer.link !== null) this.#dropLink(peer.link, CLOSE_CODES.policyViolation, "removed");
+    if (this.#tokens !== undefined) this.#retired.set(peer.id, this.#now() + this.#tokenTtlMs);
+    for (const other of this.registry.leaveAll(peer.id)) {
+      this.#sendTo(other, { event: "removePeer", data: { peer_id: peer.id } });
+    }
   }
 }

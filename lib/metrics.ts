@@ -17,6 +17,8 @@ export class Metrics {
   messagesRelayed = 0;
   /** Connections closed for policy (abuse, slow consumer). */
   connectionsKicked = 0;
+  /** Identities taken back with a resume token. */
+  resumes = 0;
   /** Error frames sent, by code. */
   readonly errors: Record<ErrorCode, number> = Object.fromEntries(
     ERROR_CODES.map((code) => [code, 0]),
@@ -37,6 +39,9 @@ export class Metrics {
       "# HELP signal_connections_kicked_total Connections closed for abuse or slowness.",
       "# TYPE signal_connections_kicked_total counter",
       `signal_connections_kicked_total ${this.connectionsKicked}`,
+      "# HELP signal_resumes_total Peers that resumed their identity after a drop or restart.",
+      "# TYPE signal_resumes_total counter",
+      `signal_resumes_total ${this.resumes}`,
       "# HELP signal_messages_received_total Frames received from clients.",
       "# TYPE signal_messages_received_total counter",
       `signal_messages_received_total ${this.messagesReceived}`,

@@ -29,6 +29,7 @@ export const ERROR_CODES = [
   "too_many_channels",
   "message_too_large",
   "rate_limited",
+  "bad_token",
 ] as const;
 
 /** One of {@linkcode ERROR_CODES}. */
@@ -65,6 +66,7 @@ export interface IceServer {
 export type ClientMessage =
   | { event: "join"; data: { channel: string; userdata: UserData } }
   | { event: "part"; data: { channel: string } }
+  | { event: "resume"; data: { token: string; channels: ResumeChannel[] } }
   | {
     event: "relayICECandidate";
     data: { peer_id: string; ice_candidate: IceCandidate };
@@ -78,8 +80,20 @@ export type ClientMessage =
 export type ServerMessage =
   | {
     event: "welcome";
-    data: { peer_id: string; protocol: number; ice_servers: IceServer[] };
+    data: {
+      peer_id: string;
+      protocol: number;
+      ice_servers: IceServer[];
+      /** Resume support: absent from servers that do not offer it. */
+      resume_token?: string;
+      /** Seconds the server holds an abnormally closed peer. */
+      resume_window?: number;
+    };
   }
+  | { event: "session"; data: { resume_token: string } }
+  | { event: "resumed"; data: { peer_id: string; channels: string[] } }
+  | { event: "peerAway"; data: { peer_id: string } }
+  | { event: "peerBack"; data: { peer_id: string } }
   | {
     event: "addPeer";
     data: {
@@ -125,7 +139,17 @@ const CLIENT_EVENTS: ReadonlySet<string> = new Set<ClientEvent>([
   "part",
   "relayICECandidate",
   "relaySessionDescription",
+  "resume",
 ]);
+
+/** Most channels one `resume` may rejoin. */
+export const MAX_RESUME_CHANNELS = 16;
+
+/** A channel to rejoin on resume, with the userdata it was joined with. */
+export interface ResumeChannel {
+  channel: string;
+  userdata: UserData;
+}
 
 const ENCODER = new TextEncoder();
 
@@ -237,6 +261,28 @@ export function parseClientMessage(text: string): ParseResult<ClientMessage> {
   }
   const bad = (what: string) => fail("bad_request", `Cannot handle "${event}": ${what}`, event);
   switch (event as ClientEvent) {
+    case "resume": {
+      if (!isObject(data)) return bad("data must be an object");
+      if (typeof data.token !== "string" || data.token.length > 512) {
+        return bad("token must be a string");
+      }
+      const list = data.channels ?? [];
+      if (!Array.isArray(list) || list.length > MAX_RESUME_CHANNELS) {
+        return bad(`channels must be an array of at most ${MAX_RESUME_CHANNELS}`);
+      }
+      const channels: ResumeChannel[] = [];
+      for (const item of list) {
+        if (!isObject(item) || !isValidChannel(item.channel)) {
+          return bad("each channel must be {channel, userdata?} with a valid name");
+        }
+        const userdata = item.userdata ?? {};
+        if (!isObject(userdata) || utf8Length(JSON.stringify(userdata)) > MAX_USERDATA_BYTES) {
+          return bad(`userdata must be a JSON object of at most ${MAX_USERDATA_BYTES} bytes`);
+        }
+        channels.push({ channel: item.channel, userdata });
+      }
+      return { ok: true, value: { event: "resume", data: { token: data.token, channels } } };
+    }
     case "join": {
       if (!isObject(data)) return bad("data must be an object");
       if (!isValidChannel(data.channel)) {
@@ -319,17 +365,29 @@ export function parseServerMessage(text: string): ParseResult<ServerMessage> {
       }
       const list = Array.isArray(data.ice_servers) ? data.ice_servers : [];
       const iceServers = list.map(parseIceServer).filter((s) => s !== undefined);
-      return {
-        ok: true,
-        value: {
-          event,
-          data: {
-            peer_id: peerId,
-            protocol: data.protocol,
-            ice_servers: iceServers,
-          },
-        },
+      const welcome: Extract<ServerMessage, { event: "welcome" }>["data"] = {
+        peer_id: peerId,
+        protocol: data.protocol,
+        ice_servers: iceServers,
       };
+      if (typeof data.resume_token === "string") welcome.resume_token = data.resume_token;
+      if (typeof data.resume_window === "number") welcome.resume_window = data.resume_window;
+      return { ok: true, value: { event, data: welcome } };
+    }
+    case "session":
+      if (typeof data.resume_token !== "string") return bad();
+      return { ok: true, value: { event, data: { resume_token: data.resume_token } } };
+    case "resumed": {
+      const peerId = parsePeerId(data.peer_id);
+      if (peerId === undefined || !Array.isArray(data.channels)) return bad();
+      const channels = data.channels.filter(isValidChannel);
+      return { ok: true, value: { event, data: { peer_id: peerId, channels } } };
+    }
+    case "peerAway":
+    case "peerBack": {
+      const peerId = parsePeerId(data.peer_id);
+      if (peerId === undefined) return bad();
+      return { ok: true, value: { event, data: { peer_id: peerId } } };
     }
     case "addPeer": {
       const peerId = parsePeerId(data.peer_id);

@@ -25,6 +25,9 @@ export const CHROMIUM_ARGS = [
   "--auto-select-desktop-capture-source=Entire screen",
 ];
 
+/** A fixed resume-token secret, so tests never write a data directory. */
+export const TEST_SECRET = "test-secret-0123456789abcdef0123456789";
+
 /** How long to wait for any one condition in a page. */
 export const WAIT_MS = 30_000;
 
@@ -42,7 +45,12 @@ export interface E2E {
 /** Starts the real server with `ICE_SERVERS=[]` and a headless Chromium. */
 export async function startE2E(): Promise<E2E> {
   const server = await startServer(
-    parseConfig([], { PORT: "0", HOST: "127.0.0.1", ICE_SERVERS: "[]" }),
+    parseConfig([], {
+      PORT: "0",
+      HOST: "127.0.0.1",
+      ICE_SERVERS: "[]",
+      SESSION_SECRET: TEST_SECRET,
+    }),
     { logger: SILENT_LOGGER },
   );
   const browser = await chromium.launch({

@@ -17,6 +17,7 @@ async function withServer(
     PORT: "0",
     HOST: "127.0.0.1",
     ICE_SERVERS: "[]",
+    SESSION_SECRET: "test-secret-0123456789abcdef0123456789",
     ...env,
   });
   const server = await startServer(config, {
@@ -114,6 +115,7 @@ Deno.test("Server closes every socket with 1001 on shutdown", async () => {
     PORT: "0",
     HOST: "127.0.0.1",
     ICE_SERVERS: "[]",
+    SESSION_SECRET: "test-secret-0123456789abcdef0123456789",
   });
   const server = await startServer(config, {
     staticDir: new URL(`file://${staticDir}/`),
@@ -172,7 +174,12 @@ Deno.test("Server process shuts down gracefully on SIGTERM", async () => {
       "--allow-all",
       new URL("../server.ts", import.meta.url).pathname,
     ],
-    env: { PORT: "0", HOST: "127.0.0.1", ICE_SERVERS: "[]" },
+    env: {
+      PORT: "0",
+      HOST: "127.0.0.1",
+      ICE_SERVERS: "[]",
+      SESSION_SECRET: "test-secret-0123456789abcdef0123456789",
+    },
     stdout: "piped",
     stderr: "null",
   }).spawn();

@@ -1,0 +1,87 @@
+/**
+ * Resume tokens: proof that a reconnecting client is the peer it claims to
+ * be. A token is `base64url(payload).base64url(HMAC-SHA256(secret, payload))`
+ * where the payload names the peer id and an expiry (ms since the epoch).
+ * Any server holding the same secret verifies it — after a restart too.
+ *
+ * @module
+ */
+
+import { createHmac, timingSafeEqual } from "node:crypto";
+
+/** What a valid token proves. */
+export interface TokenClaims {
+  peerId: string;
+  expiresAt: number;
+}
+
+/** Why a token was refused. */
+export type TokenProblem = "malformed" | "forged" | "expired";
+
+function toBase64Url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+function fromBase64Url(text: string): Uint8Array | undefined {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) return;
+  try {
+    const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
+    return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+  } catch {
+    return;
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Signs and verifies resume tokens with one secret. */
+export class TokenSigner {
+  #secret: Uint8Array;
+
+  constructor(secret: Uint8Array) {
+    if (secret.length < 16) {
+      throw new RangeError("Cannot sign tokens: secret shorter than 16 bytes");
+    }
+    this.#secret = secret;
+  }
+
+  #mac(payload: string): Uint8Array {
+    return new Uint8Array(createHmac("sha256", this.#secret).update(payload).digest());
+  }
+
+  /** A token for `peerId` valid until `expiresAt`. */
+  sign(claims: TokenClaims): string {
+    const payload = toBase64Url(
+      encoder.encode(JSON.stringify({ p: claims.peerId, e: claims.expiresAt })),
+    );
+    return `${payload}.${toBase64Url(this.#mac(payload))}`;
+  }
+
+  /** The claims of a genuine, unexpired token, or why it is refused. */
+  verify(token: string, now: number): TokenClaims | TokenProblem {
+    if (token.length > 512) return "malformed";
+    const [payload, mac, extra] = token.split(".");
+    if (payload === undefined || mac === undefined || extra !== undefined) return "malformed";
+    const given = fromBase64Url(mac);
+    const expected = this.#mac(payload);
+    if (
+      given === undefined || given.length !== expected.length || !timingSafeEqual(given, expected)
+    ) {
+      return "forged";
+    }
+    let claims: unknown;
+    try {
+      claims = JSON.parse(decoder.decode(fromBase64Url(payload)));
+    } catch {
+      return "malformed";
+    }
+    if (typeof claims !== "object" || claims === null) return "malformed";
+    const { p, e } = claims as Record<string, unknown>;
+    if (typeof p !== "string" || typeof e !== "number") return "malformed";
+    if (e <= now) return "expired";
+    return { peerId: p, expiresAt: e };
+  }
+}
