@@ -1,0 +1,264 @@
+import assert from "node:assert/strict";
+import { isDeliberateClose } from "../lib/http.ts";
+import { Hub, type HubOptions } from "../lib/hub.ts";
+import { loadSecret } from "../lib/secret.ts";
+import { TokenSigner } from "../lib/token.ts";
+import { FakeClock, FakeConnection, frame, sequentialIds } from "./_helpers.ts";
+
+const SECRET = new TextEncoder().encode("0123456789abcdef0123456789abcdef");
+const CANDIDATE = { candidate: "candidate:1 1 udp 1 10.0.0.1 9 typ host" };
+
+function setup(options: HubOptions = {}) {
+  const clock = new FakeClock();
+  clock.ms = 1_700_000_000_000;
+  const ids = sequentialIds();
+  const hub = new Hub({
+    newId: ids,
+    now: clock.now,
+    tokens: new TokenSigner(SECRET),
+    resumeWindowMs: 25_000,
+    tokenTtlMs: 120_000,
+    ...options,
+  });
+  /** Connects, joins `room` and returns the socket, session and token. */
+  const member = (room = "room") => {
+    const conn = new FakeConnection();
+    const session = hub.connect(conn);
+    const token: string = conn.frames("welcome")[0].data.resume_token;
+    session.receive(frame("join", { channel: room, userdata: { name: session.peerId } }));
+    return { conn, session, token, id: session.peerId };
+  };
+  /** A new connection resuming with `token`. */
+  const resume = (token: string, channels = [{ channel: "room", userdata: {} }]) => {
+    const conn = new FakeConnection();
+    const session = hub.connect(conn);
+    conn.take();
+    session.receive(frame("resume", { token, channels }));
+    return { conn, session };
+  };
+  return { hub, clock, member, resume };
+}
+
+Deno.test("Hub welcome carries a resume token and the window", () => {
+  const { member } = setup();
+  const a = member();
+  const welcome = a.conn.frames("welcome")[0].data;
+  assert.equal(typeof welcome.resume_token, "string");
+  assert.equal(welcome.resume_window, 25);
+});
+
+Deno.test("Hub holds a dropped peer away, queues relays, and resumes it without removePeer", () => {
+  const { hub, member, resume } = setup();
+  const a = member();
+  const b = member();
+  a.conn.take();
+  b.conn.take();
+  a.session.close({ deliberate: false });
+  assert.deepEqual(b.conn.take(), [{ event: "peerAway", data: { peer_id: a.id } }]);
+  assert.equal(hub.awayCount, 1);
+  b.session.receive(frame("relayICECandidate", { peer_id: a.id, ice_candidate: CANDIDATE }));
+  assert.deepEqual(b.conn.take(), [], "relaying to an away peer is not an error");
+
+  const back = resume(a.token);
+  assert.equal(back.session.peerId, a.id, "same identity");
+  const frames = back.conn.take();
+  assert.deepEqual(frames.map((f) => f.event), ["resumed", "iceCandidate", "session"]);
+  assert.deepEqual(frames[0].data, { peer_id: a.id, channels: ["room"] });
+  assert.deepEqual(frames[1].data, { peer_id: b.id, ice_candidate: CANDIDATE });
+  assert.deepEqual(b.conn.take(), [{ event: "peerBack", data: { peer_id: a.id } }]);
+  assert.equal(hub.awayCount, 0);
+  assert.equal(hub.connectionCount, 2);
+  assert.deepEqual(hub.registry.membersOf("room"), [a.id, b.id]);
+  assert.equal(hub.metrics.resumes, 1);
+});
+
+Deno.test("Hub removes an away peer when the window passes", () => {
+  const { hub, clock, member, resume } = setup();
+  const a = member();
+  const b = member();
+  b.conn.take();
+  a.session.close({ deliberate: false });
+  b.conn.take();
+  clock.advance(24_000);
+  hub.tick();
+  assert.deepEqual(b.conn.take(), []);
+  clock.advance(1_000);
+  hub.tick();
+  assert.deepEqual(b.conn.take(), [{ event: "removePeer", data: { peer_id: a.id } }]);
+  assert.equal(hub.channelCount, 1);
+  const late = resume(a.token);
+  assert.equal(late.conn.frames("error")[0].data.code, "bad_token");
+});
+
+Deno.test("Hub removes a deliberately closed peer at once and refuses its token after", () => {
+  const { hub, member, resume } = setup();
+  const a = member();
+  const b = member();
+  b.conn.take();
+  a.session.close({ deliberate: true });
+  assert.deepEqual(b.conn.take(), [{ event: "removePeer", data: { peer_id: a.id } }]);
+  const replay = resume(a.token);
+  const error = replay.conn.frames("error")[0].data;
+  assert.equal(error.code, "bad_token");
+  assert.equal(error.event, "resume");
+  assert.match(error.message, /has left/);
+  assert.notEqual(replay.session.peerId, a.id, "a fresh identity");
+  assert.equal(hub.registry.membersOf("room").includes(a.id), false);
+  replay.session.receive(frame("join", { channel: "room" }));
+  assert.equal(replay.conn.frames("joined").length, 1, "the fresh identity works");
+});
+
+Deno.test("Hub refuses forged, malformed and expired tokens with bad_token", () => {
+  const { clock, member, resume } = setup();
+  const a = member();
+  a.session.close({ deliberate: false });
+  const [payload, mac] = a.token.split(".");
+  const forged = new TokenSigner(new TextEncoder().encode("another-secret-another-secret!!")).sign({
+    peerId: a.id,
+    expiresAt: clock.ms + 60_000,
+  });
+  for (const token of [forged, `${payload}.${mac.slice(1)}x`, "garbage", `${payload}.${mac}.x`]) {
+    const attempt = resume(token);
+    assert.equal(attempt.conn.frames("error")[0].data.code, "bad_token", token);
+    assert.match(attempt.conn.frames("error")[0].data.message, /not valid/);
+  }
+  clock.advance(120_001);
+  const expired = resume(a.token);
+  assert.match(expired.conn.frames("error")[0].data.message, /expired/);
+});
+
+Deno.test("Hub lets a second tab resuming the same token replace the first, leaving no ghost", () => {
+  const { hub, member, resume } = setup();
+  const a = member();
+  const b = member();
+  b.conn.take();
+  const tab2 = resume(a.token);
+  assert.equal(a.conn.closedWith?.code, 4001);
+  assert.equal(tab2.session.peerId, a.id);
+  a.session.close({ deliberate: false }); // the old tab's close event arrives late
+  assert.deepEqual(b.conn.take(), [], "no removePeer, no away");
+  assert.equal(hub.connectionCount, 2);
+  b.session.receive(frame("relayICECandidate", { peer_id: a.id, ice_candidate: CANDIDATE }));
+  assert.equal(tab2.conn.frames("iceCandidate").length, 1, "relays reach the new tab");
+  assert.equal(a.conn.frames("iceCandidate").length, 0);
+});
+
+Deno.test("Hub after a restart accepts tokens signed with the same secret and rebuilds rooms", () => {
+  const first = setup();
+  const a = first.member();
+  const b = first.member();
+  const c = first.member();
+  // The process dies; a new hub with the same secret starts empty.
+  const second = setup({ newId: () => `new-${crypto.randomUUID()}` });
+  const ra = second.resume(a.token, [{ channel: "room", userdata: { name: "A" } }]);
+  const rb = second.resume(b.token, [{ channel: "room", userdata: { name: "B" } }]);
+  const rc = second.resume(c.token, [{ channel: "room", userdata: { name: "C" } }]);
+  assert.deepEqual([ra, rb, rc].map((r) => r.session.peerId), [a.id, b.id, c.id]);
+  assert.deepEqual(second.hub.registry.membersOf("room"), [a.id, b.id, c.id]);
+  assert.equal(ra.conn.frames("resumed")[0].data.peer_id, a.id);
+  // Rejoining reintroduces pairs; clients keep their existing connections.
+  assert.deepEqual(ra.conn.frames("addPeer").map((f) => f.data.peer_id), [b.id, c.id]);
+  assert.equal(ra.conn.frames("joined").length, 0, "a resume rejoins quietly");
+  // A newcomer meshes with everyone.
+  const d = second.member();
+  assert.deepEqual(d.conn.frames("addPeer").map((f) => f.data.peer_id), [a.id, b.id, c.id]);
+  // And relays work between resumed peers.
+  ra.session.receive(frame("relayICECandidate", { peer_id: b.id, ice_candidate: CANDIDATE }));
+  assert.equal(rb.conn.frames("iceCandidate").length, 1);
+});
+
+Deno.test("Hub refuses a resume after joining, and without a token signer", () => {
+  const { member } = setup();
+  const a = member();
+  a.session.receive(frame("resume", { token: a.token, channels: [] }));
+  assert.equal(a.conn.frames("error")[0].data.code, "bad_request");
+  const plain = new Hub({ newId: sequentialIds() });
+  const conn = new FakeConnection();
+  const session = plain.connect(conn);
+  assert.equal(conn.frames("welcome")[0].data.resume_token, undefined);
+  session.receive(frame("resume", { token: "x.y", channels: [] }));
+  assert.match(conn.frames("error")[0].data.message, /does not support resuming/);
+});
+
+Deno.test("Hub without resume support removes dropped peers at once", () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const a = new FakeConnection();
+  const b = new FakeConnection();
+  const sa = hub.connect(a);
+  const sb = hub.connect(b);
+  sa.receive(frame("join", { channel: "r" }));
+  sb.receive(frame("join", { channel: "r" }));
+  b.take();
+  sa.close({ deliberate: false });
+  assert.deepEqual(b.take(), [{ event: "removePeer", data: { peer_id: "p1" } }]);
+});
+
+Deno.test("Hub refreshes resume tokens at half-life", () => {
+  const { hub, clock, member } = setup();
+  const a = member();
+  a.conn.take();
+  clock.advance(59_000);
+  hub.tick();
+  assert.deepEqual(a.conn.take(), []);
+  clock.advance(1_000);
+  hub.tick();
+  const [session] = a.conn.take();
+  assert.equal(session.event, "session");
+  assert.notEqual(session.data.resume_token, a.token);
+});
+
+Deno.test("Hub bounds what it holds for an away peer", () => {
+  const { member, resume } = setup({ maxHeldMessages: 3 });
+  const a = member();
+  const b = member();
+  a.session.close({ deliberate: false });
+  for (let i = 0; i < 10; i++) {
+    b.session.receive(frame("relayICECandidate", { peer_id: a.id, ice_candidate: CANDIDATE }));
+  }
+  const back = resume(a.token);
+  assert.equal(back.conn.frames("iceCandidate").length, 3);
+});
+
+Deno.test("TokenSigner round-trips claims and rejects tampering", () => {
+  const signer = new TokenSigner(SECRET);
+  const token = signer.sign({ peerId: "peer-1", expiresAt: 2000 });
+  assert.deepEqual(signer.verify(token, 1000), { peerId: "peer-1", expiresAt: 2000 });
+  assert.equal(signer.verify(token, 2000), "expired");
+  const [payload, mac] = token.split(".");
+  const other = btoa(JSON.stringify({ p: "peer-2", e: 2000 })).replace(/=+$/, "");
+  assert.equal(signer.verify(`${other}.${mac}`, 1000), "forged");
+  assert.equal(signer.verify(`${payload}`, 1000), "malformed");
+  assert.equal(signer.verify("a".repeat(600), 1000), "malformed");
+  assert.throws(() => new TokenSigner(new Uint8Array(4)), RangeError);
+});
+
+Deno.test("loadSecret generates a secret once, keeps it, and prefers SESSION_SECRET", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const first = await loadSecret(undefined, `${dir}/data`);
+    assert.equal(first.source, "generated");
+    const again = await loadSecret(undefined, `${dir}/data`);
+    assert.equal(again.source, "file");
+    assert.deepEqual(again.secret, first.secret, "a restart verifies old tokens");
+    assert.equal((await Deno.stat(`${dir}/data/session_secret`)).mode! & 0o777, 0o600);
+    const env = await loadSecret("x".repeat(40), `${dir}/data`);
+    assert.equal(env.source, "env");
+    await Deno.writeTextFile(`${dir}/data/session_secret`, "short");
+    await assert.rejects(() => loadSecret(undefined, `${dir}/data`), /expected 64 hex digits/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("isDeliberateClose tells leaving from dropping", () => {
+  assert.equal(isDeliberateClose(1000, "", false), true);
+  assert.equal(isDeliberateClose(1001, "", false), true, "tab closed");
+  assert.equal(isDeliberateClose(1005, "", false), true, "close() without a code");
+  assert.equal(isDeliberateClose(1006, "", false), false, "network drop");
+  assert.equal(
+    isDeliberateClose(1001, "No response from ping frame.", true),
+    false,
+    "ping timeout",
+  );
+  assert.equal(isDeliberateClose(1000, "", true), false);
+});
