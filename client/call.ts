@@ -10,7 +10,8 @@
 import type { ErrorCode, ServerMessage } from "../lib/protocol.ts";
 import { Mesh } from "./mesh.ts";
 import type { LocalTrack } from "./peer.ts";
-import { Signaling, type SocketLike } from "./signaling.ts";
+import { type GiveUpReason, SignalingClient } from "./connection.ts";
+import type { SocketLike } from "./signaling.ts";
 import { type CallStore, cleanName, type DeviceChoice, type DeviceLists } from "./store.ts";
 
 /** The browser APIs the controller needs. */
@@ -23,6 +24,12 @@ export interface CallDeps {
   ): Promise<MediaStream>;
   /** `navigator.mediaDevices.enumerateDevices`. */
   enumerateDevices?(): Promise<MediaDeviceInfo[]>;
+  /** Timers and randomness for reconnecting; default the globals. */
+  setTimeout?: (fn: () => void, ms: number) => unknown;
+  clearTimeout?: (id: unknown) => void;
+  random?: () => number;
+  /** Default `navigator.onLine`. */
+  isOnline?: () => boolean;
   /** Milliseconds between stats samples in a call; 0 turns sampling off. Default 0. */
   statsIntervalMs?: number;
   /** Default `new WebSocket(url)`. */
@@ -46,6 +53,13 @@ const KIND_LABEL: Record<string, string> = {
 const VIDEO_CONSTRAINTS: MediaTrackConstraints = {
   width: { ideal: 1280 },
   height: { ideal: 720 },
+};
+
+/** Why the signaling connection gave up, in words. */
+const GIVE_UP_TEXT: Record<GiveUpReason, string> = {
+  unreachable: "Cannot reach the server. Check your connection and try again.",
+  replaced: "This call continued in another tab or window.",
+  refused: "The server closed the connection. Try joining again.",
 };
 
 /** What each server error code means to a person. */
@@ -90,7 +104,7 @@ export function describeMediaError(error: unknown): string {
 export class CallController {
   readonly store: CallStore;
   #deps: CallDeps;
-  #signaling: Signaling | null = null;
+  #signaling: SignalingClient | null = null;
   #mesh: Mesh | null = null;
   /**
    * The stream every sender is tied to, kept for the whole visit so remote
@@ -163,11 +177,21 @@ export class CallController {
     this.#deps.saveName?.(displayName);
     store.error.value = null;
     store.setPhase("joining");
-    const signaling = new Signaling(this.#deps.signalingUrl, {
+    store.linkStatus.value = "connecting";
+    const signaling = new SignalingClient({
+      url: this.#deps.signalingUrl,
       createSocket: this.#deps.createSocket,
       onMessage: (message) => this.#onServerMessage(message),
-      onClose: (info) => this.#onSignalingClosed(signaling, info),
-      onProtocolError: (message) => console.warn(message),
+      onStatus: (status) => {
+        store.linkStatus.value = status;
+      },
+      onGiveUp: (reason) => this.#onGiveUp(reason),
+      channels: () =>
+        room === null ? [] : [{ channel: room, userdata: { name: store.name.value } }],
+      setTimeout: this.#deps.setTimeout,
+      clearTimeout: this.#deps.clearTimeout,
+      isOnline: this.#deps.isOnline,
+      random: this.#deps.random,
     });
     this.#signaling = signaling;
     this.#mesh = new Mesh({
@@ -177,6 +201,7 @@ export class CallController {
       localTracks: () => this.#localTracks(),
       chatVisible: this.#deps.chatVisible,
     });
+    signaling.start();
     const interval = this.#deps.statsIntervalMs ?? 0;
     if (interval > 0) {
       this.#statsTimer = setInterval(() => void this.sampleStats(), interval);
@@ -186,9 +211,7 @@ export class CallController {
   /** Leaves the call: everyone's tile of us goes away at once. */
   leave(): void {
     const room = this.store.room.value;
-    if (this.#signaling?.isOpen && room !== null) {
-      this.#signaling.send({ event: "part", data: { channel: room } });
-    }
+    if (room !== null) this.#signaling?.send({ event: "part", data: { channel: room } });
     this.#teardown();
     this.store.setPhase("prejoin");
   }
@@ -400,8 +423,9 @@ export class CallController {
     }
   }
 
-  /** After a network change: restart ICE where connections suffer. */
+  /** After a network change: reconnect signaling now, restart ICE where connections suffer. */
   networkChanged(): void {
+    this.#signaling?.onlineChanged();
     this.#mesh?.restartUnhealthy();
   }
 
@@ -452,6 +476,12 @@ export class CallController {
     const room = store.room.value;
     switch (message.event) {
       case "welcome":
+        if (store.phase.value === "in-call") {
+          // The server could not take us back (our token was refused):
+          // we are someone new to the others now, so start the mesh over.
+          this.#mesh?.closeAll();
+          store.notice.value = "Reconnected to the server as a new participant.";
+        }
         this.#mesh?.handle(message);
         if (room !== null) {
           this.#signaling?.send({
@@ -463,12 +493,19 @@ export class CallController {
       case "joined":
         if (message.data.channel === room) store.setPhase("in-call");
         return;
+      case "resumed":
+        store.notice.value = null;
+        return;
+      case "peerAway":
+      case "peerBack":
+        store.patchParticipant(message.data.peer_id, { away: message.event === "peerAway" });
+        return;
       case "error":
         if (message.data.event === "join" && store.phase.value === "joining") {
           store.fail(describeServerError(message.data.code));
           this.#teardown();
           store.setPhase("prejoin");
-        } else if (message.data.code !== "unknown_peer") {
+        } else if (message.data.code !== "unknown_peer" && message.data.code !== "bad_token") {
           store.notice.value = describeServerError(message.data.code);
         }
         return;
@@ -477,18 +514,10 @@ export class CallController {
     }
   }
 
-  #onSignalingClosed(
-    signaling: Signaling,
-    info: { code: number; opened: boolean; deliberate: boolean },
-  ): void {
-    if (signaling !== this.#signaling || info.deliberate) return;
+  #onGiveUp(reason: GiveUpReason): void {
     const { store } = this;
-    if (store.phase.value === "joining") {
-      store.fail(
-        info.opened
-          ? "The server closed the connection while joining. Try again."
-          : "Cannot reach the server. Check your connection and try again.",
-      );
+    if (store.phase.value === "joining" || reason !== "unreachable") {
+      store.fail(GIVE_UP_TEXT[reason]);
       this.#teardown();
       store.setPhase("prejoin");
       return;

@@ -7,6 +7,7 @@
  */
 
 import { computed, createModel, signal } from "@preact/signals-core";
+import type { LinkStatus } from "./connection.ts";
 import type { Diagnosis } from "./diagnosis.ts";
 import type { PeerQuality } from "./quality.ts";
 
@@ -28,6 +29,8 @@ export interface Participant {
   quality: PeerQuality | null;
   /** Why the connection is failing, when it is. */
   diagnosis: Diagnosis | null;
+  /** Their signaling connection dropped; the server holds their place. */
+  away: boolean;
   /** `RTCPeerConnection.connectionState`. */
   connection: RTCPeerConnectionState;
 }
@@ -111,6 +114,8 @@ export const CallModel = createModel((options: CallModelOptions) => {
     videoinput: "",
     audiooutput: "",
   });
+  /** Our link to the signaling server. */
+  const linkStatus = signal<LinkStatus>("connecting");
   /** Whether the browser can route audio to a chosen speaker. */
   const canPickSpeaker = signal(false);
   const participantList = computed(() => [...participants.value.values()]);
@@ -148,6 +153,7 @@ export const CallModel = createModel((options: CallModelOptions) => {
     devices,
     selectedDevices,
     canPickSpeaker,
+    linkStatus,
 
     /** Goes to the pre-join screen of `roomName`. */
     enterRoom(roomName: string) {
@@ -186,6 +192,7 @@ export const CallModel = createModel((options: CallModelOptions) => {
         handRaised: false,
         quality: null,
         diagnosis: null,
+        away: false,
         connection: "new",
       });
       participants.value = next;

@@ -9,6 +9,7 @@ interface Row {
   micOn: boolean;
   camOn: boolean;
   handRaised: boolean;
+  away?: boolean;
 }
 
 /** The people list; raised hands come first, in the order people joined. */
@@ -28,7 +29,10 @@ export function ParticipantList({ store }: { store: CallStore }) {
     <ul class="people">
       {rows.map((p) => (
         <li key={p.id} data-person={p.id}>
-          <span class="person-name">{p.name}</span>
+          <span class="person-name">
+            {p.name}
+            {p.away && <span class="away">(reconnecting)</span>}
+          </span>
           <span class="person-state">
             {p.handRaised && (
               <span class="badge hand" aria-label="hand raised">

@@ -73,6 +73,11 @@ export function Room({ call, inviteUrl, chatOpen, onToggleChat }: RoomProps) {
         <span class="count">
           {count === 1 ? "Only you" : `${count} people`}
         </span>
+        {store.linkStatus.value === "reconnecting" && (
+          <span class="link-status" role="status" data-link-status="reconnecting">
+            Reconnecting to the server… your calls continue
+          </span>
+        )}
         {store.notice.value !== null && <p class="notice" role="status">{store.notice.value}</p>}
       </header>
       <main class="stage">
