@@ -144,3 +144,132 @@ export async function waitForRemoteCount(page: Page, count: number) {
     { timeout: WAIT_MS },
   );
 }
+
+/** A free TCP port on 127.0.0.1 (bound, then released). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** The real server as a child process, so a test can SIGKILL it. */
+export interface ServerProcess {
+  child: Deno.ChildProcess;
+  /** Resolves once the process has exited. */
+  exited: Promise<Deno.CommandStatus>;
+}
+
+/** Starts `server.ts` on `port` and resolves once it prints its URL. */
+export async function startServerProcess(
+  port: number,
+  env: Record<string, string>,
+): Promise<ServerProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", new URL("../server.ts", import.meta.url).pathname],
+    env: { PORT: String(port), HOST: "127.0.0.1", ICE_SERVERS: "[]", LOG_LEVEL: "warn", ...env },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("Open http://")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`server exited before listening: ${seen}`);
+    seen += value;
+  }
+  // Keep draining stdout so the child never blocks on a full pipe.
+  (async () => {
+    while (!(await reader.read()).done) { /* discard */ }
+  })().catch(() => {});
+  return { child, exited: child.status };
+}
+
+/** A loopback TCP proxy whose connections a test can cut at once. */
+export interface TcpProxy {
+  port: number;
+  /** Drops every proxied connection abruptly (no WebSocket close frame). */
+  cut(): void;
+  close(): void;
+}
+
+/** Forwards 127.0.0.1:<port> to 127.0.0.1:`targetPort`. */
+export function startTcpProxy(targetPort: number): TcpProxy {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open = new Set<Deno.Conn>();
+  const closeQuietly = (conn: Deno.Conn) => {
+    open.delete(conn);
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  };
+  (async () => {
+    for await (const inbound of listener) {
+      open.add(inbound);
+      Deno.connect({ hostname: "127.0.0.1", port: targetPort }).then((outbound) => {
+        open.add(outbound);
+        const pipe = (from: Deno.Conn, to: Deno.Conn) =>
+          from.readable.pipeTo(to.writable).catch(() => {}).finally(() => {
+            closeQuietly(from);
+            closeQuietly(to);
+          });
+        pipe(inbound, outbound);
+        pipe(outbound, inbound);
+      }, () => closeQuietly(inbound));
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    cut() {
+      for (const conn of [...open]) closeQuietly(conn);
+    },
+    close() {
+      this.cut();
+      listener.close();
+    },
+  };
+}
+
+/**
+ * Starts recording, in the page, every remote tile that disappears and
+ * every remote video whose `currentTime` stands still for over a second.
+ */
+export async function watchContinuity(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const record = { removedTiles: [] as string[], stalls: [] as string[] };
+    (globalThis as unknown as { __continuity: typeof record }).__continuity = record;
+    new MutationObserver((mutations) => {
+      for (const m of mutations) {
+        for (const node of m.removedNodes) {
+          if (node instanceof HTMLElement && node.dataset.peerId) {
+            record.removedTiles.push(node.dataset.peerId);
+          }
+        }
+      }
+    }).observe(document.body, { childList: true, subtree: true });
+    const last = new Map<string, { t: number; at: number }>();
+    setInterval(() => {
+      const now = performance.now();
+      for (const video of document.querySelectorAll<HTMLVideoElement>("[data-peer-id] video")) {
+        const id = video.closest<HTMLElement>("[data-peer-id]")!.dataset.peerId!;
+        const prev = last.get(id);
+        if (prev === undefined || video.currentTime !== prev.t) {
+          last.set(id, { t: video.currentTime, at: now });
+        } else if (now - prev.at > 1000) {
+          record.stalls.push(id);
+          last.set(id, { t: video.currentTime, at: now });
+        }
+      }
+    }, 100);
+  });
+}
+
+/** What {@linkcode watchContinuity} recorded so far. */
+export function continuityOf(page: Page): Promise<{ removedTiles: string[]; stalls: string[] }> {
+  return page.evaluate(() =>
+    (globalThis as unknown as { __continuity: { removedTiles: string[]; stalls: string[] } })
+      .__continuity
+  );
+}

@@ -1,0 +1,156 @@
+/**
+ * Calls that survive: a SIGKILLed and restarted server, and a signaling
+ * connection cut under the clients, with media checked for continuity in
+ * real headless Chromium.
+ */
+
+import assert from "node:assert/strict";
+import { chromium, type Page } from "playwright-core";
+import { parseConfig } from "../lib/config.ts";
+import { SILENT_LOGGER } from "../lib/log.ts";
+import { startServer } from "../server.ts";
+import {
+  CHROMIUM_ARGS,
+  CHROMIUM_PATH,
+  continuityOf,
+  freePort,
+  joinRoom,
+  remoteNames,
+  startServerProcess,
+  startTcpProxy,
+  TEST_SECRET,
+  WAIT_MS,
+  waitForPlayingVideos,
+  watchContinuity,
+} from "./_browser.ts";
+
+const e2eTest = (name: string, fn: () => Promise<void>) =>
+  Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
+
+async function newPage(browser: Awaited<ReturnType<typeof chromium.launch>>, errors: string[]) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  const page = await context.newPage();
+  page.on("pageerror", (error) => errors.push(error.message));
+  return page;
+}
+
+async function waitForLink(page: Page, state: "reconnecting" | "connected") {
+  const chip = page.locator('[data-link-status="reconnecting"]');
+  if (state === "reconnecting") await chip.waitFor({ timeout: WAIT_MS });
+  else await chip.waitFor({ state: "detached", timeout: WAIT_MS });
+}
+
+/** Three people in a call, watched for dropped tiles and frozen video. */
+async function threeInACall(
+  browser: Awaited<ReturnType<typeof chromium.launch>>,
+  baseUrl: string,
+  room: string,
+  errors: string[],
+) {
+  const pages: Page[] = [];
+  for (const name of ["Ann", "Bob", "Cid"]) {
+    const page = await newPage(browser, errors);
+    await joinRoom(page, baseUrl, room, name);
+    pages.push(page);
+  }
+  for (const page of pages) await waitForPlayingVideos(page, 2);
+  for (const page of pages) await watchContinuity(page);
+  return pages;
+}
+
+async function assertContinuity(pages: Page[]) {
+  for (const page of pages) {
+    const record = await continuityOf(page);
+    assert.deepEqual(record.removedTiles, [], "no tile disappeared");
+    assert.deepEqual(record.stalls, [], "no remote video stood still for over a second");
+  }
+}
+
+e2eTest(
+  "A call survives a SIGKILLed server that starts again, and a newcomer meshes with all",
+  async () => {
+    const dataDir = await Deno.makeTempDir();
+    const port = freePort();
+    const baseUrl = `http://127.0.0.1:${port}`;
+    // No SESSION_SECRET: the generated one in DATA_DIR must survive the restart.
+    let server = await startServerProcess(port, { DATA_DIR: dataDir });
+    const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+    const errors: string[] = [];
+    try {
+      const pages = await threeInACall(browser, baseUrl, "e2e-restart", errors);
+      const idsBefore = await Promise.all(pages.map((p) => remoteNames(p)));
+
+      server.child.kill("SIGKILL");
+      await server.exited;
+      for (const page of pages) await waitForLink(page, "reconnecting");
+      server = await startServerProcess(port, { DATA_DIR: dataDir });
+      for (const page of pages) await waitForLink(page, "connected");
+      for (const page of pages) await waitForPlayingVideos(page, 2);
+      await assertContinuity(pages);
+      assert.deepEqual(await Promise.all(pages.map((p) => remoteNames(p))), idsBefore);
+
+      const dee = await newPage(browser, errors);
+      await joinRoom(dee, baseUrl, "e2e-restart", "Dee");
+      await waitForPlayingVideos(dee, 3);
+      assert.deepEqual(await remoteNames(dee), ["Ann", "Bob", "Cid"]);
+      for (const page of pages) await waitForPlayingVideos(page, 3);
+      await assertContinuity(pages);
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+      server.child.kill("SIGKILL");
+      await server.exited;
+      await Deno.remove(dataDir, { recursive: true });
+    }
+  },
+);
+
+e2eTest("A call survives its signaling connections being cut, keeping identities", async () => {
+  const server = await startServer(
+    parseConfig([], {
+      PORT: "0",
+      HOST: "127.0.0.1",
+      ICE_SERVERS: "[]",
+      SESSION_SECRET: TEST_SECRET,
+    }),
+    { logger: SILENT_LOGGER },
+  );
+  const proxy = startTcpProxy(server.port);
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+  const errors: string[] = [];
+  try {
+    const baseUrl = `http://127.0.0.1:${proxy.port}`;
+    const pages = await threeInACall(browser, baseUrl, "e2e-cut", errors);
+    const ids = await Promise.all(
+      pages.map((p) =>
+        p.locator("[data-peer-id]").evaluateAll((tiles) =>
+          tiles.map((t) => t.getAttribute("data-peer-id")).sort()
+        )
+      ),
+    );
+
+    proxy.cut();
+    for (const page of pages) await waitForLink(page, "reconnecting");
+    for (const page of pages) await waitForLink(page, "connected");
+    assert.equal(server.hub.metrics.resumes, 3, "every client took its identity back");
+    assert.equal(server.hub.awayCount, 0);
+    for (const [i, page] of pages.entries()) {
+      const after = await page.locator("[data-peer-id]").evaluateAll((tiles) =>
+        tiles.map((t) => t.getAttribute("data-peer-id")).sort()
+      );
+      assert.deepEqual(after, ids[i], "same peer ids, same tiles");
+      await waitForPlayingVideos(page, 2);
+    }
+    await assertContinuity(pages);
+
+    // Signaling works after the resume: a newcomer meshes with everyone.
+    const dee = await newPage(browser, errors);
+    await joinRoom(dee, baseUrl, "e2e-cut", "Dee");
+    await waitForPlayingVideos(dee, 3);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    proxy.close();
+    await server.shutdown();
+  }
+});
