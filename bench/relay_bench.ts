@@ -1,0 +1,412 @@
+/**
+ * The relay benchmark: starts the real server and the bare baseline relay
+ * as separate processes, drives both with the same WebSocket load, and
+ * reports throughput per server CPU-second, latency, join rate, memory per
+ * connection, fan-out time and slow-consumer behaviour.
+ *
+ *   deno task bench                 # full run (about a minute)
+ *   deno task bench --smoke         # a few seconds, tiny numbers (CI)
+ *   deno task bench --target ws://host:port/ws --pid 1234   # a server started by hand
+ *
+ * Options: --pairs P (100) --window W (4) --duration S (5) --warmup S (1)
+ * --joins N (4000) --fanout-rounds R (200) --json FILE.
+ *
+ * @module
+ */
+
+import { type Hops, percentile, RawSocket, TestPeer } from "./_load.ts";
+
+interface Options {
+  pairs: number;
+  window: number;
+  duration: number;
+  warmup: number;
+  joins: number;
+  fanoutRounds: number;
+  target?: string;
+  pid?: number;
+  json?: string;
+  smoke: boolean;
+}
+
+function parseOptions(args: string[]): Options {
+  const options: Options = {
+    pairs: 100,
+    window: 4,
+    duration: 5,
+    warmup: 1,
+    joins: 4000,
+    fanoutRounds: 200,
+    smoke: false,
+  };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const value = () => {
+      const v = args[++i];
+      if (v === undefined) throw new TypeError(`Missing value for ${arg}`);
+      return v;
+    };
+    const int = () => {
+      const n = Number(value());
+      if (!Number.isFinite(n) || n <= 0) {
+        throw new TypeError(`Invalid ${arg}: expected a number > 0`);
+      }
+      return n;
+    };
+    switch (arg) {
+      case "--smoke":
+        Object.assign(options, {
+          smoke: true,
+          pairs: 4,
+          window: 2,
+          duration: 0.5,
+          warmup: 0.2,
+          joins: 40,
+          fanoutRounds: 10,
+        });
+        break;
+      case "--pairs":
+        options.pairs = Math.round(int());
+        break;
+      case "--window":
+        options.window = Math.round(int());
+        break;
+      case "--duration":
+        options.duration = int();
+        break;
+      case "--warmup":
+        options.warmup = int();
+        break;
+      case "--joins":
+        options.joins = Math.round(int() / 4) * 4;
+        break;
+      case "--fanout-rounds":
+        options.fanoutRounds = Math.round(int());
+        break;
+      case "--target":
+        options.target = value();
+        break;
+      case "--pid":
+        options.pid = Math.round(int());
+        break;
+      case "--json":
+        options.json = value();
+        break;
+      default:
+        throw new TypeError(`Unknown option ${arg}`);
+    }
+  }
+  return options;
+}
+
+const ROOT = new URL("../", import.meta.url);
+const CORES = navigator.hardwareConcurrency;
+const CAN_PIN = CORES >= 2 && (() => {
+  try {
+    return new Deno.Command("taskset", { args: ["-p", String(Deno.pid)], stdout: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+/** A server process under test. */
+interface Target {
+  name: string;
+  url: string;
+  pid: number | null;
+  stop(): Promise<void>;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** Starts `script` pinned to core 1 (the generator keeps core 0). */
+async function startTarget(name: string, script: string): Promise<Target> {
+  const port = freePort();
+  const deno = ["run", "--allow-all", new URL(script, ROOT).pathname];
+  const child = new Deno.Command(CAN_PIN ? "taskset" : Deno.execPath(), {
+    args: CAN_PIN ? ["-c", "1", Deno.execPath(), ...deno] : deno,
+    env: {
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      ICE_SERVERS: "[]",
+      LOG_LEVEL: "warn",
+      SESSION_SECRET: "bench-secret-0123456789abcdef0123456789",
+      // Every check runs on every frame; the limits sit above what this
+      // benchmark's honest clients send, so none of them is refused.
+      RATE_BURST: "100000",
+      RATE_PER_SECOND: "100000",
+      MAX_PEERS_PER_CHANNEL: "8",
+    },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("Open http://")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`${name} exited early: ${seen}`);
+    seen += value;
+  }
+  (async () => {
+    while (!(await reader.read()).done) { /* drain */ }
+  })().catch(() => {});
+  return {
+    name,
+    url: `ws://127.0.0.1:${port}/ws`,
+    pid: child.pid,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+    },
+  };
+}
+
+/** utime + stime of `pid`, in seconds. */
+function cpuSeconds(pid: number | null): number {
+  if (pid === null) return NaN;
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // CLK_TCK is 100 on Linux
+}
+
+/** Resident memory of `pid`, in bytes. */
+function rssBytes(pid: number | null): number {
+  if (pid === null) return NaN;
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+  return kb * 1024;
+}
+
+async function inBatches<T>(count: number, batch: number, fn: (i: number) => Promise<T>) {
+  const out: T[] = [];
+  for (let start = 0; start < count; start += batch) {
+    const size = Math.min(batch, count - start);
+    out.push(...await Promise.all(Array.from({ length: size }, (_, k) => fn(start + k))));
+  }
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Result of the relay scenario. */
+interface RelayResult {
+  hopsPerSecond: number;
+  hopsPerCpuSecond: number;
+  serverCpuSeconds: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+}
+
+/** P pairs ping-pong a candidate-sized relay with W in flight per pair. */
+async function relay(target: Target, options: Options, rooms: boolean): Promise<RelayResult> {
+  const peers = await inBatches(options.pairs * 2, 100, () => TestPeer.connect(target.url));
+  if (rooms) {
+    await Promise.all(peers.map((peer, i) => peer.join(`bench-${Math.floor(i / 2)}`)));
+  }
+  const hops: Hops = { count: 0, latencies: [], measuring: false, stopped: false };
+  for (let i = 0; i < peers.length; i += 2) {
+    TestPeer.pingPong(peers[i], peers[i + 1], options.window, hops);
+  }
+  await sleep(options.warmup * 1000);
+  const cpuBefore = cpuSeconds(target.pid);
+  const started = performance.now();
+  hops.measuring = true;
+  await sleep(options.duration * 1000);
+  hops.measuring = false;
+  const elapsed = (performance.now() - started) / 1000;
+  const cpu = cpuSeconds(target.pid) - cpuBefore;
+  hops.stopped = true;
+  await Promise.all(peers.map((p) => p.close()));
+  const sorted = hops.latencies.sort((a, b) => a - b);
+  return {
+    hopsPerSecond: Math.round(hops.count / elapsed),
+    hopsPerCpuSecond: Math.round(hops.count / cpu),
+    serverCpuSeconds: Math.round(cpu * 100) / 100,
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms: percentile(sorted, 0.99),
+    p999Ms: percentile(sorted, 0.999),
+  };
+}
+
+/** N clients connect and join channels of 4; joins/s and RSS per client. */
+async function joins(target: Target, count: number) {
+  const rssBefore = rssBytes(target.pid);
+  const started = performance.now();
+  const peers = await inBatches(count, 250, async (i) => {
+    const peer = await TestPeer.connect(target.url);
+    await peer.join(`room-${Math.floor(i / 4)}`);
+    return peer;
+  });
+  // Everyone has heard of everyone in their room: 3 addPeers each.
+  await Promise.all(peers.map((p) => p.waitForAddPeers(3)));
+  const seconds = (performance.now() - started) / 1000;
+  await sleep(300);
+  const rssAfter = rssBytes(target.pid);
+  await inBatches(peers.length, 500, (i) => peers[i].close());
+  return {
+    clients: count,
+    joinsPerSecond: Math.round(count / seconds),
+    rssPerClientKB: Math.round((rssAfter - rssBefore) / count / 102.4) / 10,
+  };
+}
+
+/** A full channel; each join and leave must reach every member. */
+async function fanout(target: Target, rounds: number, size = 8) {
+  const members = await inBatches(size - 1, 10, async () => {
+    const peer = await TestPeer.connect(target.url);
+    await peer.join("fanout");
+    return peer;
+  });
+  const joinTimes: number[] = [];
+  const leaveTimes: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const guest = await TestPeer.connect(target.url);
+    const t0 = performance.now();
+    const heard = members.map((m) => m.next("addPeer", guest.id));
+    guest.sendJoin("fanout");
+    await Promise.all(heard);
+    joinTimes.push(performance.now() - t0);
+    const t1 = performance.now();
+    const gone = members.map((m) => m.next("removePeer", guest.id));
+    await guest.close();
+    await Promise.all(gone);
+    leaveTimes.push(performance.now() - t1);
+  }
+  await Promise.all(members.map((m) => m.close()));
+  return {
+    channelSize: size,
+    joinP99Ms: percentile(joinTimes.sort((a, b) => a - b), 0.99),
+    leaveP99Ms: percentile(leaveTimes.sort((a, b) => a - b), 0.99),
+  };
+}
+
+/** One receiver stops reading while others relay at full speed. */
+async function slowConsumer(target: Target, options: Options, baselineHops: number) {
+  const port = Number(new URL(target.url).port);
+  const slow = await RawSocket.open(port);
+  slow.sendText(JSON.stringify({ event: "join", data: { channel: "slow", userdata: {} } }));
+  const sender = await TestPeer.connect(target.url);
+  await sender.join("slow");
+  const slowId = await sender.firstAddPeer();
+  const rssBefore = rssBytes(target.pid);
+  let rssMax = rssBefore;
+  const sampler = setInterval(() => rssMax = Math.max(rssMax, rssBytes(target.pid)), 50);
+  const kicked = sender.next("removePeer", slowId);
+  const flood = options.smoke ? 20_000 : 60_000;
+  let sent = 0;
+  const floodDone = (async () => {
+    while (sent < flood) {
+      for (let i = 0; i < 500 && sent < flood; i++, sent++) sender.relayTo(slowId, sent);
+      await sleep(0);
+    }
+  })();
+  const others = await relay(target, { ...options, warmup: 0.2 }, true);
+  await floodDone;
+  const wasKicked = await Promise.race([kicked.then(() => true), sleep(5000).then(() => false)]);
+  clearInterval(sampler);
+  slow.close();
+  await sender.close();
+  return {
+    slowConsumerClosed: wasKicked,
+    rssGrowthMB: Math.round((rssMax - rssBefore) / 1024 / 102.4) / 10,
+    othersHopsPerSecond: others.hopsPerSecond,
+    othersVsAlone: Math.round(others.hopsPerSecond / baselineHops * 100) / 100,
+  };
+}
+
+function table(rows: [string, string | number][]) {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(width)}  ${v}`);
+}
+
+async function main() {
+  const options = parseOptions(Deno.args);
+  console.log(
+    `machine: ${CORES} cores; server pinned to core 1, generator to core 0: ${
+      CAN_PIN ? "yes" : "no"
+    }`,
+  );
+  if (CAN_PIN) {
+    new Deno.Command("taskset", { args: ["-p", "-c", "0", String(Deno.pid)], stdout: "null" })
+      .outputSync();
+  }
+  console.log(
+    `relay: P=${options.pairs} pairs, W=${options.window} in flight, ${options.duration}s after ${options.warmup}s warm-up`,
+  );
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    cores: CORES,
+    pinned: CAN_PIN,
+    options,
+  };
+
+  if (options.target !== undefined) {
+    const target: Target = {
+      name: "target",
+      url: options.target,
+      pid: options.pid ?? null,
+      stop: () => Promise.resolve(),
+    };
+    results.target = await relay(target, options, true);
+    console.log(results.target);
+  } else {
+    const baseline = await startTarget("baseline", "bench/baseline_relay.ts");
+    const base = await relay(baseline, options, false);
+    await baseline.stop();
+    const server = await startTarget("server", "server.ts");
+    const ours = await relay(server, options, true);
+    const joinResult = await joins(server, options.joins);
+    const fan = await fanout(server, options.fanoutRounds);
+    const slow = await slowConsumer(server, options, ours.hopsPerSecond);
+    await server.stop();
+    const ratio = Math.round(ours.hopsPerCpuSecond / base.hopsPerCpuSecond * 100) / 100;
+    const p99Ratio = Math.round(ours.p99Ms / base.p99Ms * 100) / 100;
+    Object.assign(results, {
+      baseline: base,
+      server: ours,
+      ratios: { hopsPerCpuSecond: ratio, p99Latency: p99Ratio },
+      joins: joinResult,
+      fanout: fan,
+      slowConsumer: slow,
+    });
+    console.log("\nrelay                      baseline      server");
+    table([
+      ["hops/s", `${base.hopsPerSecond}`.padEnd(12) + ours.hopsPerSecond],
+      ["server CPU s", `${base.serverCpuSeconds}`.padEnd(12) + ours.serverCpuSeconds],
+      ["hops per server CPU-s", `${base.hopsPerCpuSecond}`.padEnd(12) + ours.hopsPerCpuSecond],
+      ["one-hop p50 ms", `${base.p50Ms}`.padEnd(12) + ours.p50Ms],
+      ["one-hop p99 ms", `${base.p99Ms}`.padEnd(12) + ours.p99Ms],
+      ["one-hop p99.9 ms", `${base.p999Ms}`.padEnd(12) + ours.p999Ms],
+    ]);
+    console.log("\nserver vs baseline (targets: ≥ 0.9 and ≤ 1.2)");
+    table([["hops per CPU-s", ratio], ["p99 latency", p99Ratio]]);
+    console.log(
+      `\njoins (${joinResult.clients} clients, channels of 4; targets ≥ 5000/s, ≤ 16 KB)`,
+    );
+    table([
+      ["joins/s", joinResult.joinsPerSecond],
+      ["RSS per joined client KB", joinResult.rssPerClientKB],
+    ]);
+    console.log(`\nfan-out (channel of ${fan.channelSize}, ${options.fanoutRounds} rounds)`);
+    table([["join p99 ms", fan.joinP99Ms], ["leave p99 ms", fan.leaveP99Ms]]);
+    console.log("\nslow consumer (one receiver stops reading)");
+    table([
+      ["closed by the server", String(slow.slowConsumerClosed)],
+      ["server RSS growth MB", slow.rssGrowthMB],
+      ["others' hops/s", `${slow.othersHopsPerSecond} (${slow.othersVsAlone}× alone)`],
+    ]);
+  }
+  console.log("\n" + JSON.stringify(results));
+  if (options.json !== undefined) {
+    await Deno.writeTextFile(options.json, JSON.stringify(results, null, 2) + "\n");
+  }
+}
+
+if (import.meta.main) await main();
