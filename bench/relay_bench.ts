@@ -14,6 +14,7 @@
  * @module
  */
 
+import { freePort, spawnServer } from "../scripts/_process.ts";
 import { type Hops, percentile, RawSocket, TestPeer } from "./_load.ts";
 
 interface Options {
@@ -125,19 +126,12 @@ interface Target {
   stop(): Promise<void>;
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 /** Starts `script` pinned to core 1 (the generator keeps core 0). */
 async function startTarget(name: string, script: string): Promise<Target> {
   const port = freePort();
-  const deno = ["run", "--allow-all", ...V8_FLAGS, new URL(script, ROOT).pathname];
-  const child = new Deno.Command(CAN_PIN ? "taskset" : Deno.execPath(), {
-    args: CAN_PIN ? ["-c", "1", Deno.execPath(), ...deno] : deno,
+  const { child, exited } = await spawnServer(new URL(script, ROOT).pathname, {
+    denoFlags: V8_FLAGS,
+    cpu: CAN_PIN ? 1 : undefined,
     env: {
       PORT: String(port),
       HOST: "127.0.0.1",
@@ -150,26 +144,14 @@ async function startTarget(name: string, script: string): Promise<Target> {
       RATE_PER_SECOND: "100000",
       MAX_PEERS_PER_CHANNEL: "8",
     },
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!seen.includes("Open http://")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${name} exited early: ${seen}`);
-    seen += value;
-  }
-  (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
-  })().catch(() => {});
+  });
   return {
     name,
     url: `ws://127.0.0.1:${port}/ws`,
     pid: child.pid,
     async stop() {
       child.kill("SIGTERM");
-      await child.status;
+      await exited;
     },
   };
 }

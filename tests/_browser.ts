@@ -3,6 +3,7 @@
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { parseConfig } from "../lib/config.ts";
 import { SILENT_LOGGER } from "../lib/log.ts";
+import { type ServerProcess, spawnServer } from "../scripts/_process.ts";
 import { type RunningServer, startServer } from "../server.ts";
 
 /** Where Debian's Chromium lives; CHROMIUM_PATH overrides. */
@@ -42,9 +43,9 @@ export interface E2E {
   close(): Promise<void>;
 }
 
-/** Starts the real server with `ICE_SERVERS=[]` and a headless Chromium. */
-export async function startE2E(): Promise<E2E> {
-  const server = await startServer(
+/** The real server in this process on a free port, ICE servers off, silent. */
+export function startTestServer(): Promise<RunningServer> {
+  return startServer(
     parseConfig([], {
       PORT: "0",
       HOST: "127.0.0.1",
@@ -53,6 +54,11 @@ export async function startE2E(): Promise<E2E> {
     }),
     { logger: SILENT_LOGGER },
   );
+}
+
+/** Starts the real server with `ICE_SERVERS=[]` and a headless Chromium. */
+export async function startE2E(): Promise<E2E> {
+  const server = await startTestServer();
   const browser = await chromium.launch({
     executablePath: CHROMIUM_PATH,
     args: CHROMIUM_ARGS,
@@ -145,44 +151,16 @@ export async function waitForRemoteCount(page: Page, count: number) {
   );
 }
 
-/** A free TCP port on 127.0.0.1 (bound, then released). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
+export { freePort } from "../scripts/_process.ts";
 
-/** The real server as a child process, so a test can SIGKILL it. */
-export interface ServerProcess {
-  child: Deno.ChildProcess;
-  /** Resolves once the process has exited. */
-  exited: Promise<Deno.CommandStatus>;
-}
-
-/** Starts `server.ts` on `port` and resolves once it prints its URL. */
-export async function startServerProcess(
+/** Starts `server.ts` as a child process on `port` (so a test can SIGKILL it). */
+export function startServerProcess(
   port: number,
   env: Record<string, string>,
 ): Promise<ServerProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", new URL("../server.ts", import.meta.url).pathname],
+  return spawnServer(new URL("../server.ts", import.meta.url).pathname, {
     env: { PORT: String(port), HOST: "127.0.0.1", ICE_SERVERS: "[]", LOG_LEVEL: "warn", ...env },
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!seen.includes("Open http://")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`server exited before listening: ${seen}`);
-    seen += value;
-  }
-  // Keep draining stdout so the child never blocks on a full pipe.
-  (async () => {
-    while (!(await reader.read()).done) { /* discard */ }
-  })().catch(() => {});
-  return { child, exited: child.status };
+  });
 }
 
 /** A loopback TCP proxy whose connections a test can cut at once. */

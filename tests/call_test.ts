@@ -1,56 +1,9 @@
 import assert from "node:assert/strict";
-import { CallController, describeMediaError } from "../client/call.ts";
-import { CallModel } from "../client/store.ts";
-import { FakePeerConnection, FakeStream, FakeTrack, settle } from "./_fake_rtc.ts";
-import { FakeSocket } from "./_helpers.ts";
+import { describeMediaError } from "../client/call.ts";
+import { FakeStream, FakeTrack, settle } from "./_fake_rtc.ts";
+import { fakeCall } from "./_call.ts";
 
-// The controller publishes display copies of the local stream.
-Object.assign(globalThis, { MediaStream: FakeStream });
-
-function setup(options: { deny?: string; room?: string } = {}) {
-  const store = new CallModel({ room: options.room ?? "room", name: "" });
-  const sockets: FakeSocket[] = [];
-  const pcs: FakePeerConnection[] = [];
-  const saved: string[] = [];
-  const requests: MediaStreamConstraints[] = [];
-  const call = new CallController(store, {
-    signalingUrl: "ws://test/ws",
-    getUserMedia: (constraints) => {
-      requests.push(constraints);
-      if (options.deny) {
-        return Promise.reject(new DOMException("no", options.deny));
-      }
-      const tracks = [];
-      if (constraints.audio) tracks.push(new FakeTrack("audio"));
-      if (constraints.video) tracks.push(new FakeTrack("video"));
-      return Promise.resolve(new FakeStream(tracks) as unknown as MediaStream);
-    },
-    createSocket: (url) => {
-      const socket = new FakeSocket(url);
-      sockets.push(socket);
-      return socket;
-    },
-    createConnection: (config) => {
-      const pc = new FakePeerConnection(config);
-      pcs.push(pc);
-      return pc as unknown as RTCPeerConnection;
-    },
-    saveName: (name) => saved.push(name),
-  });
-  /** Connects, welcomes and confirms the join, like the server would. */
-  const joinAs = (name: string) => {
-    call.join(name);
-    const socket = sockets.at(-1)!;
-    socket.open();
-    socket.serverSend("welcome", {
-      peer_id: "me",
-      protocol: 1,
-      ice_servers: [],
-    });
-    return socket;
-  };
-  return { store, call, sockets, pcs, saved, requests, joinAs };
-}
+const setup = fakeCall;
 
 Deno.test("CallController joins with the typed name once the server welcomes it", async () => {
   const { store, call, saved, joinAs } = setup();
@@ -110,16 +63,10 @@ Deno.test("CallController explains an unreachable server", () => {
 });
 
 Deno.test("CallController keeps the calls when the signaling socket drops mid-call", async () => {
-  const { store, call, pcs, joinAs } = setup();
+  const { store, call, pcs, joinAs, meetBob } = setup();
   await call.startPreview();
   const socket = joinAs("Ann");
-  socket.serverSend("joined", { channel: "room", peers: [] });
-  socket.serverSend("addPeer", {
-    peer_id: "bob",
-    should_create_offer: true,
-    polite: false,
-    userdata: {},
-  });
+  meetBob(socket);
   socket.serverClose(1006);
   assert.equal(store.phase.value, "in-call");
   assert.equal(store.participants.value.size, 1);
@@ -128,19 +75,13 @@ Deno.test("CallController keeps the calls when the signaling socket drops mid-ca
 });
 
 Deno.test("CallController turns a denied camera into words and joins receive-only", async () => {
-  const { store, call, pcs, joinAs } = setup({ deny: "NotAllowedError" });
+  const { store, call, pcs, joinAs, meetBob } = setup({ deny: "NotAllowedError" });
   await call.startPreview();
   assert.match(store.mediaError.value ?? "", /denied/);
   assert.equal(store.micOn.value, false);
   assert.equal(store.camOn.value, false);
   const socket = joinAs("Viewer");
-  socket.serverSend("joined", { channel: "room", peers: [] });
-  socket.serverSend("addPeer", {
-    peer_id: "bob",
-    should_create_offer: true,
-    polite: false,
-    userdata: {},
-  });
+  meetBob(socket);
   await settle(5);
   assert.deepEqual(pcs[0].senders, []);
   assert.equal(
@@ -163,16 +104,10 @@ Deno.test("describeMediaError covers missing and busy devices", () => {
 });
 
 Deno.test("CallController camera off stops the track; on again swaps a new one in without renegotiating", async () => {
-  const { store, call, pcs, requests, joinAs } = setup();
+  const { store, call, pcs, requests, joinAs, meetBob } = setup();
   await call.startPreview();
   const socket = joinAs("Ann");
-  socket.serverSend("joined", { channel: "room", peers: [] });
-  socket.serverSend("addPeer", {
-    peer_id: "bob",
-    should_create_offer: true,
-    polite: false,
-    userdata: {},
-  });
+  meetBob(socket);
   await settle(5);
   const video = pcs[0].senders.find((s) => s.kind === "video")!;
   const firstTrack = video.track!;
@@ -206,16 +141,10 @@ Deno.test("CallController mute in a call disables the audio track, keeping it", 
 });
 
 Deno.test("CallController leave parts the room, closes the socket and peers", async () => {
-  const { store, call, pcs, joinAs } = setup();
+  const { store, call, pcs, joinAs, meetBob } = setup();
   await call.startPreview();
   const socket = joinAs("Ann");
-  socket.serverSend("joined", { channel: "room", peers: [] });
-  socket.serverSend("addPeer", {
-    peer_id: "bob",
-    should_create_offer: true,
-    polite: false,
-    userdata: {},
-  });
+  meetBob(socket);
   call.leave();
   assert.deepEqual(socket.frames().filter((f) => f.event === "part"), [
     { event: "part", data: { channel: "room" } },
@@ -232,37 +161,15 @@ Deno.test("CallController leave parts the room, closes the socket and peers", as
 });
 
 Deno.test("CallController shares the screen and stops when the browser's bar ends it", async () => {
-  const store = new CallModel({ room: "room", name: "" });
-  const sockets: FakeSocket[] = [];
-  const pcs: FakePeerConnection[] = [];
   const screenTrack = new FakeTrack("video");
-  const call = new CallController(store, {
-    signalingUrl: "ws://test/ws",
-    getUserMedia: () =>
-      Promise.resolve(new FakeStream([new FakeTrack("audio")]) as unknown as MediaStream),
-    getDisplayMedia: () => Promise.resolve(new FakeStream([screenTrack]) as unknown as MediaStream),
-    createSocket: (url) => {
-      const socket = new FakeSocket(url);
-      sockets.push(socket);
-      return socket;
-    },
-    createConnection: (config) => {
-      const pc = new FakePeerConnection(config);
-      pcs.push(pc);
-      return pc as unknown as RTCPeerConnection;
+  const { store, call, pcs, joinAs, meetBob } = setup({
+    deps: {
+      getDisplayMedia: () =>
+        Promise.resolve(new FakeStream([screenTrack]) as unknown as MediaStream),
     },
   });
   await call.startPreview();
-  call.join("Ann");
-  sockets[0].open();
-  sockets[0].serverSend("welcome", { peer_id: "me", protocol: 1, ice_servers: [] });
-  sockets[0].serverSend("joined", { channel: "room", peers: [] });
-  sockets[0].serverSend("addPeer", {
-    peer_id: "bob",
-    should_create_offer: true,
-    polite: false,
-    userdata: {},
-  });
+  meetBob(joinAs("Ann"));
   await call.toggleScreenShare();
   assert.notEqual(store.screenStream.value, null);
   assert.equal(screenTrack.contentHint, "detail");
@@ -274,16 +181,10 @@ Deno.test("CallController shares the screen and stops when the browser's bar end
 });
 
 Deno.test("CallController switches the camera with replaceTrack and no renegotiation", async () => {
-  const { store, call, pcs, requests, joinAs } = setup();
+  const { store, call, pcs, requests, joinAs, meetBob } = setup();
   await call.startPreview();
   const socket = joinAs("Ann");
-  socket.serverSend("joined", { channel: "room", peers: [] });
-  socket.serverSend("addPeer", {
-    peer_id: "bob",
-    should_create_offer: true,
-    polite: false,
-    userdata: {},
-  });
+  meetBob(socket);
   await settle();
   const sender = pcs[0].senders.find((s) => s.kind === "video")!;
   const old = sender.track!;
@@ -307,18 +208,8 @@ Deno.test("CallController lists devices and falls back to the default when one i
     { kind: "audioinput", deviceId: "mic-1", label: "Mic" },
     { kind: "audiooutput", deviceId: "spk-1", label: "Speaker" },
   ];
-  const store = new CallModel({ room: "room", name: "" });
-  const requests: MediaStreamConstraints[] = [];
-  const call = new CallController(store, {
-    signalingUrl: "ws://test/ws",
-    getUserMedia: (c) => {
-      requests.push(c);
-      const tracks = [];
-      if (c.audio) tracks.push(new FakeTrack("audio"));
-      if (c.video) tracks.push(new FakeTrack("video"));
-      return Promise.resolve(new FakeStream(tracks) as unknown as MediaStream);
-    },
-    enumerateDevices: () => Promise.resolve(devices as unknown as MediaDeviceInfo[]),
+  const { store, call, requests } = setup({
+    deps: { enumerateDevices: () => Promise.resolve(devices as unknown as MediaDeviceInfo[]) },
   });
   await call.startPreview();
   assert.deepEqual(store.devices.value.videoinput, [
@@ -339,20 +230,14 @@ Deno.test("CallController lists devices and falls back to the default when one i
 });
 
 Deno.test("CallController turning the microphone off before joining releases it", async () => {
-  const { store, call, pcs, joinAs } = setup();
+  const { store, call, pcs, joinAs, meetBob } = setup();
   await call.startPreview();
   const mic = (store.localStream.value as unknown as FakeStream).getAudioTracks()[0];
   await call.toggleMic();
   assert.equal(mic.readyState, "ended");
   assert.equal(store.micOn.value, false);
   const socket = joinAs("Ann");
-  socket.serverSend("joined", { channel: "room", peers: [] });
-  socket.serverSend("addPeer", {
-    peer_id: "bob",
-    should_create_offer: true,
-    polite: false,
-    userdata: {},
-  });
+  meetBob(socket);
   await settle();
   assert.deepEqual(pcs[0].senders.map((s) => s.kind), ["video"]);
   await call.toggleMic();

@@ -1,13 +1,10 @@
 import assert from "node:assert/strict";
-import { CallController } from "../client/call.ts";
 import { BACKOFF_STEPS, backoffDelay, SignalingClient } from "../client/connection.ts";
 import { Peer } from "../client/peer.ts";
-import { CallModel } from "../client/store.ts";
 import type { ServerMessage } from "../lib/protocol.ts";
-import { FakePeerConnection, FakeStream, FakeTrack, settle } from "./_fake_rtc.ts";
+import { fakeCall } from "./_call.ts";
+import { FakePeerConnection, settle } from "./_fake_rtc.ts";
 import { FakeSocket } from "./_helpers.ts";
-
-Object.assign(globalThis, { MediaStream: FakeStream });
 
 /** Timers the test fires by hand. */
 class ManualTimers {
@@ -188,42 +185,12 @@ Deno.test("SignalingClient close is deliberate: no reconnect", () => {
 });
 
 Deno.test("CallController keeps its peer connections and tiles across a signaling drop", async () => {
-  const store = new CallModel({ room: "room", name: "Ann" });
-  const sockets: FakeSocket[] = [];
-  const pcs: FakePeerConnection[] = [];
   const timers = new ManualTimers();
-  const call = new CallController(store, {
-    signalingUrl: "ws://test/ws",
-    getUserMedia: () =>
-      Promise.resolve(new FakeStream([new FakeTrack("audio")]) as unknown as MediaStream),
-    createSocket: (url) => {
-      const socket = new FakeSocket(url);
-      sockets.push(socket);
-      return socket;
-    },
-    createConnection: (config) => {
-      const pc = new FakePeerConnection(config);
-      pcs.push(pc);
-      return pc as unknown as RTCPeerConnection;
-    },
-    setTimeout: timers.setTimeout,
-    clearTimeout: timers.clearTimeout,
-    random: () => 0.5,
+  const { store, call, sockets, pcs, joinAs, welcome, meetBob } = fakeCall({
+    deps: { setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout, random: () => 0.5 },
   });
   await call.startPreview();
-  call.join("Ann");
-  const welcome = (socket: FakeSocket, id: string) => {
-    socket.open();
-    socket.serverSend("welcome", { peer_id: id, protocol: 1, ice_servers: [], resume_token: "t" });
-  };
-  welcome(sockets[0], "me");
-  sockets[0].serverSend("joined", { channel: "room", peers: [] });
-  sockets[0].serverSend("addPeer", {
-    peer_id: "bob",
-    should_create_offer: true,
-    polite: false,
-    userdata: { name: "Bob" },
-  });
+  meetBob(joinAs("Ann", "t"));
   await settle(5);
   const tiles = store.participants.value;
   const peer = call.mesh!.peer("bob");
@@ -232,7 +199,7 @@ Deno.test("CallController keeps its peer connections and tiles across a signalin
   assert.equal(store.linkStatus.value, "reconnecting");
   assert.equal(store.phase.value, "in-call");
   timers.fire();
-  welcome(sockets[1], "temp");
+  welcome("temp");
   sockets[1].serverSend("resumed", { peer_id: "me", channels: ["room"] });
   // After a restart the server reintroduces Bob: the existing call stays.
   sockets[1].serverSend("addPeer", {

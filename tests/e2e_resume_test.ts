@@ -6,9 +6,6 @@
 
 import assert from "node:assert/strict";
 import { chromium, type Page } from "playwright-core";
-import { parseConfig } from "../lib/config.ts";
-import { SILENT_LOGGER } from "../lib/log.ts";
-import { startServer } from "../server.ts";
 import {
   CHROMIUM_ARGS,
   CHROMIUM_PATH,
@@ -18,7 +15,7 @@ import {
   remoteNames,
   startServerProcess,
   startTcpProxy,
-  TEST_SECRET,
+  startTestServer,
   WAIT_MS,
   waitForPlayingVideos,
   watchContinuity,
@@ -106,15 +103,7 @@ e2eTest(
 );
 
 e2eTest("A call survives its signaling connections being cut, keeping identities", async () => {
-  const server = await startServer(
-    parseConfig([], {
-      PORT: "0",
-      HOST: "127.0.0.1",
-      ICE_SERVERS: "[]",
-      SESSION_SECRET: TEST_SECRET,
-    }),
-    { logger: SILENT_LOGGER },
-  );
+  const server = await startTestServer();
   const proxy = startTcpProxy(server.port);
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   const errors: string[] = [];

@@ -4,7 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { CallController } from "../call.ts";
 import { MAX_NAME_LENGTH } from "../store.ts";
 import { DeviceSettings } from "./DeviceSettings.tsx";
-import { Icon } from "./Icon.tsx";
+import { MediaToggles } from "./MediaToggles.tsx";
 import { InviteButton } from "./InviteButton.tsx";
 import { Video } from "./Video.tsx";
 
@@ -37,24 +37,7 @@ export function PreJoin({ call, inviteUrl }: PreJoinProps) {
         <Video stream={stream} local hidden={!hasVideo} />
         {!hasVideo && <div class="preview-off">Camera is off</div>}
         <div class="preview-controls">
-          <button
-            type="button"
-            class="round"
-            aria-label="Microphone"
-            aria-pressed={store.micOn.value}
-            onClick={() => void call.toggleMic()}
-          >
-            <Icon name={store.micOn.value ? "mic" : "micOff"} />
-          </button>
-          <button
-            type="button"
-            class="round"
-            aria-label="Camera"
-            aria-pressed={store.camOn.value}
-            onClick={() => void call.toggleCamera()}
-          >
-            <Icon name={store.camOn.value ? "cam" : "camOff"} />
-          </button>
+          <MediaToggles call={call} />
         </div>
       </div>
       <DeviceSettings call={call} />

@@ -7,6 +7,7 @@ import { ChatPanel } from "./ChatPanel.tsx";
 import { DeviceSettings } from "./DeviceSettings.tsx";
 import { Icon } from "./Icon.tsx";
 import { InviteButton } from "./InviteButton.tsx";
+import { MediaToggles } from "./MediaToggles.tsx";
 import { ParticipantList } from "./ParticipantList.tsx";
 import { Popover } from "./Popover.tsx";
 import { ShortcutHelp } from "./ShortcutHelp.tsx";
@@ -150,26 +151,7 @@ export function Room({ call, inviteUrl, chatOpen, onToggleChat }: RoomProps) {
         </Popover>
       )}
       <nav class="controls" aria-label="Call controls">
-        <button
-          type="button"
-          class="round"
-          aria-label="Microphone"
-          title={store.micOn.value ? "Mute microphone (M)" : "Unmute microphone (M)"}
-          aria-pressed={store.micOn.value}
-          onClick={() => void call.toggleMic()}
-        >
-          <Icon name={store.micOn.value ? "mic" : "micOff"} />
-        </button>
-        <button
-          type="button"
-          class="round"
-          aria-label="Camera"
-          title={store.camOn.value ? "Turn camera off (V)" : "Turn camera on (V)"}
-          aria-pressed={store.camOn.value}
-          onClick={() => void call.toggleCamera()}
-        >
-          <Icon name={store.camOn.value ? "cam" : "camOff"} />
-        </button>
+        <MediaToggles call={call} />
         <button
           type="button"
           class="round toggle"
