@@ -20,16 +20,10 @@ Deno.test("CallController joins with the typed name once the server welcomes it"
 });
 
 Deno.test("CallController sends its camera and microphone to peers that arrive", async () => {
-  const { call, pcs, joinAs } = setup();
+  const { call, pcs, joinAs, meetBob } = setup();
   await call.startPreview();
   const socket = joinAs("Ann");
-  socket.serverSend("joined", { channel: "room", peers: [] });
-  socket.serverSend("addPeer", {
-    peer_id: "bob",
-    should_create_offer: true,
-    polite: false,
-    userdata: { name: "Bob" },
-  });
+  meetBob(socket);
   await settle(5);
   assert.deepEqual(pcs[0].senders.map((s) => s.kind).sort(), [
     "audio",

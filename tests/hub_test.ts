@@ -17,7 +17,14 @@ function setup(options: HubOptions = {}) {
     conn.take(); // welcome
     return { conn, session, id: session.peerId };
   };
-  return { hub, clock, connect };
+  /** Two peers in "room", with everything they were sent so far read. */
+  const pairInRoom = () => {
+    const pair = [connect(), connect()];
+    for (const p of pair) join(p.session, "room");
+    for (const p of pair) p.conn.take();
+    return pair;
+  };
+  return { hub, clock, connect, pairInRoom };
 }
 
 function join(session: Session, channel: string, userdata: unknown = {}) {
@@ -118,13 +125,8 @@ Deno.test("Hub sends one addPeer per pair across shared channels and removePeer 
 });
 
 Deno.test("Hub relays candidates and descriptions with the sender stamped", () => {
-  const { connect } = setup();
-  const a = connect();
-  const b = connect();
-  join(a.session, "room");
-  join(b.session, "room");
-  a.conn.take();
-  b.conn.take();
+  const { pairInRoom } = setup();
+  const [a, b] = pairInRoom();
   a.session.receive(
     frame("relayICECandidate", { peer_id: "p2", ice_candidate: CANDIDATE }),
   );
@@ -199,13 +201,8 @@ Deno.test("Hub disconnect removes the peer for everyone it shared a channel with
 });
 
 Deno.test("Hub refuses each bad frame with its error code and changes nothing", () => {
-  const { hub, connect } = setup({ maxMessageBytes: 2048 });
-  const a = connect();
-  const b = connect();
-  join(a.session, "room");
-  join(b.session, "room");
-  a.conn.take();
-  b.conn.take();
+  const { hub, pairInRoom } = setup({ maxMessageBytes: 2048 });
+  const [a, b] = pairInRoom();
   const before = stateOf(hub);
   const cases: [unknown, string, string?][] = [
     ["not json", "bad_message"],
@@ -282,17 +279,12 @@ Deno.test("Hub caps the channels per connection with too_many_channels", () => {
 });
 
 Deno.test("Hub rate-limits a flood but allows an ICE-gathering burst and refills over time", () => {
-  const { clock, connect } = setup({
+  const { clock, pairInRoom } = setup({
     rateBurst: 300,
     ratePerSecond: 100,
     abuseLimit: 10_000,
   });
-  const a = connect();
-  const b = connect();
-  join(a.session, "room");
-  join(b.session, "room");
-  a.conn.take();
-  b.conn.take();
+  const [a, b] = pairInRoom();
   const relay = frame("relayICECandidate", {
     peer_id: "p2",
     ice_candidate: CANDIDATE,

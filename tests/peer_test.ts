@@ -15,6 +15,12 @@ function media(
   }));
 }
 
+/** An offer from a connection this test did not create (data channel only). */
+const REMOTE_OFFER = {
+  type: "offer" as const,
+  sdp: JSON.stringify({ origin: "elsewhere", tracks: [], data: true, version: 1 }),
+};
+
 interface Side {
   peer: Peer;
   pc: FakePeerConnection;
@@ -196,16 +202,7 @@ Deno.test("Peer holds a candidate that arrives before any description, then appl
   };
   await peer.receive({ candidate: early });
   assert.deepEqual(pc.candidates, []);
-  const offer = {
-    type: "offer" as const,
-    sdp: JSON.stringify({
-      origin: "elsewhere",
-      tracks: [],
-      data: true,
-      version: 1,
-    }),
-  };
-  await peer.receive({ description: offer });
+  await peer.receive({ description: REMOTE_OFFER });
   assert.deepEqual(pc.candidates, [early]);
   assert.deepEqual(errors, []);
   assert.equal(
@@ -225,16 +222,7 @@ Deno.test("Peer ignores a colliding offer on the impolite side", async () => {
   });
   await settle();
   assert.equal(pc.signalingState, "have-local-offer");
-  const offer = {
-    type: "offer" as const,
-    sdp: JSON.stringify({
-      origin: "elsewhere",
-      tracks: [],
-      data: true,
-      version: 1,
-    }),
-  };
-  await peer.receive({ description: offer });
+  await peer.receive({ description: REMOTE_OFFER });
   // A candidate belonging to the ignored offer must not surface as an error.
   await peer.receive({
     candidate: { candidate: "candidate:1 1 udp 1 1.2.3.4 9 typ host" },
