@@ -51,6 +51,9 @@ export interface PeerOptions {
    * in ms. Default 4000. A `failed` one restarts at once.
    */
   disconnectedRestartMs?: number;
+  /** Timers for that wait; default the globals. */
+  setTimeout?: (fn: () => void, ms: number) => unknown;
+  clearTimeout?: (id: unknown) => void;
 }
 
 /** ICE restarts tried on `failed` before waiting for a network change. */
@@ -78,7 +81,7 @@ export class Peer {
   #localTypes = new Set<CandidateType>();
   #remoteTypes = new Set<CandidateType>();
   #candidateErrors: IceFacts["candidateErrors"][number][] = [];
-  #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  #restartTimer: unknown;
   /** ICE restarts done since the connection last worked. */
   restarts = 0;
 
@@ -214,7 +217,7 @@ export class Peer {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#restartTimer);
+    this.#cancelRestart();
     this.#channel?.close();
     this.pc.onnegotiationneeded = null;
     this.pc.onicecandidate = null;
@@ -284,16 +287,22 @@ export class Peer {
     for (const candidate of early) await this.#addCandidate(candidate);
   }
 
-  #watchConnection(state: RTCPeerConnectionState) {
-    clearTimeout(this.#restartTimer);
+  #cancelRestart() {
+    if (this.#restartTimer === undefined) return;
+    (this.#options.clearTimeout ?? ((id) => clearTimeout(id as number)))(this.#restartTimer);
     this.#restartTimer = undefined;
+  }
+
+  #watchConnection(state: RTCPeerConnectionState) {
+    this.#cancelRestart();
     if (state === "connected") {
       this.restarts = 0;
     } else if (state === "failed" && this.restarts < MAX_AUTO_RESTARTS) {
       this.restartIce();
     } else if (state === "disconnected") {
       // Often a blip that heals by itself; restart only if it lasts.
-      this.#restartTimer = setTimeout(() => {
+      const set = this.#options.setTimeout ?? ((fn, ms) => setTimeout(fn, ms));
+      this.#restartTimer = set(() => {
         if (this.pc.connectionState === "disconnected") this.restartIce();
       }, this.#options.disconnectedRestartMs ?? 4000);
     }

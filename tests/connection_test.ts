@@ -215,21 +215,23 @@ Deno.test("CallController keeps its peer connections and tiles across a signalin
   assert.notEqual(pcs[0].connectionState, "closed");
 });
 
-Deno.test("Peer restarts ICE when a connection stays disconnected", async () => {
+Deno.test("Peer restarts ICE when a connection stays disconnected", () => {
   const pc = new FakePeerConnection({});
+  const timers = new ManualTimers();
   const peer = new Peer(pc as unknown as RTCPeerConnection, {
     polite: false,
     initiator: true,
     tracks: [],
     signal: () => {},
-    disconnectedRestartMs: 10,
+    setTimeout: timers.setTimeout,
+    clearTimeout: timers.clearTimeout,
   });
   pc.setConnectionState("disconnected");
-  pc.setConnectionState("connected"); // healed by itself: no restart
-  await new Promise((r) => setTimeout(r, 30));
+  pc.setConnectionState("connected"); // healed by itself: the wait is cancelled
+  assert.equal(timers.pending.size, 0);
   assert.equal(pc.iceRestarts, 0);
   pc.setConnectionState("disconnected");
-  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(timers.fire(), 4000, "waits a few seconds first");
   assert.equal(pc.iceRestarts, 1);
   peer.close();
 });

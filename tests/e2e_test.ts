@@ -284,3 +284,47 @@ e2eTest("The quality indicator reports the candidate type in use", async () => {
     await e2e.close();
   }
 });
+
+e2eTest("Keyboard shortcuts mute and raise a hand, and the others see it", async () => {
+  const e2e = await startE2E();
+  try {
+    const ann = await e2e.newPage();
+    await joinRoom(ann, e2e.baseUrl, "e2e-keys", "Ann");
+    const bob = await e2e.newPage();
+    await joinRoom(bob, e2e.baseUrl, "e2e-keys", "Bob");
+    await waitForPlayingVideos(bob, 1);
+
+    await ann.locator("body").press("m");
+    await ann.locator("body").press("h");
+    assert.equal(
+      await ann.getByRole("button", { name: "Microphone" }).getAttribute("aria-pressed"),
+      "false",
+    );
+    await bob.locator('[data-peer-id] [aria-label="muted"]').waitFor({ timeout: WAIT_MS });
+    await bob.locator('[data-peer-id] [aria-label="hand raised"]').waitFor({ timeout: WAIT_MS });
+    await bob.getByRole("button", { name: "People" }).click();
+    const annRow = bob.getByRole("dialog", { name: "People" }).locator("li", { hasText: "Ann" });
+    await annRow.locator('[aria-label="hand raised"]').waitFor({ timeout: WAIT_MS });
+
+    // Typing in the chat never triggers shortcuts.
+    await ann.getByLabel("Message").fill("my mic");
+    assert.equal(
+      await ann.getByRole("button", { name: "Microphone" }).getAttribute("aria-pressed"),
+      "false",
+    );
+    await ann.getByLabel("Message").blur();
+    await ann.locator("body").press("?");
+    await ann.getByRole("dialog", { name: "Keyboard shortcuts" }).waitFor({ timeout: WAIT_MS });
+    await ann.keyboard.press("Escape");
+    await ann.getByRole("dialog", { name: "Keyboard shortcuts" }).waitFor({
+      state: "detached",
+      timeout: WAIT_MS,
+    });
+    await ann.locator("body").press("Shift+L");
+    await ann.getByRole("button", { name: "Join" }).waitFor({ timeout: WAIT_MS });
+    await waitForRemoteCount(bob, 0);
+    assert.deepEqual(e2e.errors, []);
+  } finally {
+    await e2e.close();
+  }
+});
