@@ -113,6 +113,8 @@ export class CallController {
    */
   #stream: MediaStream | null = null;
   #statsTimer: ReturnType<typeof setInterval> | undefined;
+  #reintroductionTimer: unknown;
+  #resumeWindowMs = 25_000;
   /** A media request in flight, so a second click does not open a second camera. */
   #mediaRequest: Promise<void> | null = null;
 
@@ -476,6 +478,7 @@ export class CallController {
     const room = store.room.value;
     switch (message.event) {
       case "welcome":
+        this.#resumeWindowMs = (message.data.resume_window ?? 25) * 1000;
         if (store.phase.value === "in-call") {
           // The server could not take us back (our token was refused):
           // we are someone new to the others now, so start the mesh over.
@@ -495,6 +498,16 @@ export class CallController {
         return;
       case "resumed":
         store.notice.value = null;
+        if (message.data.restored) {
+          // Everyone still here resumes within the server's window (backoff
+          // tops out at 15 s); whoever is not back by then left meanwhile.
+          this.#mesh?.expectReintroductions();
+          this.#clearReintroductionTimer();
+          this.#reintroductionTimer = (this.#deps.setTimeout ?? setTimeout)(
+            () => this.#mesh?.dropUnintroduced(),
+            this.#resumeWindowMs + 5000,
+          );
+        }
         return;
       case "peerAway":
       case "peerBack":
@@ -528,7 +541,14 @@ export class CallController {
       "Lost the connection to the server. Your current calls continue, but nobody new can join you. Leave and rejoin to reconnect.";
   }
 
+  #clearReintroductionTimer(): void {
+    if (this.#reintroductionTimer === undefined) return;
+    (this.#deps.clearTimeout ?? ((id) => clearTimeout(id as number)))(this.#reintroductionTimer);
+    this.#reintroductionTimer = undefined;
+  }
+
   #teardown(): void {
+    this.#clearReintroductionTimer();
     clearInterval(this.#statsTimer);
     this.#statsTimer = undefined;
     void this.#stopScreenShare();

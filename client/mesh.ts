@@ -60,6 +60,8 @@ export class Mesh {
   #entries = new Map<string, Entry>();
   #iceServers: RTCIceServer[] = [];
   #speaker: SpeakerState = { id: null, since: 0 };
+  /** After a server restart: the peers the server has introduced again. */
+  #reintroduced: Set<string> | null = null;
   #now: () => number;
 
   constructor(options: MeshOptions) {
@@ -153,6 +155,25 @@ export class Mesh {
     void this.adaptQuality();
   }
 
+  /**
+   * The server restarted and is rebuilding its rooms from resuming
+   * clients: start noting which of our peers it introduces again.
+   */
+  expectReintroductions(): void {
+    this.#reintroduced = new Set();
+  }
+
+  /**
+   * Ends the wait begun by {@linkcode expectReintroductions}: peers the
+   * restarted server never reintroduced left while it was down.
+   */
+  dropUnintroduced(): void {
+    const seen = this.#reintroduced;
+    this.#reintroduced = null;
+    if (seen === null) return;
+    for (const peerId of this.peerIds) if (!seen.has(peerId)) this.remove(peerId);
+  }
+
   /** Closes every peer connection. */
   closeAll(): void {
     for (const peerId of [...this.#entries.keys()]) this.remove(peerId);
@@ -226,7 +247,11 @@ export class Mesh {
   }
 
   #add(peerId: string, polite: boolean, initiator: boolean, name: string) {
-    if (this.#entries.has(peerId)) return; // a repeated addPeer keeps the call
+    if (this.#entries.has(peerId)) {
+      // A repeated addPeer (after a resume) keeps the call and its roles.
+      this.#reintroduced?.add(peerId);
+      return;
+    }
     const { store } = this.#options;
     const create = this.#options.createConnection ??
       ((config: RTCConfiguration) => new RTCPeerConnection(config));

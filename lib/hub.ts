@@ -444,6 +444,7 @@ export class Hub {
     // The identity from `welcome` is given up for the proven one.
     this.#peers.delete(fresh.id);
     const wasAway = peer?.away ?? false;
+    const restored = peer === undefined;
     if (peer === undefined) {
       peer = new Peer(claims.peerId);
       this.#peers.set(peer.id, peer);
@@ -459,7 +460,7 @@ export class Hub {
     const joined = channels.filter((c) => this.registry.isMember(peer.id, c.channel));
     this.#send(peer, {
       event: "resumed",
-      data: { peer_id: peer.id, channels: channels.map((c) => c.channel) },
+      data: { peer_id: peer.id, channels: channels.map((c) => c.channel), restored },
     });
     const held = peer.held;
     peer.held = [];

@@ -91,7 +91,11 @@ export type ServerMessage =
     };
   }
   | { event: "session"; data: { resume_token: string } }
-  | { event: "resumed"; data: { peer_id: string; channels: string[] } }
+  | {
+    event: "resumed";
+    /** `restored`: this server did not know the peer (it restarted) and rebuilt it. */
+    data: { peer_id: string; channels: string[]; restored: boolean };
+  }
   | { event: "peerAway"; data: { peer_id: string } }
   | { event: "peerBack"; data: { peer_id: string } }
   | {
@@ -381,7 +385,10 @@ export function parseServerMessage(text: string): ParseResult<ServerMessage> {
       const peerId = parsePeerId(data.peer_id);
       if (peerId === undefined || !Array.isArray(data.channels)) return bad();
       const channels = data.channels.filter(isValidChannel);
-      return { ok: true, value: { event, data: { peer_id: peerId, channels } } };
+      return {
+        ok: true,
+        value: { event, data: { peer_id: peerId, channels, restored: data.restored === true } },
+      };
     }
     case "peerAway":
     case "peerBack": {

@@ -251,3 +251,35 @@ Deno.test("Peer stops restarting ICE on its own after three failures", () => {
   assert.equal(pc.iceRestarts, 4, "a working connection resets the count");
   peer.close();
 });
+
+Deno.test("CallController drops peers a restarted server never reintroduces", async () => {
+  const timers = new ManualTimers();
+  const { store, call, sockets, joinAs, welcome, meetBob } = fakeCall({
+    deps: { setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout, random: () => 0.5 },
+  });
+  await call.startPreview();
+  const first = joinAs("Ann", "t");
+  meetBob(first);
+  first.serverSend("addPeer", {
+    peer_id: "cid",
+    should_create_offer: true,
+    polite: false,
+    userdata: { name: "Cid" },
+  });
+  await settle(5);
+  first.serverClose(1006);
+  timers.fire(); // reconnect
+  const second = welcome("temp");
+  second.serverSend("resumed", { peer_id: "me", channels: ["room"], restored: true });
+  // Bob comes back; Cid closed their tab while the server was down.
+  second.serverSend("addPeer", {
+    peer_id: "bob",
+    should_create_offer: false,
+    polite: true,
+    userdata: { name: "Bob" },
+  });
+  assert.deepEqual([...store.participants.value.keys()].sort(), ["bob", "cid"]);
+  assert.equal(timers.fire(), 30_000, "the server's 25 s window plus a margin");
+  assert.deepEqual([...store.participants.value.keys()], ["bob"]);
+  assert.equal(sockets.length, 2);
+});

@@ -251,10 +251,18 @@ e2eTest("Joining with camera and microphone off, then turning them on in the cal
       state: "detached",
       timeout: WAIT_MS,
     });
-    const audioTracks = await bob.locator("[data-peer-id] video").evaluate((v: HTMLVideoElement) =>
-      (v.srcObject as MediaStream).getAudioTracks().length
+    // Ann's new microphone reaches Bob in the same element as her video
+    // (the mute badge can clear before the renegotiation that adds it).
+    await bob.waitForFunction(
+      () => {
+        const video = document.querySelector<HTMLVideoElement>("[data-peer-id] video");
+        const stream = video?.srcObject as MediaStream | null;
+        return stream?.getAudioTracks().length === 1 && stream.getVideoTracks().length === 1;
+      },
+      null,
+      { timeout: WAIT_MS },
     );
-    assert.equal(audioTracks, 1, "Ann's new microphone reaches Bob in the same element");
+    assert.equal(await bob.locator("[data-peer-id] video").count(), 1);
     assert.deepEqual(e2e.errors, []);
   } finally {
     await e2e.close();

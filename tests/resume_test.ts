@@ -63,7 +63,7 @@ Deno.test("Hub holds a dropped peer away, queues relays, and resumes it without 
   assert.equal(back.session.peerId, a.id, "same identity");
   const frames = back.conn.take();
   assert.deepEqual(frames.map((f) => f.event), ["resumed", "iceCandidate", "session"]);
-  assert.deepEqual(frames[0].data, { peer_id: a.id, channels: ["room"] });
+  assert.deepEqual(frames[0].data, { peer_id: a.id, channels: ["room"], restored: false });
   assert.deepEqual(frames[1].data, { peer_id: b.id, ice_candidate: CANDIDATE });
   assert.deepEqual(b.conn.take(), [{ event: "peerBack", data: { peer_id: a.id } }]);
   assert.equal(hub.awayCount, 0);
@@ -156,6 +156,7 @@ Deno.test("Hub after a restart accepts tokens signed with the same secret and re
   assert.deepEqual([ra, rb, rc].map((r) => r.session.peerId), [a.id, b.id, c.id]);
   assert.deepEqual(second.hub.registry.membersOf("room"), [a.id, b.id, c.id]);
   assert.equal(ra.conn.frames("resumed")[0].data.peer_id, a.id);
+  assert.equal(ra.conn.frames("resumed")[0].data.restored, true, "rebuilt, not held");
   // Rejoining reintroduces pairs; clients keep their existing connections.
   assert.deepEqual(ra.conn.frames("addPeer").map((f) => f.data.peer_id), [b.id, c.id]);
   assert.equal(ra.conn.frames("joined").length, 0, "a resume rejoins quietly");
