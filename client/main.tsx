@@ -42,7 +42,7 @@ const call = new CallController(store, {
     ? undefined
     : (constraints) => navigator.mediaDevices.getDisplayMedia(constraints),
   enumerateDevices: () => navigator.mediaDevices.enumerateDevices(),
-  statsIntervalMs: 1000,
+  statsIntervalMs: 500,
   signalingUrl: signalingUrl(location),
   saveName: (name) => {
     try {

@@ -283,3 +283,23 @@ Deno.test("CallController drops peers a restarted server never reintroduces", as
   assert.deepEqual([...store.participants.value.keys()], ["bob"]);
   assert.equal(sockets.length, 2);
 });
+
+Deno.test("CallController on a network change restarts ICE only where connections suffer", async () => {
+  const { call, pcs, joinAs, meetBob } = fakeCall();
+  await call.startPreview();
+  const socket = joinAs("Ann", "t");
+  meetBob(socket);
+  socket.serverSend("addPeer", {
+    peer_id: "cid",
+    should_create_offer: true,
+    polite: false,
+    userdata: { name: "Cid" },
+  });
+  await settle(5);
+  pcs[0].setConnectionState("connected");
+  pcs[1].setConnectionState("disconnected");
+  call.networkChanged();
+  assert.equal(pcs[0].iceRestarts, 0, "a healthy connection is left alone");
+  assert.equal(pcs[1].iceRestarts, 1);
+  call.leave();
+});
