@@ -144,8 +144,8 @@ export class CallController {
     if (!wanted.audio && !wanted.video) return;
     try {
       const stream = await this.#deps.getUserMedia({
-        audio: wanted.audio,
-        video: wanted.video ? { width: { ideal: 1280 }, height: { ideal: 720 } } : false,
+        audio: wanted.audio ? this.#constraints("audio") : false,
+        video: wanted.video ? this.#constraints("video") : false,
       });
       this.#stream = stream;
       this.#publish();
@@ -188,8 +188,7 @@ export class CallController {
         store.linkStatus.value = status;
       },
       onGiveUp: (reason) => this.#onGiveUp(reason),
-      channels: () =>
-        room === null ? [] : [{ channel: room, userdata: { name: store.name.value } }],
+      channels: () => [{ channel: room, userdata: { name: store.name.value } }],
       setTimeout: this.#deps.setTimeout,
       clearTimeout: this.#deps.clearTimeout,
       isOnline: this.#deps.isOnline,
@@ -228,7 +227,7 @@ export class CallController {
     const { store } = this;
     const track = this.#stream?.getAudioTracks()[0];
     if (track === undefined) return this.#acquire("audio");
-    if (store.phase.value === "prejoin") {
+    if (store.phase.value === "prejoin" && track.enabled) {
       // Choosing "no microphone" before joining releases the device; the
       // call then starts without audio and adds it (renegotiating) if
       // turned on later.

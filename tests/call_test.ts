@@ -247,3 +247,17 @@ Deno.test("CallController raising a hand updates the store", () => {
   call.toggleHand();
   assert.equal(store.handRaised.value, false);
 });
+
+Deno.test("CallController unmutes a microphone muted in the last call from the pre-join screen", async () => {
+  const { store, call, joinAs, meetBob } = setup();
+  await call.startPreview();
+  meetBob(joinAs("Ann"));
+  await call.toggleMic(); // muted in the call: the track stays, disabled
+  call.leave();
+  assert.equal(store.phase.value, "prejoin");
+  const track = (store.localStream.value as unknown as FakeStream).getAudioTracks()[0];
+  assert.equal(track.enabled, false);
+  await call.toggleMic();
+  assert.equal(track.enabled, true, "turned back on, not released");
+  assert.equal(store.micOn.value, true);
+});
