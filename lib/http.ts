@@ -107,9 +107,17 @@ export function createHandler(
       });
       return text(403, "Origin not allowed");
     }
-    const { socket, response } = Deno.upgradeWebSocket(request, {
-      idleTimeout: idleTimeoutSeconds,
-    });
+    let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
+    try {
+      upgraded = Deno.upgradeWebSocket(request, { idleTimeout: idleTimeoutSeconds });
+    } catch (error) {
+      // Missing Sec-WebSocket-Key, wrong version, …: the client's fault.
+      return text(
+        400,
+        `Bad WebSocket handshake: ${error instanceof Error ? error.message : error}`,
+      );
+    }
+    const { socket, response } = upgraded;
     let session: Session | undefined;
     // Every handler is guarded: an exception here would end the process.
     socket.onopen = () => {

@@ -178,3 +178,10 @@ Deno.test("Handler serves Prometheus metrics", async () => {
   assert.match(text, /^# TYPE signal_connections gauge$/m);
   assert.match(text, /^signal_errors_total\{code="rate_limited"\} 0$/m);
 });
+
+Deno.test("Handler answers a malformed WebSocket handshake with 400", async () => {
+  const { get } = await setup();
+  const response = get("/ws", { headers: { upgrade: "websocket", host: "localhost:8000" } });
+  assert.equal(response.status, 400);
+  assert.match(await response.text(), /^Bad WebSocket handshake/);
+});
