@@ -59,6 +59,9 @@ export interface PeerOptions {
 /** ICE restarts tried on `failed` before waiting for a network change. */
 export const MAX_AUTO_RESTARTS = 3;
 
+/** Messages held for a data channel that is not open yet. */
+const MAX_OUTBOX = 100;
+
 /** Label of the chat data channel. */
 export const CHAT_CHANNEL = "chat";
 
@@ -77,6 +80,8 @@ export class Peer {
   /** Tracks the polite side holds back until the first offer arrives. */
   #pendingTracks: LocalTrack[] | null;
   #channel: RTCDataChannel | null = null;
+  /** Data channel messages sent before it opened. */
+  #outbox: string[] = [];
   #closed = false;
   #localTypes = new Set<CandidateType>();
   #remoteTypes = new Set<CandidateType>();
@@ -204,7 +209,13 @@ export class Peer {
 
   /** Sends a data channel message; returns false if the channel is not open. */
   send(data: string): boolean {
-    if (!this.channelOpen) return false;
+    if (this.#closed) return false;
+    if (!this.channelOpen) {
+      // Not open yet (the other side is still connecting): deliver on open.
+      if (this.#outbox.length >= MAX_OUTBOX) return false;
+      this.#outbox.push(data);
+      return true;
+    }
     try {
       this.#channel!.send(data);
       return true;
@@ -322,7 +333,10 @@ export class Peer {
   #adoptChannel(channel: RTCDataChannel) {
     this.#channel?.close();
     this.#channel = channel;
-    channel.onopen = () => this.#guard(() => this.#options.onChannelOpen?.());
+    channel.onopen = () => {
+      this.#guard(() => this.#options.onChannelOpen?.());
+      for (const data of this.#outbox.splice(0)) this.send(data);
+    };
     channel.onmessage = ({ data }) => {
       if (typeof data === "string") {
         this.#guard(() => this.#options.onMessage?.(data));

@@ -246,3 +246,11 @@ Deno.test("Peer close closes the connection and ignores later signals", async ()
   assert.equal(a.peer.send("x"), false);
   b.peer.close();
 });
+
+Deno.test("Peer delivers data channel messages sent before the channel opened", async () => {
+  const { a, b } = link();
+  assert.equal(a.peer.channelOpen, false);
+  assert.equal(a.peer.send("sent while connecting"), true);
+  await settle();
+  assert.deepEqual(b.messages, ["sent while connecting"]);
+});

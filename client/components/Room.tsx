@@ -44,6 +44,11 @@ export function Room({ call, inviteUrl, chatOpen, onToggleChat }: RoomProps) {
 
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
+      // Escape closes an open popover wherever the focus is.
+      if (event.key === "Escape") {
+        setPanel(null);
+        return;
+      }
       const action = shortcutFor({
         key: event.key,
         shiftKey: event.shiftKey,
