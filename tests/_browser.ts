@@ -29,6 +29,14 @@ export const CHROMIUM_ARGS = [
 /** A fixed resume-token secret, so tests never write a data directory. */
 export const TEST_SECRET = "test-secret-0123456789abcdef0123456789";
 
+/**
+ * A browser test: Playwright keeps pipes and timers of its own, so Deno's
+ * resource and op sanitizers are off (each test still closes what it opens).
+ */
+export function e2eTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
+}
+
 /** How long to wait for any one condition in a page. */
 export const WAIT_MS = 30_000;
 

@@ -64,15 +64,19 @@ export function fakeCall(options: FakeCallOptions = {}) {
     call.join(name);
     return welcome("me", token);
   };
+  /** The server introduces `peerId`; `offer` says which side offers first. */
+  const introduce = (socket: FakeSocket, peerId: string, name: string, offer = true) => {
+    socket.serverSend("addPeer", {
+      peer_id: peerId,
+      should_create_offer: offer,
+      polite: !offer,
+      userdata: { name },
+    });
+  };
   /** Confirms the join and introduces Bob, whom we are told to offer to. */
   const meetBob = (socket: FakeSocket) => {
     socket.serverSend("joined", { channel: "room", peers: [] });
-    socket.serverSend("addPeer", {
-      peer_id: "bob",
-      should_create_offer: true,
-      polite: false,
-      userdata: { name: "Bob" },
-    });
+    introduce(socket, "bob", "Bob");
   };
-  return { store, call, sockets, pcs, saved, requests, welcome, joinAs, meetBob };
+  return { store, call, sockets, pcs, saved, requests, welcome, joinAs, meetBob, introduce };
 }

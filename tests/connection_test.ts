@@ -254,30 +254,20 @@ Deno.test("Peer stops restarting ICE on its own after three failures", () => {
 
 Deno.test("CallController drops peers a restarted server never reintroduces", async () => {
   const timers = new ManualTimers();
-  const { store, call, sockets, joinAs, welcome, meetBob } = fakeCall({
+  const { store, call, sockets, joinAs, welcome, meetBob, introduce } = fakeCall({
     deps: { setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout, random: () => 0.5 },
   });
   await call.startPreview();
   const first = joinAs("Ann", "t");
   meetBob(first);
-  first.serverSend("addPeer", {
-    peer_id: "cid",
-    should_create_offer: true,
-    polite: false,
-    userdata: { name: "Cid" },
-  });
+  introduce(first, "cid", "Cid");
   await settle(5);
   first.serverClose(1006);
   timers.fire(); // reconnect
   const second = welcome("temp");
   second.serverSend("resumed", { peer_id: "me", channels: ["room"], restored: true });
   // Bob comes back; Cid closed their tab while the server was down.
-  second.serverSend("addPeer", {
-    peer_id: "bob",
-    should_create_offer: false,
-    polite: true,
-    userdata: { name: "Bob" },
-  });
+  introduce(second, "bob", "Bob", false);
   assert.deepEqual([...store.participants.value.keys()].sort(), ["bob", "cid"]);
   assert.equal(timers.fire(), 30_000, "the server's 25 s window plus a margin");
   assert.deepEqual([...store.participants.value.keys()], ["bob"]);
@@ -285,16 +275,11 @@ Deno.test("CallController drops peers a restarted server never reintroduces", as
 });
 
 Deno.test("CallController on a network change restarts ICE only where connections suffer", async () => {
-  const { call, pcs, joinAs, meetBob } = fakeCall();
+  const { call, pcs, joinAs, meetBob, introduce } = fakeCall();
   await call.startPreview();
   const socket = joinAs("Ann", "t");
   meetBob(socket);
-  socket.serverSend("addPeer", {
-    peer_id: "cid",
-    should_create_offer: true,
-    polite: false,
-    userdata: { name: "Cid" },
-  });
+  introduce(socket, "cid", "Cid");
   await settle(5);
   pcs[0].setConnectionState("connected");
   pcs[1].setConnectionState("disconnected");

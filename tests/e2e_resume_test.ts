@@ -10,6 +10,7 @@ import {
   CHROMIUM_ARGS,
   CHROMIUM_PATH,
   continuityOf,
+  e2eTest,
   freePort,
   joinRoom,
   remoteNames,
@@ -20,9 +21,6 @@ import {
   waitForPlayingVideos,
   watchContinuity,
 } from "./_browser.ts";
-
-const e2eTest = (name: string, fn: () => Promise<void>) =>
-  Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
 
 async function newPage(browser: Awaited<ReturnType<typeof chromium.launch>>, errors: string[]) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });

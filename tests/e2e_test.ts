@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import {
+  e2eTest,
   joinRoom,
   remoteNames,
   startE2E,
@@ -14,9 +15,6 @@ import {
   waitForPlayingVideos,
   waitForRemoteCount,
 } from "./_browser.ts";
-
-const e2eTest = (name: string, fn: () => Promise<void>) =>
-  Deno.test({ name, fn, sanitizeOps: false, sanitizeResources: false });
 
 e2eTest(
   "Three browsers join one room through the UI, see and hear each other, chat, and leave",
