@@ -196,7 +196,7 @@ export class Mesh {
       } catch {
         return; // closed meanwhile
       }
-      const { quality, sample } = summarizeStats(entries, entry.sample, now);
+      const { quality, sample } = summarizeStats(entries, { previous: entry.sample, now });
       entry.sample = sample;
       ownLevel = Math.max(ownLevel, localAudioLevel(entries));
       const participant = store.participants.value.get(peerId);
@@ -218,7 +218,7 @@ export class Mesh {
       });
     }));
     if (store.micOn.value) levels.set("self", ownLevel);
-    this.#speaker = pickActiveSpeaker(levels, this.#speaker, now);
+    this.#speaker = pickActiveSpeaker(levels, { current: this.#speaker, now });
     store.activeSpeaker.value = this.#speaker.id;
     await this.adaptQuality();
   }

@@ -70,8 +70,7 @@ export function gradeQuality(q: PeerQuality | null): QualityGrade {
  */
 export function summarizeStats(
   entries: Iterable<StatsEntry>,
-  previous: StatsSample | null,
-  now: number,
+  { previous, now }: { previous: StatsSample | null; now: number },
 ): { quality: PeerQuality; sample: StatsSample } {
   const byId = new Map<string, StatsEntry>();
   let selectedPairId: string | null = null;
@@ -153,6 +152,10 @@ export interface SpeakerState {
 
 /** Options for {@linkcode pickActiveSpeaker}. */
 export interface SpeakerOptions {
+  /** Who is highlighted now (from the last call). */
+  current: SpeakerState;
+  /** Clock, ms. */
+  now: number;
   /** Level (0–1) that counts as speech. Default 0.05. */
   threshold?: number;
   /** How long a speaker keeps the highlight after the last loud sample, ms. Default 1500. */
@@ -166,11 +169,9 @@ export interface SpeakerOptions {
  */
 export function pickActiveSpeaker(
   levels: ReadonlyMap<string, number>,
-  current: SpeakerState,
-  now: number,
-  options: SpeakerOptions = {},
+  options: SpeakerOptions,
 ): SpeakerState {
-  const { threshold = 0.05, holdMs = 1500 } = options;
+  const { current, now, threshold = 0.05, holdMs = 1500 } = options;
   let loudest: string | null = null;
   let max = threshold;
   for (const [id, level] of levels) {

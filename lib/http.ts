@@ -54,8 +54,7 @@ function text(
 /** Whether `origin` may open a socket on a server reached as `host`. */
 export function isOriginAllowed(
   origin: string | null,
-  host: string | null,
-  allowed: readonly string[],
+  { host, allowed }: { host: string | null; allowed: readonly string[] },
 ): boolean {
   // Non-browser clients send no Origin; cross-site hijacking needs a browser.
   if (origin === null) return true;
@@ -75,7 +74,10 @@ export function isOriginAllowed(
  * Deno's ping timeout as an error followed by a close — both abnormal,
  * so the peer is held for the resume window instead.
  */
-export function isDeliberateClose(code: number, reason: string, errored: boolean): boolean {
+export function isDeliberateClose(
+  { code, reason }: { code: number; reason: string },
+  errored: boolean,
+): boolean {
   if (errored || reason === "No response from ping frame.") return false;
   return code === 1000 || code === 1001 || code === 1005;
 }
@@ -101,7 +103,7 @@ export function createHandler(
       });
     }
     const origin = request.headers.get("origin");
-    if (!isOriginAllowed(origin, request.headers.get("host"), allowedOrigins)) {
+    if (!isOriginAllowed(origin, { host: request.headers.get("host"), allowed: allowedOrigins })) {
       logger.log("warn", "refused cross-origin socket", {
         origin: origin ?? "",
       });
@@ -132,7 +134,7 @@ export function createHandler(
     socket.onmessage = (event) => session?.receive(event.data);
     socket.onclose = (event) => {
       try {
-        session?.close({ deliberate: isDeliberateClose(event.code, event.reason, errored) });
+        session?.close({ deliberate: isDeliberateClose(event, errored) });
       } catch {
         // Session.close never throws; this guard keeps that promise absolute.
       }

@@ -384,7 +384,7 @@ export class Hub {
         "join",
       );
     }
-    const { newlyShared, members } = this.registry.join(id, channel, userdata);
+    const { newlyShared, members } = this.registry.join(id, { channel, userdata });
     for (const other of newlyShared) {
       this.#sendTo(other.peerId, {
         event: "addPeer",

@@ -64,7 +64,7 @@ export class Registry {
    * Adds `peerId` to `channel`. The caller checks capacity and duplicates;
    * joining a channel one is already in is a `RangeError`.
    */
-  join(peerId: string, channel: string, userdata: UserData): JoinResult {
+  join(peerId: string, { channel, userdata }: { channel: string; userdata: UserData }): JoinResult {
     let members = this.#channels.get(channel);
     if (members?.has(peerId)) {
       throw new RangeError(

@@ -8,11 +8,11 @@
 import { joinRoom, startE2E, waitForPlayingVideos } from "../tests/_browser.ts";
 const e2e = await startE2E();
 const ann = await e2e.newPage();
-await joinRoom(ann, e2e.baseUrl, "design-review", "Ann Lee");
+await joinRoom(ann, { baseUrl: e2e.baseUrl, room: "design-review", name: "Ann Lee" });
 const bob = await e2e.newPage();
-await joinRoom(bob, e2e.baseUrl, "design-review", "Bob Stone");
+await joinRoom(bob, { baseUrl: e2e.baseUrl, room: "design-review", name: "Bob Stone" });
 const cid = await e2e.newPage();
-await joinRoom(cid, e2e.baseUrl, "design-review", "Cid");
+await joinRoom(cid, { baseUrl: e2e.baseUrl, room: "design-review", name: "Cid" });
 await waitForPlayingVideos(ann, 2);
 await bob.getByRole("button", { name: "Share screen" }).click();
 await cid.getByRole("button", { name: "Raise hand" }).click();
@@ -31,7 +31,7 @@ const phone = await e2e.browser.newContext({
   hasTouch: true,
 });
 const p = await phone.newPage();
-await joinRoom(p, e2e.baseUrl, "design-review", "Dee");
+await joinRoom(p, { baseUrl: e2e.baseUrl, room: "design-review", name: "Dee" });
 await waitForPlayingVideos(p, 3);
 await p.waitForFunction(() =>
   (document.querySelector<HTMLVideoElement>("[data-screen-of] video")?.videoWidth ?? 0) > 0

@@ -110,9 +110,7 @@ export async function startE2E(): Promise<E2E> {
 /** Opens the room's pre-join screen, types `name` and clicks Join. */
 export async function joinRoom(
   page: Page,
-  baseUrl: string,
-  room: string,
-  name: string,
+  { baseUrl, room, name }: { baseUrl: string; room: string; name: string },
 ) {
   await page.goto(`${baseUrl}/r/${room}`);
   await page.getByLabel("Name").fill(name);

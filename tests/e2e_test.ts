@@ -25,7 +25,7 @@ e2eTest(
       const pages = [];
       for (const name of names) {
         const page = await e2e.newPage();
-        await joinRoom(page, e2e.baseUrl, "e2e-three", name);
+        await joinRoom(page, { baseUrl: e2e.baseUrl, room: "e2e-three", name });
         pages.push(page);
       }
       for (const [i, page] of pages.entries()) {
@@ -99,7 +99,7 @@ e2eTest(
       await viewer.locator("[data-local]").waitFor({ timeout: WAIT_MS });
 
       const host = await e2e.newPage();
-      await joinRoom(host, e2e.baseUrl, "e2e-receive-only", "Host");
+      await joinRoom(host, { baseUrl: e2e.baseUrl, room: "e2e-receive-only", name: "Host" });
       await waitForPlayingVideos(viewer, 1);
       assert.deepEqual(await remoteNames(viewer), ["Host"]);
       await waitForRemoteCount(host, 1);
@@ -136,9 +136,9 @@ e2eTest(
     const e2e = await startE2E();
     try {
       const ann = await e2e.newPage();
-      await joinRoom(ann, e2e.baseUrl, "e2e-screen", "Ann");
+      await joinRoom(ann, { baseUrl: e2e.baseUrl, room: "e2e-screen", name: "Ann" });
       const bob = await e2e.newPage({ denyMedia: true });
-      await joinRoom(bob, e2e.baseUrl, "e2e-screen", "Bob");
+      await joinRoom(bob, { baseUrl: e2e.baseUrl, room: "e2e-screen", name: "Bob" });
       await waitForRemoteCount(ann, 1);
 
       await bob.getByRole("button", { name: "Share screen" }).click();
@@ -158,7 +158,7 @@ e2eTest(
 
       // Someone joining while the share is on gets it too.
       const cid = await e2e.newPage();
-      await joinRoom(cid, e2e.baseUrl, "e2e-screen", "Cid");
+      await joinRoom(cid, { baseUrl: e2e.baseUrl, room: "e2e-screen", name: "Cid" });
       await cid.getByRole("figure", { name: "Bob's screen" }).waitFor({ timeout: WAIT_MS });
       await waitForPlayingScreen(cid);
 
@@ -179,9 +179,9 @@ e2eTest(
     const e2e = await startE2E();
     try {
       const ann = await e2e.newPage();
-      await joinRoom(ann, e2e.baseUrl, "e2e-devices", "Ann");
+      await joinRoom(ann, { baseUrl: e2e.baseUrl, room: "e2e-devices", name: "Ann" });
       const bob = await e2e.newPage();
-      await joinRoom(bob, e2e.baseUrl, "e2e-devices", "Bob");
+      await joinRoom(bob, { baseUrl: e2e.baseUrl, room: "e2e-devices", name: "Bob" });
       await waitForPlayingVideos(bob, 1);
       const label = () =>
         ann.locator("[data-local] video").evaluate((v: HTMLVideoElement) =>
@@ -237,7 +237,7 @@ e2eTest("Joining with camera and microphone off, then turning them on in the cal
     await ann.locator("[data-local]").waitFor({ timeout: WAIT_MS });
 
     const bob = await e2e.newPage();
-    await joinRoom(bob, e2e.baseUrl, "e2e-late-media", "Bob");
+    await joinRoom(bob, { baseUrl: e2e.baseUrl, room: "e2e-late-media", name: "Bob" });
     await waitForPlayingVideos(ann, 1);
     await bob.locator("[data-peer-id] .avatar").waitFor({ timeout: WAIT_MS });
     await bob.locator('[data-peer-id] [aria-label="muted"]').waitFor({ timeout: WAIT_MS });
@@ -271,9 +271,9 @@ e2eTest("The quality indicator reports the candidate type in use", async () => {
   const e2e = await startE2E();
   try {
     const ann = await e2e.newPage();
-    await joinRoom(ann, e2e.baseUrl, "e2e-quality", "Ann");
+    await joinRoom(ann, { baseUrl: e2e.baseUrl, room: "e2e-quality", name: "Ann" });
     const bob = await e2e.newPage();
-    await joinRoom(bob, e2e.baseUrl, "e2e-quality", "Bob");
+    await joinRoom(bob, { baseUrl: e2e.baseUrl, room: "e2e-quality", name: "Bob" });
     await waitForPlayingVideos(ann, 1);
     await ann.getByRole("button", { name: /^Connection to Bob: (good|fair|poor)$/ }).waitFor({
       timeout: WAIT_MS,
@@ -295,9 +295,9 @@ e2eTest("Keyboard shortcuts mute and raise a hand, and the others see it", async
   const e2e = await startE2E();
   try {
     const ann = await e2e.newPage();
-    await joinRoom(ann, e2e.baseUrl, "e2e-keys", "Ann");
+    await joinRoom(ann, { baseUrl: e2e.baseUrl, room: "e2e-keys", name: "Ann" });
     const bob = await e2e.newPage();
-    await joinRoom(bob, e2e.baseUrl, "e2e-keys", "Bob");
+    await joinRoom(bob, { baseUrl: e2e.baseUrl, room: "e2e-keys", name: "Bob" });
     await waitForPlayingVideos(bob, 1);
 
     await ann.locator("body").press("m");

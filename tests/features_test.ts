@@ -51,7 +51,7 @@ function report(bytesIn: number, bytesOut: number, lost: number, received: numbe
 }
 
 Deno.test("summarizeStats reads RTT, candidate types and level from the selected pair", () => {
-  const { quality } = summarizeStats(report(0, 0, 0, 0), null, 0);
+  const { quality } = summarizeStats(report(0, 0, 0, 0), { previous: null, now: 0 });
   assert.equal(quality.rttMs, 42);
   assert.equal(quality.candidateType, "host");
   assert.equal(quality.remoteCandidateType, "srflx");
@@ -61,8 +61,11 @@ Deno.test("summarizeStats reads RTT, candidate types and level from the selected
 });
 
 Deno.test("summarizeStats computes bitrates and loss over the interval", () => {
-  const first = summarizeStats(report(100_000, 50_000, 10, 1000), null, 1000);
-  const { quality } = summarizeStats(report(350_000, 175_000, 20, 1990), first.sample, 3000);
+  const first = summarizeStats(report(100_000, 50_000, 10, 1000), { previous: null, now: 1000 });
+  const { quality } = summarizeStats(report(350_000, 175_000, 20, 1990), {
+    previous: first.sample,
+    now: 3000,
+  });
   assert.equal(quality.inKbps, 1000); // 250 kB in 2 s
   assert.equal(quality.outKbps, 500);
   assert.equal(quality.lossPercent, 1); // 10 lost of 1000
@@ -70,11 +73,11 @@ Deno.test("summarizeStats computes bitrates and loss over the interval", () => {
 
 Deno.test("summarizeStats falls back to the nominated pair without transport stats (Firefox)", () => {
   const entries = report(0, 0, 0, 0).filter((e) => e.type !== "transport");
-  assert.equal(summarizeStats(entries, null, 0).quality.candidateType, "host");
+  assert.equal(summarizeStats(entries, { previous: null, now: 0 }).quality.candidateType, "host");
 });
 
 Deno.test("gradeQuality grades by loss and round-trip time", () => {
-  const base = summarizeStats(report(0, 0, 0, 0), null, 0).quality;
+  const base = summarizeStats(report(0, 0, 0, 0), { previous: null, now: 0 }).quality;
   assert.equal(gradeQuality(null), "unknown");
   assert.equal(gradeQuality(base), "good");
   assert.equal(gradeQuality({ ...base, lossPercent: 3 }), "fair");
@@ -87,18 +90,21 @@ Deno.test("localAudioLevel reads our microphone's media-source level", () => {
 });
 
 Deno.test("pickActiveSpeaker picks the loudest and holds the highlight between words", () => {
-  let state = pickActiveSpeaker(new Map([["a", 0.2], ["b", 0.4]]), { id: null, since: 0 }, 0);
+  let state = pickActiveSpeaker(new Map([["a", 0.2], ["b", 0.4]]), {
+    current: { id: null, since: 0 },
+    now: 0,
+  });
   assert.equal(state.id, "b");
-  state = pickActiveSpeaker(new Map([["a", 0.01], ["b", 0.01]]), state, 1000);
+  state = pickActiveSpeaker(new Map([["a", 0.01], ["b", 0.01]]), { current: state, now: 1000 });
   assert.equal(state.id, "b", "a short pause keeps the highlight");
-  state = pickActiveSpeaker(new Map([["a", 0.01], ["b", 0.01]]), state, 2000);
+  state = pickActiveSpeaker(new Map([["a", 0.01], ["b", 0.01]]), { current: state, now: 2000 });
   assert.equal(state.id, null, "silence past the hold clears it");
-  state = pickActiveSpeaker(new Map([["a", 0.04]]), state, 2500);
+  state = pickActiveSpeaker(new Map([["a", 0.04]]), { current: state, now: 2500 });
   assert.equal(state.id, null, "background noise is not speech");
 });
 
 Deno.test("pickActiveSpeaker drops a speaker who left", () => {
-  const state = pickActiveSpeaker(new Map(), { id: "gone", since: 0 }, 100);
+  const state = pickActiveSpeaker(new Map(), { current: { id: "gone", since: 0 }, now: 100 });
   assert.equal(state.id, null);
 });
 

@@ -131,29 +131,29 @@ Deno.test("Handler refuses a cross-site WebSocket upgrade with 403", async () =>
 
 Deno.test("isOriginAllowed accepts no origin, the same host and listed origins only", () => {
   const allowed = ["https://friend.example"];
-  assert.equal(isOriginAllowed(null, "localhost:8000", allowed), true);
+  assert.equal(isOriginAllowed(null, { host: "localhost:8000", allowed: allowed }), true);
   assert.equal(
-    isOriginAllowed("http://localhost:8000", "localhost:8000", allowed),
+    isOriginAllowed("http://localhost:8000", { host: "localhost:8000", allowed: allowed }),
     true,
   );
   assert.equal(
-    isOriginAllowed("https://meet.example", "meet.example", allowed),
+    isOriginAllowed("https://meet.example", { host: "meet.example", allowed: allowed }),
     true,
   );
   assert.equal(
-    isOriginAllowed("https://friend.example", "localhost:8000", allowed),
+    isOriginAllowed("https://friend.example", { host: "localhost:8000", allowed: allowed }),
     true,
   );
   assert.equal(
-    isOriginAllowed("http://localhost:8001", "localhost:8000", allowed),
+    isOriginAllowed("http://localhost:8001", { host: "localhost:8000", allowed: allowed }),
     false,
   );
   assert.equal(
-    isOriginAllowed("https://evil.example", "localhost:8000", allowed),
+    isOriginAllowed("https://evil.example", { host: "localhost:8000", allowed: allowed }),
     false,
   );
-  assert.equal(isOriginAllowed("null", "localhost:8000", allowed), false);
-  assert.equal(isOriginAllowed("http://localhost:8000", null, []), false);
+  assert.equal(isOriginAllowed("null", { host: "localhost:8000", allowed: allowed }), false);
+  assert.equal(isOriginAllowed("http://localhost:8000", { host: null, allowed: [] }), false);
 });
 
 Deno.test("Handler reports health as JSON", async () => {

@@ -3,11 +3,11 @@ import { Registry } from "../lib/registry.ts";
 
 Deno.test("Registry reports existing members as newly shared on first join", () => {
   const r = new Registry();
-  assert.deepEqual(r.join("a", "x", { n: 1 }), {
+  assert.deepEqual(r.join("a", { channel: "x", userdata: { n: 1 } }), {
     newlyShared: [],
     members: [],
   });
-  assert.deepEqual(r.join("b", "x", {}), {
+  assert.deepEqual(r.join("b", { channel: "x", userdata: {} }), {
     newlyShared: [{ peerId: "a", userdata: { n: 1 } }],
     members: ["a"],
   });
@@ -17,10 +17,10 @@ Deno.test("Registry reports existing members as newly shared on first join", () 
 
 Deno.test("Registry pairs peers once across several shared channels", () => {
   const r = new Registry();
-  r.join("a", "x", {});
-  r.join("b", "x", {});
-  r.join("a", "y", {});
-  const second = r.join("b", "y", {});
+  r.join("a", { channel: "x", userdata: {} });
+  r.join("b", { channel: "x", userdata: {} });
+  r.join("a", { channel: "y", userdata: {} });
+  const second = r.join("b", { channel: "y", userdata: {} });
   assert.deepEqual(second.newlyShared, []);
   assert.deepEqual(second.members, ["a"]);
   assert.deepEqual(r.part("b", "x"), [], "still share y");
@@ -29,9 +29,9 @@ Deno.test("Registry pairs peers once across several shared channels", () => {
 
 Deno.test("Registry deletes empty channels and forgets peers with none", () => {
   const r = new Registry();
-  r.join("a", "x", {});
-  r.join("a", "y", {});
-  r.join("b", "y", {});
+  r.join("a", { channel: "x", userdata: {} });
+  r.join("a", { channel: "y", userdata: {} });
+  r.join("b", { channel: "y", userdata: {} });
   assert.equal(r.channelCount, 2);
   assert.deepEqual(r.leaveAll("a"), ["b"]);
   assert.equal(r.channelCount, 1);
@@ -42,8 +42,8 @@ Deno.test("Registry deletes empty channels and forgets peers with none", () => {
 
 Deno.test("Registry refuses a double join and a part of a channel one is not in", () => {
   const r = new Registry();
-  r.join("a", "x", {});
-  assert.throws(() => r.join("a", "x", {}), RangeError);
+  r.join("a", { channel: "x", userdata: {} });
+  assert.throws(() => r.join("a", { channel: "x", userdata: {} }), RangeError);
   assert.throws(() => r.part("a", "y"), RangeError);
   assert.throws(() => r.part("b", "x"), RangeError);
   assert.deepEqual(r.membersOf("x"), ["a"]);

@@ -252,14 +252,18 @@ Deno.test("loadSecret generates a secret once, keeps it, and prefers SESSION_SEC
 });
 
 Deno.test("isDeliberateClose tells leaving from dropping", () => {
-  assert.equal(isDeliberateClose(1000, "", false), true);
-  assert.equal(isDeliberateClose(1001, "", false), true, "tab closed");
-  assert.equal(isDeliberateClose(1005, "", false), true, "close() without a code");
-  assert.equal(isDeliberateClose(1006, "", false), false, "network drop");
+  assert.equal(isDeliberateClose({ code: 1000, reason: "" }, false), true);
+  assert.equal(isDeliberateClose({ code: 1001, reason: "" }, false), true, "tab closed");
   assert.equal(
-    isDeliberateClose(1001, "No response from ping frame.", true),
+    isDeliberateClose({ code: 1005, reason: "" }, false),
+    true,
+    "close() without a code",
+  );
+  assert.equal(isDeliberateClose({ code: 1006, reason: "" }, false), false, "network drop");
+  assert.equal(
+    isDeliberateClose({ code: 1001, reason: "No response from ping frame." }, true),
     false,
     "ping timeout",
   );
-  assert.equal(isDeliberateClose(1000, "", true), false);
+  assert.equal(isDeliberateClose({ code: 1000, reason: "" }, true), false);
 });
