@@ -43,7 +43,7 @@ async function threeInACall(
   const pages: Page[] = [];
   for (const name of ["Ann", "Bob", "Cid"]) {
     const page = await newPage(browser, errors);
-    await joinRoom(page, { baseUrl: baseUrl, room, name });
+    await joinRoom(page, { baseUrl, room, name });
     pages.push(page);
   }
   for (const page of pages) await waitForPlayingVideos(page, 2);
@@ -78,7 +78,7 @@ e2eTest(
     const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
     const errors: string[] = [];
     try {
-      const pages = await threeInACall(browser, { baseUrl: baseUrl, room: "e2e-restart", errors });
+      const pages = await threeInACall(browser, { baseUrl, room: "e2e-restart", errors });
       const idsBefore = await Promise.all(pages.map((p) => remoteNames(p)));
 
       server.child.kill("SIGKILL");
@@ -91,7 +91,7 @@ e2eTest(
       assert.deepEqual(await Promise.all(pages.map((p) => remoteNames(p))), idsBefore);
 
       const dee = await newPage(browser, errors);
-      await joinRoom(dee, { baseUrl: baseUrl, room: "e2e-restart", name: "Dee" });
+      await joinRoom(dee, { baseUrl, room: "e2e-restart", name: "Dee" });
       await waitForPlayingVideos(dee, 3);
       assert.deepEqual(await remoteNames(dee), ["Ann", "Bob", "Cid"]);
       for (const page of pages) await waitForPlayingVideos(page, 3);
@@ -113,7 +113,7 @@ e2eTest("A call survives its signaling connections being cut, keeping identities
   const errors: string[] = [];
   try {
     const baseUrl = `http://127.0.0.1:${proxy.port}`;
-    const pages = await threeInACall(browser, { baseUrl: baseUrl, room: "e2e-cut", errors });
+    const pages = await threeInACall(browser, { baseUrl, room: "e2e-cut", errors });
     const ids = await Promise.all(
       pages.map((p) =>
         p.locator("[data-peer-id]").evaluateAll((tiles) =>
@@ -138,7 +138,7 @@ e2eTest("A call survives its signaling connections being cut, keeping identities
 
     // Signaling works after the resume: a newcomer meshes with everyone.
     const dee = await newPage(browser, errors);
-    await joinRoom(dee, { baseUrl: baseUrl, room: "e2e-cut", name: "Dee" });
+    await joinRoom(dee, { baseUrl, room: "e2e-cut", name: "Dee" });
     await waitForPlayingVideos(dee, 3);
     assert.deepEqual(errors, []);
   } finally {
