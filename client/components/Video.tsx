@@ -27,9 +27,18 @@ export function Video(
     const video = ref.current;
     if (video === null || video.srcObject === stream) return;
     video.srcObject = stream;
-    if (stream !== null) {
-      video.play().catch(() => {/* autoplay retried on click */});
-    }
+    if (stream === null) return;
+    // A browser that blocks autoplay with sound (no gesture on this page
+    // yet) gets another try on the person's next click or key press.
+    const retry = () => void video.play().catch(() => {});
+    video.play().catch(() => {
+      document.addEventListener("pointerdown", retry, { once: true });
+      document.addEventListener("keydown", retry, { once: true });
+    });
+    return () => {
+      document.removeEventListener("pointerdown", retry);
+      document.removeEventListener("keydown", retry);
+    };
   }, [stream]);
   useLayoutEffect(() => {
     const video = ref.current;
