@@ -74,6 +74,7 @@ addEventListener("popstate", () => {
 });
 
 store.canPickSpeaker.value = "setSinkId" in HTMLMediaElement.prototype;
+store.canShareScreen.value = typeof navigator.mediaDevices?.getDisplayMedia === "function";
 navigator.mediaDevices?.addEventListener(
   "devicechange",
   () => void call.refreshDevices(),

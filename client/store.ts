@@ -118,6 +118,8 @@ export const CallModel = createModel((options: CallModelOptions) => {
   const linkStatus = signal<LinkStatus>("connecting");
   /** Whether the browser can route audio to a chosen speaker. */
   const canPickSpeaker = signal(false);
+  /** Whether this browser can share a screen (phones cannot). */
+  const canShareScreen = signal(false);
   const participantList = computed(() => [...participants.value.values()]);
   let chatId = 0;
 
@@ -153,6 +155,7 @@ export const CallModel = createModel((options: CallModelOptions) => {
     devices,
     selectedDevices,
     canPickSpeaker,
+    canShareScreen,
     linkStatus,
 
     /** Goes to the pre-join screen of `roomName`. */

@@ -157,16 +157,18 @@ export function Room({ call, inviteUrl, chatOpen, onToggleChat }: RoomProps) {
       )}
       <nav class="controls" aria-label="Call controls">
         <MediaToggles call={call} />
-        <button
-          type="button"
-          class="round toggle"
-          aria-label="Share screen"
-          title={sharing ? "Stop sharing" : "Share your screen"}
-          aria-pressed={sharing}
-          onClick={() => void call.toggleScreenShare()}
-        >
-          <Icon name="screen" />
-        </button>
+        {store.canShareScreen.value && (
+          <button
+            type="button"
+            class="round toggle"
+            aria-label="Share screen"
+            title={sharing ? "Stop sharing" : "Share your screen"}
+            aria-pressed={sharing}
+            onClick={() => void call.toggleScreenShare()}
+          >
+            <Icon name="screen" />
+          </button>
+        )}
         <button
           type="button"
           class="round toggle"
