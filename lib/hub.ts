@@ -277,9 +277,7 @@ export class Hub {
     if (!this.#takeToken(link)) {
       if (link.strikes >= this.#abuseLimit) {
         this.#logger.log("warn", "closing abusive connection", { peer: peer.id });
-        this.metrics.connectionsKicked++;
-        this.#dropLink(link, CLOSE_CODES.policyViolation, "rate limit exceeded");
-        this.#remove(peer);
+        this.#kick(peer, CLOSE_CODES.policyViolation, "rate limit exceeded");
         return;
       }
       this.#error(peer, "rate_limited", "Slow down: too many messages");
@@ -324,7 +322,7 @@ export class Hub {
     this.#logger.log("debug", "away", { peer: peer.id });
     peer.away = true;
     peer.awaySince = this.#now();
-    for (const other of this.#sharing(peer.id)) {
+    for (const other of this.registry.neighboursOf(peer.id)) {
       this.#sendTo(other, { event: "peerAway", data: { peer_id: peer.id } });
     }
   }
@@ -474,7 +472,7 @@ export class Hub {
     }
     this.#send(peer, { event: "session", data: { resume_token: this.#issueToken(peer, now) } });
     if (wasAway) {
-      for (const other of this.#sharing(peer.id)) {
+      for (const other of this.registry.neighboursOf(peer.id)) {
         this.#sendTo(other, { event: "peerBack", data: { peer_id: peer.id } });
       }
     }
@@ -507,15 +505,6 @@ export class Hub {
     return this.#tokens!.sign({ peerId: peer.id, expiresAt: now + this.#tokenTtlMs });
   }
 
-  /** Everyone `id` shares a channel with. */
-  #sharing(id: string): string[] {
-    const out = new Set<string>();
-    for (const channel of this.registry.channelsOf(id)) {
-      for (const member of this.registry.membersOf(channel)) if (member !== id) out.add(member);
-    }
-    return [...out];
-  }
-
   #sendTo(peerId: string, message: ServerMessage) {
     const target = this.#peers.get(peerId);
     if (target !== undefined) this.#send(target, message);
@@ -542,9 +531,7 @@ export class Hub {
     if (link === null) return;
     if (link.conn.bufferedAmount > this.#maxBuffered) {
       this.#logger.log("warn", "closing slow consumer", { peer: peer.id });
-      this.metrics.connectionsKicked++;
-      this.#dropLink(link, CLOSE_CODES.tryAgainLater, "slow consumer");
-      this.#remove(peer);
+      this.#kick(peer, CLOSE_CODES.tryAgainLater, "slow consumer");
       return;
     }
     try {
@@ -583,13 +570,19 @@ export class Hub {
     }
   }
 
+  /** Closes a peer's connection for a policy reason and forgets the peer. */
+  #kick(peer: Peer, code: number, reason: string) {
+    this.metrics.connectionsKicked++;
+    if (peer.link !== null) this.#dropLink(peer.link, code, reason);
+    this.#remove(peer);
+  }
+
   /** Forgets a peer for good: everyone it shared a channel with is told. */
   #remove(peer: Peer) {
     if (this.#peers.get(peer.id) !== peer) return;
     this.#peers.delete(peer.id);
     peer.away = false;
     peer.held = [];
-    if (peer.link !== null) this.#dropLink(peer.link, CLOSE_CODES.policyViolation, "removed");
     if (this.#tokens !== undefined) this.#retired.set(peer.id, this.#now() + this.#tokenTtlMs);
     for (const other of this.registry.leaveAll(peer.id)) {
       this.#sendTo(other, { event: "removePeer", data: { peer_id: peer.id } });

@@ -112,6 +112,17 @@ export class Registry {
     return [...members.keys()].filter((other) => !this.shareChannel(peerId, other));
   }
 
+  /** Everyone `peerId` shares at least one channel with. */
+  neighboursOf(peerId: string): string[] {
+    const out = new Set<string>();
+    for (const channel of this.channelsOf(peerId)) {
+      for (const member of this.#channels.get(channel)!.keys()) {
+        if (member !== peerId) out.add(member);
+      }
+    }
+    return [...out];
+  }
+
   /** Removes `peerId` from every channel; returns everyone it shared one with. */
   leaveAll(peerId: string): string[] {
     const lost = new Set<string>();

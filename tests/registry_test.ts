@@ -48,3 +48,16 @@ Deno.test("Registry refuses a double join and a part of a channel one is not in"
   assert.throws(() => r.part("b", "x"), RangeError);
   assert.deepEqual(r.membersOf("x"), ["a"]);
 });
+
+Deno.test("Registry lists each neighbour once across shared channels", () => {
+  const r = new Registry();
+  r.join("a", { channel: "x", userdata: {} });
+  r.join("a", { channel: "y", userdata: {} });
+  r.join("b", { channel: "x", userdata: {} });
+  r.join("b", { channel: "y", userdata: {} });
+  r.join("c", { channel: "y", userdata: {} });
+  r.join("d", { channel: "z", userdata: {} });
+  assert.deepEqual(r.neighboursOf("a").sort(), ["b", "c"]);
+  assert.deepEqual(r.neighboursOf("d"), []);
+  assert.deepEqual(r.neighboursOf("nobody"), []);
+});
