@@ -10,6 +10,7 @@
 import type { ErrorCode, ServerMessage } from "../lib/protocol.ts";
 import { Mesh } from "./mesh.ts";
 import type { LocalTrack } from "./peer.ts";
+import { GLOBAL_TIMERS, type Timers } from "./_timers.ts";
 import { type GiveUpReason, SignalingClient } from "./connection.ts";
 import type { SocketLike } from "./signaling.ts";
 import { type CallStore, cleanName, type DeviceChoice, type DeviceLists } from "./store.ts";
@@ -24,9 +25,9 @@ export interface CallDeps {
   ): Promise<MediaStream>;
   /** `navigator.mediaDevices.enumerateDevices`. */
   enumerateDevices?(): Promise<MediaDeviceInfo[]>;
-  /** Timers and randomness for reconnecting; default the globals. */
-  setTimeout?: (fn: () => void, ms: number) => unknown;
-  clearTimeout?: (id: unknown) => void;
+  /** Timers for reconnecting and resume waits. Default {@linkcode GLOBAL_TIMERS}. */
+  timers?: Timers;
+  /** Randomness for backoff jitter. Default `Math.random`. */
   random?: () => number;
   /** Default `navigator.onLine`. */
   isOnline?: () => boolean;
@@ -189,8 +190,7 @@ export class CallController {
       },
       onGiveUp: (reason) => this.#onGiveUp(reason),
       channels: () => [{ channel: room, userdata: { name: store.name.value } }],
-      setTimeout: this.#deps.setTimeout,
-      clearTimeout: this.#deps.clearTimeout,
+      timers: this.#deps.timers,
       isOnline: this.#deps.isOnline,
       random: this.#deps.random,
     });
@@ -502,7 +502,7 @@ export class CallController {
           // tops out at 15 s); whoever is not back by then left meanwhile.
           this.#mesh?.expectReintroductions();
           this.#clearReintroductionTimer();
-          this.#reintroductionTimer = (this.#deps.setTimeout ?? setTimeout)(
+          this.#reintroductionTimer = (this.#deps.timers ?? GLOBAL_TIMERS).setTimeout(
             () => this.#mesh?.dropUnintroduced(),
             this.#resumeWindowMs + 5000,
           );
@@ -542,7 +542,7 @@ export class CallController {
 
   #clearReintroductionTimer(): void {
     if (this.#reintroductionTimer === undefined) return;
-    (this.#deps.clearTimeout ?? ((id) => clearTimeout(id as number)))(this.#reintroductionTimer);
+    (this.#deps.timers ?? GLOBAL_TIMERS).clearTimeout(this.#reintroductionTimer);
     this.#reintroductionTimer = undefined;
   }
 

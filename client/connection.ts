@@ -9,6 +9,7 @@
  */
 
 import type { ClientMessage, ResumeChannel, ServerMessage } from "../lib/protocol.ts";
+import { GLOBAL_TIMERS, type Timers } from "./_timers.ts";
 import { Signaling, type SocketLike } from "./signaling.ts";
 
 /** Where the connection stands. */
@@ -28,9 +29,8 @@ export interface SignalingClientOptions {
   /** The channels to rejoin when resuming (with their userdata). */
   channels(): ResumeChannel[];
   createSocket?: (url: string) => SocketLike;
-  /** Default the global timers. */
-  setTimeout?: (fn: () => void, ms: number) => unknown;
-  clearTimeout?: (id: unknown) => void;
+  /** Default {@linkcode GLOBAL_TIMERS}. */
+  timers?: Timers;
   /** Default `Math.random`. */
   random?: () => number;
   /** Default `navigator.onLine` (true where unknown). */
@@ -196,8 +196,7 @@ export class SignalingClient {
       (typeof navigator === "undefined" || navigator.onLine !== false);
     if (!online) return; // onlineChanged() retries when the network is back
     const delay = backoffDelay(this.#attempt++, (this.#options.random ?? Math.random)());
-    const set = this.#options.setTimeout ?? ((fn, ms) => setTimeout(fn, ms));
-    this.#timer = set(() => {
+    this.#timer = (this.#options.timers ?? GLOBAL_TIMERS).setTimeout(() => {
       this.#timer = null;
       this.#open();
     }, delay);
@@ -205,8 +204,7 @@ export class SignalingClient {
 
   #clearTimer() {
     if (this.#timer !== null) {
-      const clear = this.#options.clearTimeout ?? ((id) => clearTimeout(id as number));
-      clear(this.#timer);
+      (this.#options.timers ?? GLOBAL_TIMERS).clearTimeout(this.#timer);
     }
     this.#timer = null;
   }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { GLOBAL_TIMERS, type Timers } from "./_timers.ts";
 import { type IceFacts, typeOfCandidate } from "./diagnosis.ts";
 import type { CandidateType, StatsEntry } from "./quality.ts";
 
@@ -51,9 +52,8 @@ export interface PeerOptions {
    * in ms. Default 4000. A `failed` one restarts at once.
    */
   disconnectedRestartMs?: number;
-  /** Timers for that wait; default the globals. */
-  setTimeout?: (fn: () => void, ms: number) => unknown;
-  clearTimeout?: (id: unknown) => void;
+  /** Timers for that wait. Default {@linkcode GLOBAL_TIMERS}. */
+  timers?: Timers;
 }
 
 /** ICE restarts tried on `failed` before waiting for a network change. */
@@ -300,7 +300,7 @@ export class Peer {
 
   #cancelRestart() {
     if (this.#restartTimer === undefined) return;
-    (this.#options.clearTimeout ?? ((id) => clearTimeout(id as number)))(this.#restartTimer);
+    (this.#options.timers ?? GLOBAL_TIMERS).clearTimeout(this.#restartTimer);
     this.#restartTimer = undefined;
   }
 
@@ -312,8 +312,7 @@ export class Peer {
       this.restartIce();
     } else if (state === "disconnected") {
       // Often a blip that heals by itself; restart only if it lasts.
-      const set = this.#options.setTimeout ?? ((fn, ms) => setTimeout(fn, ms));
-      this.#restartTimer = set(() => {
+      this.#restartTimer = (this.#options.timers ?? GLOBAL_TIMERS).setTimeout(() => {
         if (this.pc.connectionState === "disconnected") this.restartIce();
       }, this.#options.disconnectedRestartMs ?? 4000);
     }

@@ -44,8 +44,7 @@ function client(options: { online?: () => boolean } = {}) {
     onStatus: (s) => statuses.push(s),
     onGiveUp: (r) => gaveUp.push(r),
     channels: () => [{ channel: "room", userdata: { name: "Ann" } }],
-    setTimeout: timers.setTimeout,
-    clearTimeout: timers.clearTimeout,
+    timers,
     random: () => 0.5,
     isOnline: options.online,
   });
@@ -187,7 +186,7 @@ Deno.test("SignalingClient close is deliberate: no reconnect", () => {
 Deno.test("CallController keeps its peer connections and tiles across a signaling drop", async () => {
   const timers = new ManualTimers();
   const { store, call, sockets, pcs, joinAs, welcome, meetBob } = fakeCall({
-    deps: { setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout, random: () => 0.5 },
+    deps: { timers, random: () => 0.5 },
   });
   await call.startPreview();
   meetBob(joinAs("Ann", "t"));
@@ -223,8 +222,7 @@ Deno.test("Peer restarts ICE when a connection stays disconnected", () => {
     initiator: true,
     tracks: [],
     signal: () => {},
-    setTimeout: timers.setTimeout,
-    clearTimeout: timers.clearTimeout,
+    timers,
   });
   pc.setConnectionState("disconnected");
   pc.setConnectionState("connected"); // healed by itself: the wait is cancelled
@@ -255,7 +253,7 @@ Deno.test("Peer stops restarting ICE on its own after three failures", () => {
 Deno.test("CallController drops peers a restarted server never reintroduces", async () => {
   const timers = new ManualTimers();
   const { store, call, sockets, joinAs, welcome, meetBob, introduce } = fakeCall({
-    deps: { setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout, random: () => 0.5 },
+    deps: { timers, random: () => 0.5 },
   });
   await call.startPreview();
   const first = joinAs("Ann", "t");
