@@ -6,14 +6,12 @@
  * @module
  */
 
+import { toHex } from "./_bytes.ts";
+
 const FILE = "session_secret";
 
 /** Where the secret came from, for the start-up log. */
 export type SecretSource = "env" | "file" | "generated";
-
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /**
  * Returns the secret bytes. `configured` (SESSION_SECRET) wins; otherwise
@@ -37,7 +35,7 @@ export async function loadSecret(
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  const text = hex(crypto.getRandomValues(new Uint8Array(32)));
+  const text = toHex(crypto.getRandomValues(new Uint8Array(32)));
   await Deno.mkdir(dataDir, { recursive: true });
   await Deno.writeTextFile(path, text + "\n", { mode: 0o600, createNew: true });
   return { secret: new TextEncoder().encode(text), source: "generated" };

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { toHex } from "./_bytes.ts";
+
 /** One servable file. */
 export interface Asset {
   body: Uint8Array;
@@ -39,11 +41,7 @@ async function etagOf(body: Uint8Array): Promise<string> {
   const digest = new Uint8Array(
     await crypto.subtle.digest("SHA-256", body as Uint8Array<ArrayBuffer>),
   );
-  const hex = Array.from(
-    digest.subarray(0, 12),
-    (b) => b.toString(16).padStart(2, "0"),
-  );
-  return `"${hex.join("")}"`;
+  return `"${toHex(digest.subarray(0, 12))}"`;
 }
 
 /** Builds an asset table from in-memory files (path → bytes). */
