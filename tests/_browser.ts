@@ -119,24 +119,25 @@ export async function joinRoom(
 }
 
 /**
- * Waits until the page shows exactly `count` remote tiles, each with a
- * video that has frames (`videoWidth > 0`) and is playing (`currentTime`
- * advances).
+ * Waits until the page shows exactly `count` tiles matching `tiles`
+ * (default: remote participants; `[data-screen-of]` for screen shares),
+ * each with a video that has frames (`videoWidth > 0`) and is playing
+ * (`currentTime` advances).
  */
-export async function waitForPlayingVideos(page: Page, count: number) {
+export async function waitForPlayingVideos(
+  page: Page,
+  count: number,
+  { tiles = "[data-peer-id]" }: { tiles?: string } = {},
+) {
   await page.waitForFunction(
-    async (n) => {
-      const videos = [
-        ...document.querySelectorAll<HTMLVideoElement>("[data-peer-id] video"),
-      ];
-      if (
-        videos.length !== n || videos.some((v) => v.videoWidth === 0)
-      ) return false;
+    async ([n, selector]) => {
+      const videos = [...document.querySelectorAll<HTMLVideoElement>(`${selector} video`)];
+      if (videos.length !== n || videos.some((v) => v.videoWidth === 0)) return false;
       const before = videos.map((v) => v.currentTime);
       await new Promise((resolve) => setTimeout(resolve, 300));
       return videos.every((v, i) => v.currentTime > before[i]);
     },
-    count,
+    [count, tiles] as const,
     { timeout: WAIT_MS, polling: 250 },
   );
 }

@@ -5,7 +5,6 @@
  */
 
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
 import {
   e2eTest,
   joinRoom,
@@ -115,21 +114,6 @@ e2eTest(
   },
 );
 
-/** Waits until the page's screen-share tile plays video. */
-async function waitForPlayingScreen(page: Page) {
-  await page.waitForFunction(
-    async () => {
-      const v = document.querySelector<HTMLVideoElement>("[data-screen-of] video");
-      if (v === null || v.videoWidth === 0) return false;
-      const t = v.currentTime;
-      await new Promise((r) => setTimeout(r, 300));
-      return v.currentTime > t;
-    },
-    null,
-    { timeout: WAIT_MS, polling: 250 },
-  );
-}
-
 e2eTest(
   "Screen share reaches the others as an extra tile, also from a late joiner without a camera",
   async () => {
@@ -144,7 +128,7 @@ e2eTest(
       await bob.getByRole("button", { name: "Share screen" }).click();
       const screen = ann.locator("[data-screen-of] video");
       await ann.getByRole("figure", { name: "Bob's screen" }).waitFor({ timeout: WAIT_MS });
-      await waitForPlayingScreen(ann);
+      await waitForPlayingVideos(ann, 1, { tiles: "[data-screen-of]" });
       assert.equal(await screen.count(), 1);
       assert.equal(
         await ann.locator("[data-peer-id]").count(),
@@ -160,7 +144,7 @@ e2eTest(
       const cid = await e2e.newPage();
       await joinRoom(cid, { baseUrl: e2e.baseUrl, room: "e2e-screen", name: "Cid" });
       await cid.getByRole("figure", { name: "Bob's screen" }).waitFor({ timeout: WAIT_MS });
-      await waitForPlayingScreen(cid);
+      await waitForPlayingVideos(cid, 1, { tiles: "[data-screen-of]" });
 
       await bob.getByRole("button", { name: "Share screen" }).click();
       await ann.locator("[data-screen-of]").waitFor({ state: "detached", timeout: WAIT_MS });
