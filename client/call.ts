@@ -152,6 +152,15 @@ export class CallController {
       this.#publish();
       store.micOn.value = stream.getAudioTracks().length > 0;
       store.camOn.value = stream.getVideoTracks().length > 0;
+      // Join was pressed before the camera started: the peers met so far
+      // got no tracks, so send them now (and say the camera is on).
+      if (this.#mesh !== null) {
+        for (const track of stream.getTracks()) {
+          const kind = track.kind === "audio" ? "audio" : "video";
+          await this.#mesh.setTrack(kind, { kind, track, stream });
+        }
+        this.#mesh.announceState();
+      }
     } catch (error) {
       store.mediaError.value = describeMediaError(error);
       store.micOn.value = false;

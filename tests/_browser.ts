@@ -129,17 +129,35 @@ export async function waitForPlayingVideos(
   count: number,
   { tiles = "[data-peer-id]" }: { tiles?: string } = {},
 ) {
+  // Synchronous on purpose: an async predicate returns a Promise, which is
+  // truthy, so waitForFunction would return at once without checking.
   await page.waitForFunction(
-    async ([n, selector]) => {
+    ([n, selector]) => {
       const videos = [...document.querySelectorAll<HTMLVideoElement>(`${selector} video`)];
-      if (videos.length !== n || videos.some((v) => v.videoWidth === 0)) return false;
-      const before = videos.map((v) => v.currentTime);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      return videos.every((v, i) => v.currentTime > before[i]);
+      const seen = ((globalThis as { __lastTimes?: WeakMap<HTMLVideoElement, number> })
+        .__lastTimes ??= new WeakMap());
+      const playing = videos.length === n &&
+        videos.every((v) => v.videoWidth > 0 && v.currentTime > (seen.get(v) ?? Infinity));
+      for (const v of videos) seen.set(v, v.currentTime);
+      return playing;
     },
     [count, tiles] as const,
     { timeout: WAIT_MS, polling: 250 },
-  );
+  ).catch(async (error) => {
+    const seen = await page.locator(`${tiles} video`).evaluateAll((videos) =>
+      videos.map((v) => {
+        const video = v as HTMLVideoElement;
+        const tracks = (video.srcObject as MediaStream | null)?.getTracks() ?? [];
+        return `${video.videoWidth}x${video.videoHeight} t=${video.currentTime.toFixed(2)} ` +
+          `paused=${video.paused} tracks=${
+            tracks.map((t) => `${t.kind}${t.muted ? "(muted)" : ""}`)
+          }`;
+      })
+    ).catch(() => ["(page gone)"]);
+    throw new Error(`Expected ${count} playing videos in ${tiles}, saw [${seen.join("; ")}]`, {
+      cause: error,
+    });
+  });
 }
 
 /** The names on the remote tiles, sorted. */
@@ -217,14 +235,43 @@ export function startTcpProxy(targetPort: number): TcpProxy {
   };
 }
 
+/** What {@linkcode watchContinuity} saw on one page. */
+export interface Continuity {
+  /** Peer ids of remote tiles that disappeared. */
+  removedTiles: string[];
+  /** Remote videos whose `currentTime` stood still longer than allowed, or went back. */
+  stalls: string[];
+  /** The longest time any watched remote video's `currentTime` stood still, ms. */
+  worstFreezeMs: number;
+  /** Media events on watched videos (mute, track added/removed, reload), for diagnosis. */
+  events: string[];
+}
+
 /**
- * Starts recording, in the page, every remote tile that disappears and
- * every remote video whose `currentTime` stands still for over a second.
+ * Starts recording, in the page, every remote tile that disappears and,
+ * every 100 ms, each remote video's `currentTime`: a video that goes
+ * backwards (its media pipeline restarted) or stands still for over
+ * `maxFreezeMs` is a stall. Videos are watched from the moment they show
+ * up. Media events on them are kept to explain a failure.
  */
-export async function watchContinuity(page: Page): Promise<void> {
-  await page.evaluate(() => {
-    const record = { removedTiles: [] as string[], stalls: [] as string[] };
+export async function watchContinuity(
+  page: Page,
+  { maxFreezeMs = 1000 }: { maxFreezeMs?: number } = {},
+): Promise<void> {
+  await page.evaluate((limit) => {
+    const record = {
+      removedTiles: [] as string[],
+      stalls: [] as string[],
+      worstFreezeMs: 0,
+      events: [] as string[],
+    };
     (globalThis as unknown as { __continuity: typeof record }).__continuity = record;
+    const start = performance.now();
+    const note = (text: string) => {
+      if (record.events.length < 200) {
+        record.events.push(`${Math.round(performance.now() - start)}ms ${text}`);
+      }
+    };
     new MutationObserver((mutations) => {
       for (const m of mutations) {
         for (const node of m.removedNodes) {
@@ -234,27 +281,87 @@ export async function watchContinuity(page: Page): Promise<void> {
         }
       }
     }).observe(document.body, { childList: true, subtree: true });
-    const last = new Map<string, { t: number; at: number }>();
+    const nameOf = (video: HTMLVideoElement) =>
+      video.closest("[data-peer-id]")?.querySelector(".name")?.textContent ?? "?";
+    for (const type of ["emptied", "loadstart", "waiting"]) {
+      document.addEventListener(type, (event) => {
+        const video = event.target;
+        if (video instanceof HTMLVideoElement && video.closest("[data-peer-id]")) {
+          note(`${nameOf(video)} video ${type}`);
+        }
+      }, true);
+    }
+    const streams = new WeakSet<MediaStream>();
+    const tracks = new WeakSet<MediaStreamTrack>();
+    const watchTrack = (who: string, track: MediaStreamTrack) => {
+      if (tracks.has(track)) return;
+      tracks.add(track);
+      track.addEventListener("mute", () => note(`${who} ${track.kind} muted`));
+      track.addEventListener("unmute", () => note(`${who} ${track.kind} unmuted`));
+    };
+    const last = new Map<HTMLVideoElement, { t: number; at: number }>();
     setInterval(() => {
       const now = performance.now();
       for (const video of document.querySelectorAll<HTMLVideoElement>("[data-peer-id] video")) {
-        const id = video.closest<HTMLElement>("[data-peer-id]")!.dataset.peerId!;
-        const prev = last.get(id);
-        if (prev === undefined || video.currentTime !== prev.t) {
-          last.set(id, { t: video.currentTime, at: now });
-        } else if (now - prev.at > 1000) {
-          record.stalls.push(id);
-          last.set(id, { t: video.currentTime, at: now });
+        const who = nameOf(video);
+        const stream = video.srcObject as MediaStream | null;
+        if (stream !== null && !streams.has(stream)) {
+          streams.add(stream);
+          stream.addEventListener("addtrack", (e) => note(`${who} stream added ${e.track.kind}`));
+          stream.addEventListener("removetrack", (e) => note(`${who} stream lost ${e.track.kind}`));
+        }
+        for (const track of stream?.getTracks() ?? []) watchTrack(who, track);
+        const prev = last.get(video);
+        const t = video.currentTime;
+        if (prev === undefined || (t === 0 && prev.t === 0)) {
+          // Not playing yet: freezes count from the first frame on.
+          last.set(video, { t, at: now });
+          continue;
+        }
+        if (t < prev.t) {
+          record.stalls.push(
+            `${who}: currentTime went back ${prev.t.toFixed(2)} -> ${t.toFixed(2)}`,
+          );
+          note(`${who} went back ${prev.t.toFixed(2)} -> ${t.toFixed(2)}`);
+        }
+        if (t !== prev.t) {
+          last.set(video, { t, at: now });
+          continue;
+        }
+        const frozen = now - prev.at;
+        record.worstFreezeMs = Math.max(record.worstFreezeMs, Math.round(frozen));
+        if (
+          frozen > limit && !record.stalls.includes(`${who}: frozen since ${prev.t.toFixed(2)}`)
+        ) {
+          record.stalls.push(`${who}: frozen since ${prev.t.toFixed(2)}`);
+          note(`${who} frozen at ${prev.t.toFixed(2)}`);
         }
       }
     }, 100);
-  });
+  }, maxFreezeMs);
 }
 
 /** What {@linkcode watchContinuity} recorded so far. */
-export function continuityOf(page: Page): Promise<{ removedTiles: string[]; stalls: string[] }> {
-  return page.evaluate(() =>
-    (globalThis as unknown as { __continuity: { removedTiles: string[]; stalls: string[] } })
-      .__continuity
+export function continuityOf(page: Page): Promise<Continuity> {
+  return page.evaluate(() => (globalThis as unknown as { __continuity: Continuity }).__continuity);
+}
+
+/**
+ * Waits until every remote video on the page has played `seconds` more
+ * than when this was called: a window of call time to watch, measured in
+ * media time rather than slept.
+ */
+export async function waitForPlayback(page: Page, seconds: number) {
+  const start = await page.locator("[data-peer-id] video").evaluateAll((videos) =>
+    videos.map((v) => (v as HTMLVideoElement).currentTime)
+  );
+  await page.waitForFunction(
+    ([from, more]) => {
+      const videos = [...document.querySelectorAll<HTMLVideoElement>("[data-peer-id] video")];
+      return videos.length === from.length &&
+        videos.every((v, i) => v.currentTime >= from[i] + more);
+    },
+    [start, seconds] as const,
+    { timeout: WAIT_MS, polling: 100 },
   );
 }

@@ -149,7 +149,7 @@ e2eTest(
       await bob.getByRole("button", { name: "Share screen" }).click();
       await ann.locator("[data-screen-of]").waitFor({ state: "detached", timeout: WAIT_MS });
       await cid.locator("[data-screen-of]").waitFor({ state: "detached", timeout: WAIT_MS });
-      await waitForPlayingVideos(bob, 1);
+      await waitForPlayingVideos(bob, 2);
       assert.deepEqual(e2e.errors, []);
     } finally {
       await e2e.close();
