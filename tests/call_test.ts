@@ -35,6 +35,17 @@ Deno.test("CallController sends its camera and microphone to peers that arrive",
   );
 });
 
+Deno.test("CallController sends a camera that started after Join to peers met meanwhile", async () => {
+  const { call, pcs, joinAs, meetBob } = setup();
+  const preview = call.startPreview(); // Join is pressed before it resolves
+  const socket = joinAs("Ann");
+  meetBob(socket);
+  assert.deepEqual(pcs[0].senders.map((s) => s.kind), [], "no tracks yet when Bob arrived");
+  await preview;
+  await settle(5);
+  assert.deepEqual(pcs[0].senders.map((s) => s.kind).sort(), ["audio", "video"]);
+});
+
 Deno.test("CallController explains a full room and returns to the pre-join screen", () => {
   const { store, sockets, joinAs } = setup();
   const socket = joinAs("Ann");
