@@ -358,6 +358,8 @@ export class Hub {
 
   #join(peer: Peer, channel: string, userdata: UserData, quiet = false) {
     const { id } = peer;
+    // A peer kicked earlier in this frame's handling must not come back.
+    if (!this.#holds(peer)) return;
     if (this.registry.isMember(id, channel)) {
       return this.#error(
         peer,
@@ -384,10 +386,15 @@ export class Hub {
     }
     const { newlyShared, members } = this.registry.join(id, { channel, userdata });
     for (const other of newlyShared) {
+      // Any send may kick a slow consumer, which removes it and tells the
+      // others: a kicked joiner stops the fan-out, a kicked member is not
+      // introduced (either would leave a member no socket owns).
+      if (!this.#holds(peer)) return;
       this.#sendTo(other.peerId, {
         event: "addPeer",
         data: { peer_id: id, should_create_offer: false, polite: true, userdata },
       });
+      if (!this.registry.isMember(other.peerId, channel)) continue;
       this.#send(peer, {
         event: "addPeer",
         data: {
@@ -398,6 +405,7 @@ export class Hub {
         },
       });
     }
+    if (!this.#holds(peer)) return;
     if (!quiet) this.#send(peer, { event: "joined", data: { channel, peers: members } });
     this.#logger.log("debug", "join", { peer: id, channel, size: members.length + 1 });
   }
@@ -463,15 +471,19 @@ export class Hub {
     const held = peer.held;
     peer.held = [];
     peer.heldBytes = 0;
-    for (const text of held) this.#write(peer, text);
+    for (const text of held) {
+      this.#write(peer, text);
+      if (!this.#holds(peer)) return; // kicked as a slow consumer meanwhile
+    }
     // After a restart the registry is empty: membership comes back from
     // the resuming clients. Known pairs keep their connections (clients
     // ignore a repeated addPeer), so roles never flip.
     for (const { channel, userdata } of channels) {
       if (!joined.some((c) => c.channel === channel)) this.#join(peer, channel, userdata, true);
     }
+    if (!this.#holds(peer)) return;
     this.#send(peer, { event: "session", data: { resume_token: this.#issueToken(peer, now) } });
-    if (wasAway) {
+    if (wasAway && this.#holds(peer)) {
       for (const other of this.registry.neighboursOf(peer.id)) {
         this.#sendTo(other, { event: "peerBack", data: { peer_id: peer.id } });
       }
@@ -575,6 +587,11 @@ export class Hub {
     this.metrics.connectionsKicked++;
     if (peer.link !== null) this.#dropLink(peer.link, code, reason);
     this.#remove(peer);
+  }
+
+  /** Whether `peer` is still a live identity of this hub (not removed or kicked). */
+  #holds(peer: Peer): boolean {
+    return this.#peers.get(peer.id) === peer;
   }
 
   /** Forgets a peer for good: everyone it shared a channel with is told. */

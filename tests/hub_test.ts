@@ -400,3 +400,38 @@ Deno.test("Hub counts relays and errors in its metrics", () => {
   assert.match(text, /^signal_messages_relayed_total 1$/m);
   assert.match(text, /^signal_errors_total\{code="bad_message"\} 1$/m);
 });
+
+Deno.test("Hub stops a join's fan-out when the joiner is kicked as a slow consumer", () => {
+  const { hub, connect, pairInRoom } = setup({ maxBufferedBytes: 1000 });
+  const [a, b] = pairInRoom();
+  const c = connect();
+  c.conn.bufferedAmount = 5000;
+  join(c.session, "room");
+  assert.equal(c.conn.closedWith?.code, 1013);
+  for (const member of [a, b]) {
+    const frames = member.conn.take();
+    const last = frames.filter((f) => f.data.peer_id === c.id).at(-1);
+    assert.notEqual(last?.event, "addPeer", "nobody is left believing the joiner is here");
+  }
+  assert.deepEqual(hub.registry.membersOf("room"), [a.id, b.id]);
+  assert.equal(hub.connectionCount, 2);
+
+  // Positive control: a joiner that reads is introduced to both.
+  const d = connect();
+  join(d.session, "room");
+  assert.deepEqual(a.conn.frames("addPeer").map((f) => f.data.peer_id), [d.id]);
+  assert.deepEqual(b.conn.frames("addPeer").map((f) => f.data.peer_id), [d.id]);
+});
+
+Deno.test("Hub does not introduce a member kicked during someone's join", () => {
+  const { hub, connect, pairInRoom } = setup({ maxBufferedBytes: 1000 });
+  const [a, b] = pairInRoom();
+  a.conn.bufferedAmount = 5000;
+  const c = connect();
+  join(c.session, "room");
+  assert.equal(a.conn.closedWith?.code, 1013);
+  const aboutA = c.conn.frames().filter((f) => f.data.peer_id === a.id).map((f) => f.event);
+  assert.ok(!aboutA.includes("addPeer"), `joiner told of a gone member: ${aboutA}`);
+  assert.deepEqual(c.conn.frames("addPeer").map((f) => f.data.peer_id), [b.id]);
+  assert.deepEqual(hub.registry.membersOf("room"), [b.id, c.id]);
+});

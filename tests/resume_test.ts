@@ -267,3 +267,55 @@ Deno.test("isDeliberateClose tells leaving from dropping", () => {
   );
   assert.equal(isDeliberateClose({ code: 1000, reason: "" }, true), false);
 });
+
+Deno.test("Hub leaves no phantom when a resuming peer is kicked as a slow consumer mid-resume", () => {
+  const { hub, member } = setup({ maxBufferedBytes: 1000 });
+  const a = member();
+  const b = member();
+  const d = member("other");
+  a.session.close({ deliberate: false });
+  b.session.receive(frame("relayICECandidate", { peer_id: a.id, ice_candidate: CANDIDATE }));
+  for (const p of [b, d]) p.conn.take();
+
+  // The resuming socket stops reading: the held frames overflow it.
+  const conn = new FakeConnection();
+  const session = hub.connect(conn);
+  conn.bufferedAmount = 5000;
+  session.receive(frame("resume", {
+    token: a.token,
+    channels: [{ channel: "room", userdata: {} }, { channel: "other", userdata: {} }],
+  }));
+  assert.equal(conn.closedWith?.code, 1013, "kicked as a slow consumer");
+  assert.deepEqual(b.conn.take(), [{ event: "removePeer", data: { peer_id: a.id } }]);
+  assert.deepEqual(d.conn.take(), [], "never introduced to someone already gone");
+  assert.deepEqual(hub.registry.membersOf("room"), [b.id]);
+  assert.deepEqual(hub.registry.membersOf("other"), [d.id]);
+  assert.equal(hub.connectionCount, 2);
+
+  // Positive control: the same resume from a socket that reads does rejoin.
+  const c = member();
+  c.session.close({ deliberate: false });
+  const healthy = new FakeConnection();
+  hub.connect(healthy).receive(frame("resume", {
+    token: c.token,
+    channels: [{ channel: "room", userdata: {} }, { channel: "other", userdata: {} }],
+  }));
+  assert.deepEqual(d.conn.frames("addPeer").map((f) => f.data.peer_id), [c.id]);
+  assert.deepEqual(hub.registry.membersOf("other"), [d.id, c.id]);
+});
+
+Deno.test("Hub leaves no phantom when a peer restored after a restart is kicked mid-resume", () => {
+  const { hub, member } = setup({ maxBufferedBytes: 1000 });
+  const b = member();
+  b.conn.take();
+  // A token from before the restart: this hub has never seen its peer.
+  const token = new TokenSigner(SECRET).sign({ peerId: "ghost", expiresAt: 1_700_000_060_000 });
+  const conn = new FakeConnection();
+  const session = hub.connect(conn);
+  conn.bufferedAmount = 5000;
+  session.receive(frame("resume", { token, channels: [{ channel: "room", userdata: {} }] }));
+  assert.equal(conn.closedWith?.code, 1013);
+  assert.deepEqual(b.conn.frames("addPeer"), [], "no addPeer for an id no socket owns");
+  assert.deepEqual(hub.registry.membersOf("room"), [b.id]);
+  assert.equal(hub.channelCount, 1);
+});
