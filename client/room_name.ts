@@ -1,6 +1,9 @@
 /**
- * Readable random room names ("calm-otter-4821") for the lobby's
- * "New room" button: easy to read aloud, hard to guess by chance.
+ * Random room names for the lobby's "New room" button: a readable prefix
+ * ("calm-otter") and 64 random bits in 13 base-32 characters
+ * ("calm-otter-k3x9m2p7q4z8w"). The link is the key to the room, so the
+ * random part must not be guessable by scanning: 2^64 names cannot be
+ * enumerated through a server that answers a few thousand joins a second.
  *
  * @module
  */
@@ -79,11 +82,22 @@ function randomWords(count: number): number[] {
   return [...crypto.getRandomValues(new Uint32Array(count))];
 }
 
+/** Base 32 without the look-alikes i, l, o, u (Crockford's alphabet, lower case). */
+const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
+
+/** Characters of the random part: 13 × 5 bits hold the 64 random bits. */
+export const ROOM_SUFFIX_LENGTH = 13;
+
 /** Returns a new room name; `random` yields `count` unsigned 32-bit ints. */
 export function randomRoomName(
   random: (count: number) => number[] = randomWords,
 ): string {
-  const [a, b, c] = random(3);
-  const number = String(c % 10000).padStart(4, "0");
-  return `${ADJECTIVES[a % ADJECTIVES.length]}-${NOUNS[b % NOUNS.length]}-${number}`;
+  const [a, b, high, low] = random(4);
+  let bits = (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0);
+  let suffix = "";
+  for (let i = 0; i < ROOM_SUFFIX_LENGTH; i++) {
+    suffix = ALPHABET[Number(bits & 31n)] + suffix;
+    bits >>= 5n;
+  }
+  return `${ADJECTIVES[a % ADJECTIVES.length]}-${NOUNS[b % NOUNS.length]}-${suffix}`;
 }
