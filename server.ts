@@ -108,7 +108,14 @@ async function main() {
     console.error(`error: ${error instanceof Error ? error.message : error}`);
     Deno.exit(2);
   }
-  const running = await startServer(config);
+  let running: RunningServer;
+  try {
+    running = await startServer(config);
+  } catch (error) {
+    // A refused setting (a weak SESSION_SECRET, a port in use): one clear line.
+    console.error(`error: ${error instanceof Error ? error.message : error}`);
+    Deno.exit(2);
+  }
   console.log(`Open ${running.url} in your browser.`);
   const stop = async (signal: string) => {
     console.log(`Received ${signal}, shutting down.`);

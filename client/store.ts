@@ -53,7 +53,8 @@ export const MAX_CHAT_MESSAGES = 200;
 export const MAX_NAME_LENGTH = 40;
 
 // deno-lint-ignore no-control-regex
-const UNPRINTABLE = /[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/g;
+// Also invisible ones (zero-width, bidi marks, BOM), so "Al\u200Bice" cannot pass for "Alice".
+const UNPRINTABLE = /[\u0000-\u001f\u007f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
 
 /** Turns whatever arrived as a name into a short, printable one. */
 export function cleanName(value: unknown, fallback = "Guest"): string {

@@ -34,6 +34,9 @@ function fromBase64Url(text: string): Uint8Array | undefined {
   }
 }
 
+/** A secret must use at least this many different byte values. */
+export const MIN_DISTINCT_SECRET_BYTES = 8;
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -44,6 +47,12 @@ export class TokenSigner {
   constructor(secret: Uint8Array) {
     if (secret.length < 16) {
       throw new RangeError("Cannot sign tokens: secret shorter than 16 bytes");
+    }
+    // "                " or "aaaaaaaaaaaaaaaa" is long enough but guessable.
+    if (new Set(secret).size < MIN_DISTINCT_SECRET_BYTES) {
+      throw new RangeError(
+        `Cannot sign tokens: secret has fewer than ${MIN_DISTINCT_SECRET_BYTES} distinct bytes`,
+      );
     }
     this.#secret = secret;
   }
@@ -67,8 +76,10 @@ export class TokenSigner {
     if (payload === undefined || mac === undefined || extra !== undefined) return "malformed";
     const given = fromBase64Url(mac);
     const expected = this.#mac(payload);
+    // Only the canonical spelling: base64url has several for one MAC.
     if (
-      given === undefined || given.length !== expected.length || !timingSafeEqual(given, expected)
+      given === undefined || given.length !== expected.length ||
+      toBase64Url(given) !== mac || !timingSafeEqual(given, expected)
     ) {
       return "forged";
     }

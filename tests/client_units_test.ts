@@ -8,6 +8,11 @@ import { FakeSocket } from "./_helpers.ts";
 
 Deno.test("cleanName trims, caps and strips control and bidi characters", () => {
   assert.equal(cleanName("  Ann  "), "Ann");
+  assert.equal(
+    cleanName("Al\u200bi\u200dc\u200fe\ufeff\u061c\u2060"),
+    "Alice",
+    "invisible characters",
+  );
   assert.equal(cleanName("a\u202eb\u0000c"), "abc");
   assert.equal(cleanName("x".repeat(100)).length, 40);
   assert.equal(cleanName(""), "Guest");

@@ -233,6 +233,28 @@ Deno.test("TokenSigner round-trips claims and rejects tampering", () => {
   assert.throws(() => new TokenSigner(new Uint8Array(4)), RangeError);
 });
 
+Deno.test("TokenSigner accepts only the canonical spelling of a MAC", () => {
+  const signer = new TokenSigner(SECRET);
+  const token = signer.sign({ peerId: "peer-1", expiresAt: 2000 });
+  const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const last = ALPHABET.indexOf(token.at(-1)!);
+  // The last character carries 4 bits: its 3 siblings decode to the same MAC.
+  const siblings = [0, 1, 2, 3].map((k) => (last & ~3) | k).filter((i) => i !== last);
+  assert.equal(siblings.length, 3);
+  for (const i of siblings) {
+    assert.equal(signer.verify(token.slice(0, -1) + ALPHABET[i], 1000), "forged");
+  }
+  assert.equal(signer.verify(`${token}=`, 1000), "forged", "padding is not canonical");
+  assert.deepEqual(signer.verify(token, 1000), { peerId: "peer-1", expiresAt: 2000 });
+});
+
+Deno.test("TokenSigner refuses a long but low-entropy secret", () => {
+  const spaces = new TextEncoder().encode(" ".repeat(32));
+  assert.throws(() => new TokenSigner(spaces), /fewer than 8 distinct bytes/);
+  assert.throws(() => new TokenSigner(new TextEncoder().encode("abab".repeat(8))), RangeError);
+  assert.ok(new TokenSigner(SECRET), "a real secret is accepted");
+});
+
 Deno.test("loadSecret generates a secret once, keeps it, and prefers SESSION_SECRET", async () => {
   const dir = await Deno.makeTempDir();
   try {
