@@ -52,8 +52,8 @@ export const MAX_CHAT_MESSAGES = 200;
 /** Longest display name, in characters. */
 export const MAX_NAME_LENGTH = 40;
 
-// deno-lint-ignore no-control-regex
 // Also invisible ones (zero-width, bidi marks, BOM), so "Al\u200Bice" cannot pass for "Alice".
+// deno-lint-ignore no-control-regex
 const UNPRINTABLE = /[\u0000-\u001f\u007f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
 
 /** Turns whatever arrived as a name into a short, printable one. */
