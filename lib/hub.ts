@@ -114,6 +114,8 @@ class Peer {
   held: string[] = [];
   heldBytes = 0;
   tokenIssuedAt = 0;
+  /** Expiry of the newest token issued: older ones are superseded. */
+  tokenExpiresAt = 0;
   constructor(public id: string) {}
 }
 
@@ -123,6 +125,8 @@ class Link implements Session {
   tokens: number;
   refilledAt: number;
   strikes = 0;
+  /** Whether a frame was dispatched yet (`resume` must be the first). */
+  spoken = false;
   constructor(readonly hub: Hub, readonly conn: Connection, burst: number, now: number) {
     this.tokens = burst;
     this.refilledAt = now;
@@ -336,6 +340,16 @@ export class Hub {
   }
 
   #dispatch(link: Link, peer: Peer, message: ClientMessage): void {
+    const first = !link.spoken;
+    link.spoken = true;
+    if (message.event === "resume" && !first) {
+      return this.#error(
+        peer,
+        "bad_request",
+        "Cannot resume: resume must be the first frame on a connection",
+        "resume",
+      );
+    }
     switch (message.event) {
       case "join":
         return this.#join(peer, message.data.channel, message.data.userdata);
@@ -447,6 +461,10 @@ export class Hub {
     if (this.#retired.has(claims.peerId)) return refuse("that peer has left");
     let peer = this.#peers.get(claims.peerId);
     if (peer === fresh) return refuse("already that peer");
+    // A refresh supersedes older tokens: a leaked old copy cannot take over.
+    if (peer !== undefined && claims.expiresAt < peer.tokenExpiresAt) {
+      return refuse("the token was superseded by a newer one");
+    }
     // The identity from `welcome` is given up for the proven one.
     this.#peers.delete(fresh.id);
     const wasAway = peer?.away ?? false;
@@ -514,7 +532,8 @@ export class Hub {
 
   #issueToken(peer: Peer, now: number): string {
     peer.tokenIssuedAt = now;
-    return this.#tokens!.sign({ peerId: peer.id, expiresAt: now + this.#tokenTtlMs });
+    peer.tokenExpiresAt = now + this.#tokenTtlMs;
+    return this.#tokens!.sign({ peerId: peer.id, expiresAt: peer.tokenExpiresAt });
   }
 
   #sendTo(peerId: string, message: ServerMessage) {

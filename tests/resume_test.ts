@@ -341,3 +341,38 @@ Deno.test("Hub leaves no phantom when a peer restored after a restart is kicked 
   assert.deepEqual(hub.registry.membersOf("room"), [b.id]);
   assert.equal(hub.channelCount, 1);
 });
+
+Deno.test("Hub accepts resume only as a connection's first frame", () => {
+  const { hub, member } = setup();
+  const a = member();
+  a.session.close({ deliberate: false });
+  // Joined and parted again: no channels, but not the first frame either.
+  const conn = new FakeConnection();
+  const session = hub.connect(conn);
+  session.receive(frame("join", { channel: "elsewhere", userdata: {} }));
+  session.receive(frame("part", { channel: "elsewhere" }));
+  conn.take();
+  session.receive(frame("resume", { token: a.token, channels: [] }));
+  assert.deepEqual(conn.frames("error").map((f) => f.data.code), ["bad_request"]);
+  assert.match(conn.frames("error")[0].data.message, /first frame/);
+  assert.notEqual(session.peerId, a.id);
+  // Positive control: first on a fresh connection, the same token works.
+  const fresh = new FakeConnection();
+  const back = hub.connect(fresh);
+  back.receive(frame("resume", { token: a.token, channels: [] }));
+  assert.equal(back.peerId, a.id);
+});
+
+Deno.test("Hub lets a refreshed token supersede the older one", () => {
+  const { hub, clock, member, resume } = setup();
+  const a = member();
+  clock.advance(60_000);
+  hub.tick();
+  const newer: string = a.conn.frames("session").at(-1)!.data.resume_token;
+  a.session.close({ deliberate: false });
+  const old = resume(a.token);
+  assert.match(old.conn.frames("error")[0]?.data.message ?? "", /superseded/);
+  assert.notEqual(old.session.peerId, a.id);
+  const back = resume(newer);
+  assert.equal(back.session.peerId, a.id, "the newest token still resumes");
+});
