@@ -59,6 +59,8 @@ export async function startServer(
   });
   const handler = createHandler(hub, assets, {
     allowedOrigins: config.allowedOrigins,
+    publicOrigin: config.publicOrigin,
+    tls: config.tlsCert !== undefined,
     idleTimeoutSeconds: config.idleTimeoutSeconds,
     logger,
   });

@@ -22,6 +22,12 @@ export interface Config {
   idleTimeoutSeconds: number;
   /** Extra origins allowed to open `/ws`, besides the page's own. */
   allowedOrigins: string[];
+  /**
+   * The one origin this server is reached at (`https://meet.example.org`),
+   * when known: then Origin must match it exactly (scheme included) and
+   * every request's Host must be its host — DNS rebinding is refused.
+   */
+  publicOrigin?: string;
   tlsCert?: string;
   tlsKey?: string;
   logLevel: LogLevel;
@@ -100,6 +106,16 @@ const text: Parser<string> = (raw, name) => {
   return raw;
 };
 
+const publicOrigin: Parser<string> = (raw, name) => {
+  const [only, ...rest] = origins(raw, name);
+  if (only === undefined || rest.length > 0) {
+    throw new TypeError(
+      `Invalid ${name} "${raw}": expected one origin like https://meet.example.org`,
+    );
+  }
+  return only;
+};
+
 const secret: Parser<string> = (raw, name) => {
   if (raw.length < 32) {
     throw new TypeError(
@@ -159,6 +175,7 @@ const SETTINGS = {
     parse: origins,
     fallback: [] as string[],
   },
+  publicOrigin: { env: "PUBLIC_ORIGIN", parse: publicOrigin, fallback: undefined },
   tlsCert: { env: "TLS_CERT", parse: text, fallback: undefined },
   tlsKey: { env: "TLS_KEY", parse: text, fallback: undefined },
   logLevel: { env: "LOG_LEVEL", parse: logLevel, fallback: "info" as LogLevel },
@@ -224,6 +241,7 @@ export function parseConfig(
     ratePerSecond: resolve(SETTINGS.ratePerSecond),
     idleTimeoutSeconds: resolve(SETTINGS.idleTimeoutSeconds),
     allowedOrigins: resolve(SETTINGS.allowedOrigins),
+    publicOrigin: resolve<string | undefined>(SETTINGS.publicOrigin),
     tlsCert: resolve<string | undefined>(SETTINGS.tlsCert),
     tlsKey: resolve<string | undefined>(SETTINGS.tlsKey),
     logLevel: resolve(SETTINGS.logLevel),

@@ -15,6 +15,14 @@ import { type AssetTable, serveAsset } from "./static.ts";
 export interface HandlerOptions {
   /** Origins besides the page's own that may open `/ws`. Default none. */
   allowedOrigins?: string[];
+  /**
+   * The origin the server is reached at. When set, Origin must equal it
+   * (or be in `allowedOrigins`) and Host must be its host. Default unset:
+   * Origin's host must equal Host.
+   */
+  publicOrigin?: string;
+  /** Serving over TLS: adds HSTS. Default false. */
+  tls?: boolean;
   /** Seconds without a pong before Deno drops a socket. Default 30. */
   idleTimeoutSeconds?: number;
   /** Default: writes nothing. */
@@ -35,7 +43,9 @@ const PAGE_HEADERS = {
     "object-src 'none'",
     "base-uri 'none'",
     "frame-ancestors 'none'",
+    "form-action 'none'",
   ].join("; "),
+  "cross-origin-opener-policy": "same-origin",
   "referrer-policy": "no-referrer",
   "permissions-policy": "camera=(self), microphone=(self), display-capture=(self)",
 };
@@ -47,18 +57,41 @@ function text(
 ): Response {
   return new Response(body + "\n", {
     status,
-    headers: { "content-type": "text/plain; charset=utf-8", ...headers },
+    headers: {
+      "content-type": "text/plain; charset=utf-8",
+      "x-content-type-options": "nosniff",
+      ...headers,
+    },
   });
+}
+
+/**
+ * A Host header that is a plain `name[:port]` or `[v6][:port]`. Anything
+ * else (a path, a query, spaces) would make Deno's `request.url` lie about
+ * the path, so it is refused before routing.
+ */
+const HOST_HEADER =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+
+/** Whether `host` is a well-formed Host header value. */
+export function isValidHostHeader(host: string): boolean {
+  return HOST_HEADER.test(host);
 }
 
 /** Whether `origin` may open a socket on a server reached as `host`. */
 export function isOriginAllowed(
   origin: string | null,
-  { host, allowed }: { host: string | null; allowed: readonly string[] },
+  { host, allowed, publicOrigin }: {
+    host: string | null;
+    allowed: readonly string[];
+    publicOrigin?: string;
+  },
 ): boolean {
   // Non-browser clients send no Origin; cross-site hijacking needs a browser.
   if (origin === null) return true;
   if (allowed.includes(origin)) return true;
+  // Known public origin: scheme and host must both match it.
+  if (publicOrigin !== undefined) return origin === publicOrigin;
   try {
     // Compare host only: behind a TLS-terminating proxy the scheme differs.
     return host !== null && new URL(origin).host === host;
@@ -90,11 +123,17 @@ export function createHandler(
 ): (request: Request) => Response {
   const {
     allowedOrigins = [],
+    publicOrigin,
+    tls = false,
     idleTimeoutSeconds = 30,
     logger = SILENT_LOGGER,
     now = Date.now,
   } = options;
   const startedAt = now();
+  const publicHost = publicOrigin === undefined ? undefined : new URL(publicOrigin).host;
+  const extraPageHeaders: Record<string, string> = tls
+    ? { "strict-transport-security": "max-age=31536000" }
+    : {};
 
   function upgrade(request: Request): Response {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
@@ -103,9 +142,11 @@ export function createHandler(
       });
     }
     const origin = request.headers.get("origin");
-    if (!isOriginAllowed(origin, { host: request.headers.get("host"), allowed: allowedOrigins })) {
+    const host = request.headers.get("host");
+    if (!isOriginAllowed(origin, { host, allowed: allowedOrigins, publicOrigin })) {
+      // Attacker-supplied: logged short.
       logger.log("warn", "refused cross-origin socket", {
-        origin: origin ?? "",
+        origin: (origin ?? "").slice(0, 200),
       });
       return text(403, "Origin not allowed");
     }
@@ -148,6 +189,13 @@ export function createHandler(
 
   return (request) => {
     try {
+      const host = request.headers.get("host");
+      // Deno builds request.url from Host: a Host with a path in it would
+      // route this request elsewhere, so only a plain host[:port] passes.
+      if (host !== null && !isValidHostHeader(host)) return text(400, "Bad Host header");
+      if (publicHost !== undefined && host !== null && host.toLowerCase() !== publicHost) {
+        return text(421, "Misdirected request: this server answers for its public origin only");
+      }
       const url = new URL(request.url);
       const path = url.pathname;
       if (path === "/ws") {
@@ -184,7 +232,7 @@ export function createHandler(
         (room !== undefined && isValidChannel(room));
       const asset = assets.get(isPage ? APP_PAGE : path);
       if (asset === undefined) return text(404, "Not found");
-      return serveAsset(request, asset, isPage ? PAGE_HEADERS : {});
+      return serveAsset(request, asset, isPage ? { ...PAGE_HEADERS, ...extraPageHeaders } : {});
     } catch (error) {
       logger.log("error", "request failed", { error: String(error) });
       return text(500, "Internal server error");

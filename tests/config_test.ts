@@ -32,6 +32,10 @@ Deno.test("parseConfig reads the environment and lets flags override it", () => 
     "http://b.example:8080",
   ]);
   assert.equal(config.maxPeersPerChannel, 4);
+  assert.equal(
+    parseConfig([], { PUBLIC_ORIGIN: "https://meet.example.org/" }).publicOrigin,
+    "https://meet.example.org",
+  );
 });
 
 Deno.test("parseConfig accepts an empty ICE server list", () => {
@@ -52,6 +56,8 @@ Deno.test("parseConfig names the variable in every error", () => {
       /Invalid ALLOWED_ORIGINS entry "example.com"/,
     ],
     [{ ALLOWED_ORIGINS: "https://a.example/path" }, /Invalid ALLOWED_ORIGINS/],
+    [{ PUBLIC_ORIGIN: "meet.example.org" }, /Invalid PUBLIC_ORIGIN/],
+    [{ PUBLIC_ORIGIN: "https://a.example,https://b.example" }, /Invalid PUBLIC_ORIGIN/],
     [{ LOG_LEVEL: "loud" }, /Invalid LOG_LEVEL "loud"/],
     [{ TLS_CERT: "cert.pem" }, /TLS_CERT\/TLS_KEY: set both/],
     [{ HOST: " " }, /Invalid HOST/],

@@ -185,3 +185,74 @@ Deno.test("Handler answers a malformed WebSocket handshake with 400", async () =
   assert.equal(response.status, 400);
   assert.match(await response.text(), /^Bad WebSocket handshake/);
 });
+
+Deno.test("Handler answers a Host with a path or junk in it with 400, never another route", async () => {
+  const { get, hub } = await setup();
+  const handler = createHandler(hub, await buildAssetTable([["/index.html", encoder.encode("x")]]));
+  // Deno builds request.url from Host: "host/metrics?" turns GET / into /metrics.
+  for (const host of ["127.0.0.1:8000/metrics?", "a b", "x:8000#frag", "evil.example\\@x"]) {
+    const url = `http://${host.replace(/[ \\]/g, "_")}/`;
+    const response = handler(new Request(url, { headers: { host } }));
+    assert.equal(response.status, 400, host);
+    assert.equal(response.headers.get("x-content-type-options"), "nosniff");
+    assert.doesNotMatch(await response.text(), /connections/);
+  }
+  // Positive control: plain hosts are served.
+  for (const host of ["localhost:8000", "meet.example.org", "[::1]:8000", "127.0.0.1"]) {
+    const response = get("/healthz", { headers: { host } });
+    assert.equal(response.status, 200, host);
+    await response.body?.cancel();
+  }
+});
+
+Deno.test("Handler with PUBLIC_ORIGIN refuses other Hosts and Origins (DNS rebinding)", async () => {
+  const hub = new Hub();
+  const assets = await buildAssetTable([["/index.html", encoder.encode("x")]]);
+  const handler = createHandler(hub, assets, { publicOrigin: "https://meet.example.org" });
+  const request = (host: string, headers: Record<string, string> = {}, path = "/") =>
+    handler(new Request(`http://${host}${path}`, { headers: { host, ...headers } }));
+  // A rebinding page: foreign Origin with a matching foreign Host.
+  const rebound = request(
+    "evil.example",
+    { origin: "http://evil.example", upgrade: "websocket" },
+    "/ws",
+  );
+  assert.equal(rebound.status, 421);
+  await rebound.body?.cancel();
+  assert.equal(request("evil.example").status, 421);
+  // Right host, wrong scheme in Origin: refused.
+  const wrongScheme = request("meet.example.org", {
+    origin: "http://meet.example.org",
+    upgrade: "websocket",
+  }, "/ws");
+  assert.equal(wrongScheme.status, 403);
+  await wrongScheme.body?.cancel();
+  // Positive control: the public origin is served.
+  const page = request("meet.example.org");
+  assert.equal(page.status, 200);
+  await page.body?.cancel();
+  assert.equal(
+    isOriginAllowed("https://meet.example.org", {
+      host: "meet.example.org",
+      allowed: [],
+      publicOrigin: "https://meet.example.org",
+    }),
+    true,
+  );
+});
+
+Deno.test("Handler page headers forbid form posts and cross-origin openers; HSTS only over TLS", async () => {
+  const assets = await buildAssetTable([["/index.html", encoder.encode("x")]]);
+  const plain = createHandler(new Hub(), assets)(new Request("http://localhost:8000/"));
+  assert.match(plain.headers.get("content-security-policy") ?? "", /form-action 'none'/);
+  assert.equal(plain.headers.get("cross-origin-opener-policy"), "same-origin");
+  assert.equal(plain.headers.get("strict-transport-security"), null);
+  await plain.body?.cancel();
+  const tls = createHandler(new Hub(), assets, { tls: true })(new Request("https://localhost/"));
+  assert.match(tls.headers.get("strict-transport-security") ?? "", /max-age=\d+/);
+  await tls.body?.cancel();
+  const missing = createHandler(new Hub(), assets)(new Request("http://localhost:8000/nope"));
+  assert.equal(missing.status, 404);
+  assert.equal(missing.headers.get("x-content-type-options"), "nosniff");
+  await missing.body?.cancel();
+});
