@@ -42,6 +42,12 @@ export interface MeshOptions {
   stuckAfterMs?: number;
 }
 
+/** Chat and state messages one peer may send in a burst. */
+export const PEER_MESSAGE_BURST = 20;
+
+/** Sustained chat and state messages per second from one peer; more are dropped. */
+export const PEER_MESSAGES_PER_SECOND = 5;
+
 /** Per-peer bookkeeping beside the Peer itself. */
 interface Entry {
   peer: Peer;
@@ -52,6 +58,8 @@ interface Entry {
   /** The stream id they announced as their screen share. */
   screenId: string | null;
   sample: StatsSample | null;
+  /** Token bucket for their data channel messages. */
+  allowance: { tokens: number; at: number };
 }
 
 /** All peer connections of one call. */
@@ -263,6 +271,7 @@ export class Mesh {
       streams: new Map(),
       screenId: null,
       sample: null,
+      allowance: { tokens: PEER_MESSAGE_BURST, at: this.#now() },
       peer: new Peer(pc, {
         polite,
         initiator,
@@ -329,6 +338,16 @@ export class Mesh {
   }
 
   #onPeerMessage(peerId: string, entry: Entry, data: string) {
+    // A flooding peer must not bury the chat or freeze this tab.
+    const now = this.#now();
+    const allowance = entry.allowance;
+    allowance.tokens = Math.min(
+      PEER_MESSAGE_BURST,
+      allowance.tokens + (now - allowance.at) * PEER_MESSAGES_PER_SECOND / 1000,
+    );
+    allowance.at = now;
+    if (allowance.tokens < 1) return;
+    allowance.tokens -= 1;
     const message = parsePeerMessage(data);
     const { store } = this.#options;
     const participant = store.participants.value.get(peerId);

@@ -59,6 +59,12 @@ export interface PeerOptions {
 /** ICE restarts tried on `failed` before waiting for a network change. */
 export const MAX_AUTO_RESTARTS = 3;
 
+/**
+ * Candidates held before the first remote description. A real peer sends
+ * a few dozen; past this a peer that never offers is only filling memory.
+ */
+export const MAX_EARLY_CANDIDATES = 200;
+
 /** Messages held for a data channel that is not open yet. */
 const MAX_OUTBOX = 100;
 
@@ -278,7 +284,9 @@ export class Peer {
     const type = typeOfCandidate(message.candidate.candidate ?? "");
     if (type !== null) this.#remoteTypes.add(type);
     if (pc.remoteDescription === null) {
-      this.#earlyCandidates.push(message.candidate);
+      if (this.#earlyCandidates.length < MAX_EARLY_CANDIDATES) {
+        this.#earlyCandidates.push(message.candidate);
+      }
       return;
     }
     await this.#addCandidate(message.candidate);

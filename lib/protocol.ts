@@ -185,18 +185,31 @@ function optionalNullable<T>(
   return value === undefined || value === null || check(value);
 }
 
-const isString = (v: unknown): v is string => typeof v === "string";
 const isIndex = (v: unknown): v is number =>
   typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 65535;
+
+/**
+ * Longest accepted candidate line. Real ones are under 300 characters
+ * (an mDNS host or a TURN relay included); the cap keeps a hostile peer
+ * from pushing megabytes into the other side's held candidates.
+ */
+export const MAX_CANDIDATE_LENGTH = 1024;
+
+/** Longest `sdpMid` or `usernameFragment`. */
+const MAX_CANDIDATE_FIELD_LENGTH = 256;
+
+const isShortString = (v: unknown): v is string =>
+  typeof v === "string" && v.length <= MAX_CANDIDATE_FIELD_LENGTH;
 
 /** Checks an ICE candidate and rebuilds it from its known fields. */
 export function parseIceCandidate(value: unknown): IceCandidate | undefined {
   if (!isObject(value) || typeof value.candidate !== "string") return;
   const { candidate, sdpMid, sdpMLineIndex, usernameFragment } = value;
   if (
-    !optionalNullable(sdpMid, isString) ||
+    candidate.length > MAX_CANDIDATE_LENGTH ||
+    !optionalNullable(sdpMid, isShortString) ||
     !optionalNullable(sdpMLineIndex, isIndex) ||
-    !optionalNullable(usernameFragment, isString)
+    !optionalNullable(usernameFragment, isShortString)
   ) return;
   const out: IceCandidate = { candidate };
   if (sdpMid !== undefined) out.sdpMid = sdpMid;

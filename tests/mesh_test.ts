@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Mesh } from "../client/mesh.ts";
+import { Mesh, PEER_MESSAGE_BURST } from "../client/mesh.ts";
 import type { LocalTrack } from "../client/peer.ts";
 import { CallModel, type CallStore } from "../client/store.ts";
 import { Hub } from "../lib/hub.ts";
@@ -349,4 +349,16 @@ Deno.test("Mesh lowers each video copy's bitrate as the room grows", async () =>
     assert.equal(sender.parameters.encodings[0].maxBitrate, 650_000);
     assert.equal(sender.parameters.encodings[0].scaleResolutionDownBy, 1.5);
   }
+});
+
+Deno.test("Mesh drops a peer's chat flood past its allowance, keeping the first messages", async () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
+  await settle();
+  for (let i = 0; i < 3 * PEER_MESSAGE_BURST; i++) ann.mesh.sendChat(`line ${i}`);
+  await settle(5);
+  const got = bob.store.chat.value.map((m) => m.text);
+  assert.ok(got.length > 0 && got.length <= PEER_MESSAGE_BURST, `${got.length} delivered`);
+  assert.equal(got[0], "line 0", "the first messages get through");
+  assert.equal(ann.store.chat.value.length, 3 * PEER_MESSAGE_BURST, "our own all show");
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type LocalTrack, Peer, type PeerSignal } from "../client/peer.ts";
+import { type LocalTrack, MAX_EARLY_CANDIDATES, Peer, type PeerSignal } from "../client/peer.ts";
 import { FakePeerConnection, FakeStream, FakeTrack, settle } from "./_fake_rtc.ts";
 
 function media(
@@ -253,4 +253,22 @@ Deno.test("Peer delivers data channel messages sent before the channel opened", 
   assert.equal(a.peer.send("sent while connecting"), true);
   await settle();
   assert.deepEqual(b.messages, ["sent while connecting"]);
+});
+
+Deno.test("Peer holds at most MAX_EARLY_CANDIDATES from a peer that never describes itself", async () => {
+  const pc = new FakePeerConnection({});
+  const peer = new Peer(pc as unknown as RTCPeerConnection, {
+    polite: true,
+    initiator: false,
+    tracks: [],
+    signal: () => {},
+  });
+  for (let i = 0; i < MAX_EARLY_CANDIDATES + 50; i++) {
+    await peer.receive({
+      candidate: { candidate: `candidate:${i} 1 udp 1 127.0.0.1 ${i} typ host`, sdpMid: "0" },
+    });
+  }
+  await peer.receive({ description: REMOTE_OFFER });
+  assert.equal(pc.candidates.length, MAX_EARLY_CANDIDATES, "the first ones, no more");
+  peer.close();
 });

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import {
   isValidChannel,
+  MAX_CANDIDATE_LENGTH,
   parseClientMessage,
+  parseIceCandidate,
   parseServerMessage,
   utf8Length,
 } from "../lib/protocol.ts";
@@ -179,4 +181,13 @@ Deno.test("utf8Length counts bytes, not UTF-16 units", () => {
   assert.equal(utf8Length("abc"), 3);
   assert.equal(utf8Length("é"), 2);
   assert.equal(utf8Length("😀"), 4);
+});
+
+Deno.test("parseIceCandidate refuses oversized candidates and fields", () => {
+  const ok = { candidate: "candidate:1 1 udp 1 10.0.0.1 9 typ host", sdpMid: "0" };
+  assert.deepEqual(parseIceCandidate(ok), ok);
+  assert.equal(parseIceCandidate({ candidate: "x".repeat(MAX_CANDIDATE_LENGTH + 1) }), undefined);
+  assert.equal(parseIceCandidate({ ...ok, sdpMid: "m".repeat(257) }), undefined);
+  assert.equal(parseIceCandidate({ ...ok, usernameFragment: "u".repeat(257) }), undefined);
+  assert.deepEqual(parseIceCandidate({ candidate: "" }), { candidate: "" }, "end of candidates");
 });
