@@ -55,12 +55,18 @@ export async function startServer(
     maxMessageBytes: config.maxMessageBytes,
     rateBurst: config.rateBurst,
     ratePerSecond: config.ratePerSecond,
+    joinBurst: config.joinBurst,
+    joinsPerMinute: config.joinsPerMinute,
+    maxAwayPeers: config.maxAwayPeers,
     logger,
   });
   const handler = createHandler(hub, assets, {
     allowedOrigins: config.allowedOrigins,
     publicOrigin: config.publicOrigin,
     tls: config.tlsCert !== undefined,
+    maxConnections: config.maxConnections,
+    maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+    trustProxy: config.trustProxy,
     idleTimeoutSeconds: config.idleTimeoutSeconds,
     logger,
   });

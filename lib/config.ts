@@ -39,6 +39,18 @@ export interface Config {
   resumeWindowSeconds: number;
   /** Seconds a resume token stays valid (refreshed at half-life). */
   resumeTokenTtlSeconds: number;
+  /** Open and opening WebSockets in all. */
+  maxConnections: number;
+  /** Open and opening WebSockets from one client address. */
+  maxConnectionsPerAddress: number;
+  /** Take the client address from `X-Forwarded-For` (only behind a proxy that sets it). */
+  trustProxy: boolean;
+  /** Join attempts one connection may make in a burst (its address: 10×). */
+  joinBurst: number;
+  /** Join attempts per minute after the burst (its address: 10×). */
+  joinsPerMinute: number;
+  /** Peers held away at once. */
+  maxAwayPeers: number;
 }
 
 /** The seed's STUN server: fine for tests on one LAN, not behind strict NATs. */
@@ -125,6 +137,13 @@ const secret: Parser<string> = (raw, name) => {
   return raw;
 };
 
+const boolean: Parser<boolean> = (raw, name) => {
+  const value = raw.trim().toLowerCase();
+  if (["1", "true", "yes"].includes(value)) return true;
+  if (["0", "false", "no"].includes(value)) return false;
+  throw new TypeError(`Invalid ${name} "${raw}": expected true or false`);
+};
+
 const logLevel: Parser<LogLevel> = (raw, name) => {
   const level = LOG_LEVELS.find((l) => l === raw.toLowerCase());
   if (level === undefined) {
@@ -183,6 +202,16 @@ const SETTINGS = {
   dataDir: { env: "DATA_DIR", parse: text, fallback: ".data" },
   resumeWindowSeconds: { env: "RESUME_WINDOW", parse: integer(0, 3600), fallback: 25 },
   resumeTokenTtlSeconds: { env: "RESUME_TOKEN_TTL", parse: integer(10, 86_400), fallback: 120 },
+  maxConnections: { env: "MAX_CONNECTIONS", parse: integer(1, 10_000_000), fallback: 10_000 },
+  maxConnectionsPerAddress: {
+    env: "MAX_CONNECTIONS_PER_ADDRESS",
+    parse: integer(1, 10_000_000),
+    fallback: 50,
+  },
+  trustProxy: { env: "TRUST_PROXY", parse: boolean, fallback: false },
+  joinBurst: { env: "JOIN_BURST", parse: integer(1, 10_000_000), fallback: 10 },
+  joinsPerMinute: { env: "JOINS_PER_MINUTE", parse: integer(1, 10_000_000), fallback: 10 },
+  maxAwayPeers: { env: "MAX_AWAY_PEERS", parse: integer(0, 10_000_000), fallback: 1000 },
 } as const;
 
 /** The environment variable names, for docs and `--help`. */
@@ -249,6 +278,12 @@ export function parseConfig(
     dataDir: resolve(SETTINGS.dataDir),
     resumeWindowSeconds: resolve(SETTINGS.resumeWindowSeconds),
     resumeTokenTtlSeconds: resolve(SETTINGS.resumeTokenTtlSeconds),
+    maxConnections: resolve(SETTINGS.maxConnections),
+    maxConnectionsPerAddress: resolve(SETTINGS.maxConnectionsPerAddress),
+    trustProxy: resolve(SETTINGS.trustProxy),
+    joinBurst: resolve(SETTINGS.joinBurst),
+    joinsPerMinute: resolve(SETTINGS.joinsPerMinute),
+    maxAwayPeers: resolve(SETTINGS.maxAwayPeers),
   };
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new TypeError("Invalid TLS_CERT/TLS_KEY: set both or neither");

@@ -23,6 +23,16 @@ export interface HandlerOptions {
   publicOrigin?: string;
   /** Serving over TLS: adds HSTS. Default false. */
   tls?: boolean;
+  /** Open and opening WebSockets in all; more get 503. Default 10,000. */
+  maxConnections?: number;
+  /** Open and opening WebSockets from one client address; more get 429. Default 50. */
+  maxConnectionsPerAddress?: number;
+  /**
+   * A front proxy sets `X-Forwarded-For`: the client address is its last
+   * entry. Only set this when every request comes through that proxy, or
+   * anyone can claim any address. Default false (the TCP peer address).
+   */
+  trustProxy?: boolean;
   /** Seconds without a pong before Deno drops a socket. Default 30. */
   idleTimeoutSeconds?: number;
   /** Default: writes nothing. */
@@ -115,27 +125,51 @@ export function isDeliberateClose(
   return code === 1000 || code === 1001 || code === 1005;
 }
 
+/** What Deno.serve tells a handler about the connection. */
+export interface RequestInfo {
+  remoteAddr: { hostname: string };
+}
+
+/** The client address a request counts against. */
+export function clientAddress(
+  request: Request,
+  info: RequestInfo | undefined,
+  trustProxy: boolean,
+): string {
+  if (trustProxy) {
+    const hop = request.headers.get("x-forwarded-for")?.split(",").at(-1)?.trim();
+    if (hop) return hop.slice(0, 64);
+  }
+  return info?.remoteAddr.hostname ?? "unknown";
+}
+
 /** Creates the server's request handler. */
 export function createHandler(
   hub: Hub,
   assets: AssetTable,
   options: HandlerOptions = {},
-): (request: Request) => Response {
+): (request: Request, info?: RequestInfo) => Response {
   const {
     allowedOrigins = [],
     publicOrigin,
     tls = false,
+    maxConnections = 10_000,
+    maxConnectionsPerAddress = 50,
+    trustProxy = false,
     idleTimeoutSeconds = 30,
     logger = SILENT_LOGGER,
     now = Date.now,
   } = options;
   const startedAt = now();
+  /** Sockets per client address, counted from the upgrade to the close. */
+  const perAddress = new Map<string, number>();
+  let sockets = 0;
   const publicHost = publicOrigin === undefined ? undefined : new URL(publicOrigin).host;
   const extraPageHeaders: Record<string, string> = tls
     ? { "strict-transport-security": "max-age=31536000" }
     : {};
 
-  function upgrade(request: Request): Response {
+  function upgrade(request: Request, address: string): Response {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return text(426, "Expected a WebSocket upgrade", {
         upgrade: "websocket",
@@ -150,6 +184,15 @@ export function createHandler(
       });
       return text(403, "Origin not allowed");
     }
+    if (sockets >= maxConnections) {
+      hub.metrics.connectionsRefused++;
+      return text(503, "Too many connections; try again later", { "retry-after": "10" });
+    }
+    const fromAddress = perAddress.get(address) ?? 0;
+    if (fromAddress >= maxConnectionsPerAddress) {
+      hub.metrics.connectionsRefused++;
+      return text(429, "Too many connections from your address", { "retry-after": "10" });
+    }
     let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
     try {
       upgraded = Deno.upgradeWebSocket(request, { idleTimeout: idleTimeoutSeconds });
@@ -161,11 +204,23 @@ export function createHandler(
       );
     }
     const { socket, response } = upgraded;
+    // Counted from now, so sockets still opening count too.
+    sockets++;
+    perAddress.set(address, fromAddress + 1);
+    let counted = true;
+    const uncount = () => {
+      if (!counted) return;
+      counted = false;
+      sockets--;
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left <= 0) perAddress.delete(address);
+      else perAddress.set(address, left);
+    };
     let session: Session | undefined;
     // Every handler is guarded: an exception here would end the process.
     socket.onopen = () => {
       try {
-        session = hub.connect(socket);
+        session = hub.connect(socket, { address });
       } catch (error) {
         logger.log("error", "connect failed", { error: String(error) });
         socket.close(1011, "internal error");
@@ -174,6 +229,7 @@ export function createHandler(
     let errored = false;
     socket.onmessage = (event) => session?.receive(event.data);
     socket.onclose = (event) => {
+      uncount();
       try {
         session?.close({ deliberate: isDeliberateClose(event, errored) });
       } catch {
@@ -187,7 +243,7 @@ export function createHandler(
     return response;
   }
 
-  return (request) => {
+  return (request, info) => {
     try {
       const host = request.headers.get("host");
       // Deno builds request.url from Host: a Host with a path in it would
@@ -200,7 +256,7 @@ export function createHandler(
       const path = url.pathname;
       if (path === "/ws") {
         return request.method === "GET"
-          ? upgrade(request)
+          ? upgrade(request, clientAddress(request, info, trustProxy))
           : text(405, "Method not allowed", { allow: "GET" });
       }
       if (request.method !== "GET" && request.method !== "HEAD") {

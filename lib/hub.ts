@@ -87,6 +87,17 @@ export interface HubOptions {
   maxHeldMessages?: number;
   /** Bytes held for an away peer. Default 256 KiB. */
   maxHeldBytes?: number;
+  /**
+   * Joins one connection may attempt in a burst, refilled at
+   * `joinsPerMinute`; the same budget, times ten, is shared by every
+   * connection from one client address. Stops scanning for rooms by
+   * name. Default 10.
+   */
+  joinBurst?: number;
+  /** Join attempts per minute once the burst is spent. Default 10. */
+  joinsPerMinute?: number;
+  /** Peers held away at once; past this a dropped peer is removed at once. Default 1,000. */
+  maxAwayPeers?: number;
   /** Wall clock in ms since the epoch (tokens outlive the process). Default `Date.now`. */
   now?: () => number;
   /** Source of peer ids. Default `crypto.randomUUID`. */
@@ -105,6 +116,30 @@ export const CLOSE_CODES = {
   /** Another connection resumed this identity (a second tab). */
   replaced: 4001,
 } as const;
+
+/** A refilling allowance of actions (token bucket). */
+class Allowance {
+  #tokens: number;
+  #at: number;
+  constructor(readonly burst: number, readonly perMs: number, now: number) {
+    this.#tokens = burst;
+    this.#at = now;
+  }
+
+  /** Spends one action if there is one left. */
+  take(now: number): boolean {
+    this.#tokens = Math.min(this.burst, this.#tokens + (now - this.#at) * this.perMs);
+    this.#at = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  /** Whether the allowance is back to a full burst (nothing to remember). */
+  full(now: number): boolean {
+    return this.#tokens + (now - this.#at) * this.perMs >= this.burst;
+  }
+}
 
 /** One peer identity: its channels live in the registry, its socket here. */
 class Peer {
@@ -127,10 +162,24 @@ class Link implements Session {
   strikes = 0;
   /** Whether a frame was dispatched yet (`resume` must be the first). */
   spoken = false;
-  constructor(readonly hub: Hub, readonly conn: Connection, burst: number, now: number) {
+  joins: Allowance;
+  constructor(
+    readonly hub: Hub,
+    readonly conn: Connection,
+    { burst, now, joins, address }: {
+      burst: number;
+      now: number;
+      joins: Allowance;
+      address: string;
+    },
+  ) {
+    this.joins = joins;
+    this.address = address;
     this.tokens = burst;
     this.refilledAt = now;
   }
+
+  readonly address: string;
 
   get peerId(): string {
     return this.peer?.id ?? "";
@@ -177,6 +226,11 @@ export class Hub {
   #now: () => number;
   #newId: () => string;
   #logger: Logger;
+  #joinBurst: number;
+  #joinsPerMs: number;
+  #maxAway: number;
+  /** Join allowances shared by the connections of one client address. */
+  #addressJoins = new Map<string, Allowance>();
 
   constructor(options: HubOptions = {}) {
     this.#iceServers = options.iceServers ?? [];
@@ -195,6 +249,9 @@ export class Hub {
     this.#now = options.now ?? Date.now;
     this.#newId = options.newId ?? (() => crypto.randomUUID());
     this.#logger = options.logger ?? SILENT_LOGGER;
+    this.#joinBurst = options.joinBurst ?? 10;
+    this.#joinsPerMs = (options.joinsPerMinute ?? 10) / 60_000;
+    this.#maxAway = options.maxAwayPeers ?? 1000;
     this.metrics = options.metrics ?? new Metrics();
   }
 
@@ -217,10 +274,18 @@ export class Hub {
     return this.registry.channelCount;
   }
 
-  /** Registers a new connection and sends it `welcome`. */
-  connect(conn: Connection): Session {
+  /**
+   * Registers a new connection and sends it `welcome`. `address` is the
+   * client's address, for the budgets shared by its connections.
+   */
+  connect(conn: Connection, { address = "" }: { address?: string } = {}): Session {
     const now = this.#now();
-    const link = new Link(this, conn, this.#burst, now);
+    const link = new Link(this, conn, {
+      burst: this.#burst,
+      now,
+      joins: new Allowance(this.#joinBurst, this.#joinsPerMs, now),
+      address,
+    });
     let id = this.#newId();
     while (this.#peers.has(id) || this.#retired.has(id)) id = this.#newId();
     const peer = new Peer(id);
@@ -260,6 +325,9 @@ export class Hub {
       }
     }
     for (const [id, until] of this.#retired) if (until <= now) this.#retired.delete(id);
+    for (const [address, joins] of this.#addressJoins) {
+      if (joins.full(now)) this.#addressJoins.delete(address);
+    }
   }
 
   /** Closes every connection with 1001 (server going away). */
@@ -323,6 +391,11 @@ export class Hub {
       this.#remove(peer);
       return;
     }
+    if (this.awayCount >= this.#maxAway) {
+      this.#logger.log("warn", "too many away peers; removing at once", { peer: peer.id });
+      this.#remove(peer);
+      return;
+    }
     this.#logger.log("debug", "away", { peer: peer.id });
     peer.away = true;
     peer.awaySince = this.#now();
@@ -352,6 +425,14 @@ export class Hub {
     }
     switch (message.event) {
       case "join":
+        if (!this.#takeJoin(link)) {
+          return this.#error(
+            peer,
+            "rate_limited",
+            "Cannot join: too many join attempts; wait a minute",
+            "join",
+          );
+        }
         return this.#join(peer, message.data.channel, message.data.userdata);
       case "part":
         return this.#part(peer, message.data.channel);
@@ -571,6 +652,20 @@ export class Hub {
       // The socket died under us; its close event will clean up.
       this.#logger.log("debug", "send failed", { peer: peer.id, error: String(error) });
     }
+  }
+
+  /** Spends a join from the connection's budget and its address's. */
+  #takeJoin(link: Link): boolean {
+    const now = this.#now();
+    if (!link.joins.take(now)) return false;
+    if (link.address === "") return true;
+    let shared = this.#addressJoins.get(link.address);
+    if (shared === undefined) {
+      // Ten times one connection's: an office behind one NAT still joins.
+      shared = new Allowance(this.#joinBurst * 10, this.#joinsPerMs * 10, now);
+      this.#addressJoins.set(link.address, shared);
+    }
+    return shared.take(now);
   }
 
   #takeToken(link: Link): boolean {

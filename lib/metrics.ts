@@ -17,6 +17,8 @@ export class Metrics {
   messagesRelayed = 0;
   /** Connections closed for policy (abuse, slow consumer). */
   connectionsKicked = 0;
+  /** WebSocket upgrades refused by the connection caps. */
+  connectionsRefused = 0;
   /** Identities taken back with a resume token. */
   resumes = 0;
   /** Error frames sent, by code. */
@@ -39,6 +41,9 @@ export class Metrics {
       "# HELP signal_connections_kicked_total Connections closed for abuse or slowness.",
       "# TYPE signal_connections_kicked_total counter",
       `signal_connections_kicked_total ${this.connectionsKicked}`,
+      "# HELP signal_connections_refused_total Upgrades refused by the connection caps.",
+      "# TYPE signal_connections_refused_total counter",
+      `signal_connections_refused_total ${this.connectionsRefused}`,
       "# HELP signal_resumes_total Peers that resumed their identity after a drop or restart.",
       "# TYPE signal_resumes_total counter",
       `signal_resumes_total ${this.resumes}`,

@@ -435,3 +435,47 @@ Deno.test("Hub does not introduce a member kicked during someone's join", () => 
   assert.deepEqual(c.conn.frames("addPeer").map((f) => f.data.peer_id), [b.id]);
   assert.deepEqual(hub.registry.membersOf("room"), [b.id, c.id]);
 });
+
+Deno.test("Hub gives each connection and each address a join budget (room scanning)", () => {
+  const { hub, clock } = setup({ joinBurst: 3, joinsPerMinute: 6 });
+  const conn = new FakeConnection();
+  const session = hub.connect(conn, { address: "203.0.113.9" });
+  for (let i = 0; i < 5; i++) join(session, `probe-${i}`);
+  const codes = conn.frames("error").map((f) => f.data.code);
+  assert.deepEqual(codes, ["rate_limited", "rate_limited"], "3 joins, then refused");
+  assert.equal(conn.frames("joined").length, 3);
+  clock.advance(10_000); // one more join per 10 s
+  join(session, "probe-later");
+  assert.equal(conn.frames("joined").length, 4, "the budget refills");
+
+  // The address's budget (ten times one connection's) is shared.
+  let joined = 0;
+  for (let i = 0; i < 20; i++) {
+    const c = new FakeConnection();
+    const s = hub.connect(c, { address: "198.51.100.7" });
+    for (let j = 0; j < 3; j++) join(s, `scan-${i}-${j}`);
+    joined += c.frames("joined").length;
+  }
+  assert.equal(joined, 30, "one address: 30 joins in a burst across its connections");
+  // Positive control: another address is not affected.
+  const other = new FakeConnection();
+  join(hub.connect(other, { address: "192.0.2.1" }), "room");
+  assert.equal(other.frames("joined").length, 1);
+});
+
+Deno.test("Hub removes a dropped peer at once when too many are already away", async () => {
+  const { TokenSigner } = await import("../lib/token.ts");
+  const hub = new Hub({
+    newId: sequentialIds(),
+    tokens: new TokenSigner(new TextEncoder().encode("0123456789abcdef0123456789abcdef")),
+    maxAwayPeers: 1,
+  });
+  const conns = [0, 1, 2].map(() => new FakeConnection());
+  const sessions = conns.map((c) => hub.connect(c));
+  for (const s of sessions) join(s, "room");
+  sessions[0].close({ deliberate: false });
+  assert.equal(hub.awayCount, 1, "the first is held away");
+  sessions[1].close({ deliberate: false });
+  assert.equal(hub.awayCount, 1, "the second is not");
+  assert.deepEqual(hub.registry.membersOf("room"), ["p1", "p3"]);
+});

@@ -1,36 +1,9 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../lib/config.ts";
 import { SILENT_LOGGER } from "../lib/log.ts";
-import { type RunningServer, startServer } from "../server.ts";
+import { startServer } from "../server.ts";
 import { TestClient } from "./_helpers.ts";
-
-async function withServer(
-  env: Record<string, string>,
-  fn: (server: RunningServer, wsUrl: string) => Promise<void>,
-) {
-  const staticDir = await Deno.makeTempDir();
-  await Deno.writeTextFile(
-    `${staticDir}/index.html`,
-    "<!doctype html><p>hi</p>",
-  );
-  const config = parseConfig([], {
-    PORT: "0",
-    HOST: "127.0.0.1",
-    ICE_SERVERS: "[]",
-    SESSION_SECRET: "test-secret-0123456789abcdef0123456789",
-    ...env,
-  });
-  const server = await startServer(config, {
-    staticDir: new URL(`file://${staticDir}/`),
-    logger: SILENT_LOGGER,
-  });
-  try {
-    await fn(server, `ws://127.0.0.1:${server.port}/ws`);
-  } finally {
-    await server.shutdown();
-    await Deno.remove(staticDir, { recursive: true });
-  }
-}
+import { withServer } from "./_server.ts";
 
 Deno.test("Server joins, relays, parts and disconnects real WebSocket clients", async () => {
   await withServer({}, async (server, url) => {
