@@ -40,9 +40,13 @@ export async function startServer(
   options: StartOptions = {},
 ): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
-  const assets = await loadAssetTable(
+  const loaded = await loadAssetTable(
     options.staticDir ?? new URL("./static/", import.meta.url),
   );
+  // Source maps show the whole client source: served in development only.
+  const assets = config.sourceMap
+    ? loaded
+    : new Map([...loaded].filter(([path]) => !path.endsWith(".map")));
   const { secret, source } = await loadSecret(config.sessionSecret, config.dataDir);
   logger.log("info", "resume tokens ready", { secret: source, data_dir: config.dataDir });
   const hub = new Hub({
@@ -67,6 +71,7 @@ export async function startServer(
     maxConnections: config.maxConnections,
     maxConnectionsPerAddress: config.maxConnectionsPerAddress,
     trustProxy: config.trustProxy,
+    metricsToken: config.metricsToken,
     idleTimeoutSeconds: config.idleTimeoutSeconds,
     logger,
   });

@@ -51,6 +51,10 @@ export interface Config {
   joinsPerMinute: number;
   /** Peers held away at once. */
   maxAwayPeers: number;
+  /** Bearer token `/metrics` requires; unset leaves it open. */
+  metricsToken?: string;
+  /** Serve the client's source map (`deno task dev` does; production does not). */
+  sourceMap: boolean;
 }
 
 /** The seed's STUN server: fine for tests on one LAN, not behind strict NATs. */
@@ -212,6 +216,8 @@ const SETTINGS = {
   joinBurst: { env: "JOIN_BURST", parse: integer(1, 10_000_000), fallback: 10 },
   joinsPerMinute: { env: "JOINS_PER_MINUTE", parse: integer(1, 10_000_000), fallback: 10 },
   maxAwayPeers: { env: "MAX_AWAY_PEERS", parse: integer(0, 10_000_000), fallback: 1000 },
+  metricsToken: { env: "METRICS_TOKEN", parse: secret, fallback: undefined },
+  sourceMap: { env: "SOURCE_MAP", parse: boolean, fallback: false },
 } as const;
 
 /** The environment variable names, for docs and `--help`. */
@@ -284,6 +290,8 @@ export function parseConfig(
     joinBurst: resolve(SETTINGS.joinBurst),
     joinsPerMinute: resolve(SETTINGS.joinsPerMinute),
     maxAwayPeers: resolve(SETTINGS.maxAwayPeers),
+    metricsToken: resolve<string | undefined>(SETTINGS.metricsToken),
+    sourceMap: resolve(SETTINGS.sourceMap),
   };
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new TypeError("Invalid TLS_CERT/TLS_KEY: set both or neither");

@@ -21,6 +21,8 @@ export interface HandlerOptions {
    * Origin's host must equal Host.
    */
   publicOrigin?: string;
+  /** When set, `/metrics` needs `Authorization: Bearer <token>`. Default: open. */
+  metricsToken?: string;
   /** Serving over TLS: adds HSTS. Default false. */
   tls?: boolean;
   /** Open and opening WebSockets in all; more get 503. Default 10,000. */
@@ -125,6 +127,13 @@ export function isDeliberateClose(
   return code === 1000 || code === 1001 || code === 1005;
 }
 
+/** Compares two strings without an early exit (token checks). */
+function constantTimeEquals(a: string, b: string): boolean {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) diff |= (a.charCodeAt(i) || 0) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
 /** What Deno.serve tells a handler about the connection. */
 export interface RequestInfo {
   remoteAddr: { hostname: string };
@@ -156,6 +165,7 @@ export function createHandler(
     maxConnections = 10_000,
     maxConnectionsPerAddress = 50,
     trustProxy = false,
+    metricsToken,
     idleTimeoutSeconds = 30,
     logger = SILENT_LOGGER,
     now = Date.now,
@@ -271,6 +281,12 @@ export function createHandler(
         }, { headers: { "cache-control": "no-store" } });
       }
       if (path === "/metrics") {
+        if (
+          metricsToken !== undefined &&
+          !constantTimeEquals(request.headers.get("authorization") ?? "", `Bearer ${metricsToken}`)
+        ) {
+          return text(401, "Metrics need a token", { "www-authenticate": "Bearer" });
+        }
         return text(
           200,
           hub.metrics.render({

@@ -149,6 +149,8 @@ class Peer {
   held: string[] = [];
   heldBytes = 0;
   tokenIssuedAt = 0;
+  /** Whether the "dropped a frame" warning was logged in this away spell. */
+  warnedDrop = false;
   /** Expiry of the newest token issued: older ones are superseded. */
   tokenExpiresAt = 0;
   constructor(public id: string) {}
@@ -560,6 +562,7 @@ export class Hub {
     peer.link = link;
     link.peer = peer;
     peer.away = false;
+    peer.warnedDrop = false;
     this.metrics.resumes++;
     this.#logger.log("debug", "resumed", { peer: peer.id, away: wasAway });
     const joined = channels.filter((c) => this.registry.isMember(peer.id, c.channel));
@@ -630,8 +633,10 @@ export class Hub {
       if (peer.held.length < this.#maxHeld && peer.heldBytes + bytes <= this.#maxHeldBytes) {
         peer.held.push(text);
         peer.heldBytes += bytes;
-      } else {
-        this.#logger.log("warn", "dropped a frame for an away peer", { peer: peer.id });
+      } else if (!peer.warnedDrop) {
+        // Once per away spell, not once per frame: a busy room sends hundreds.
+        peer.warnedDrop = true;
+        this.#logger.log("warn", "dropping frames for an away peer (hold full)", { peer: peer.id });
       }
       return;
     }

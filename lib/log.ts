@@ -14,6 +14,22 @@ export type LogLevel = typeof LOG_LEVELS[number];
 /** Fields attached to a log line. */
 export type LogFields = Record<string, string | number | boolean | undefined>;
 
+/**
+ * Longest string field written. Some fields come from clients (an Origin,
+ * an error text): one refused Origin must not be an 8 KB log line.
+ */
+export const MAX_FIELD_LENGTH = 200;
+
+function clip(fields: LogFields): LogFields {
+  const out: LogFields = {};
+  for (const [key, value] of Object.entries(fields)) {
+    out[key] = typeof value === "string" && value.length > MAX_FIELD_LENGTH
+      ? `${value.slice(0, MAX_FIELD_LENGTH)}…(${value.length} chars)`
+      : value;
+  }
+  return out;
+}
+
 /** A leveled, structured logger. */
 export interface Logger {
   /** Whether lines at `level` are written (to skip building costly fields). */
@@ -55,7 +71,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
           ts: new Date(now()).toISOString(),
           level: l,
           msg,
-          ...fields,
+          ...clip(fields),
         }),
         l,
       );

@@ -14,6 +14,7 @@ export async function withServer(
     `${staticDir}/index.html`,
     "<!doctype html><p>hi</p>",
   );
+  await Deno.writeTextFile(`${staticDir}/app.js.map`, '{"version":3}');
   const config = parseConfig([], {
     PORT: "0",
     HOST: "127.0.0.1",

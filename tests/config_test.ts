@@ -74,3 +74,19 @@ Deno.test("parseConfig refuses unknown and incomplete flags", () => {
   );
   assert.throws(() => parseConfig(["--port"], {}), /Missing value for --port/);
 });
+
+Deno.test("parseConfig reads the caps, the metrics token and the source-map switch", () => {
+  const config = parseConfig(["--source-map=true"], {
+    MAX_CONNECTIONS_PER_ADDRESS: "7",
+    TRUST_PROXY: "yes",
+    METRICS_TOKEN: "t".repeat(32),
+  });
+  assert.equal(config.maxConnectionsPerAddress, 7);
+  assert.equal(config.trustProxy, true);
+  assert.equal(config.metricsToken, "t".repeat(32));
+  assert.equal(config.sourceMap, true);
+  const defaults = parseConfig([], {});
+  assert.equal(defaults.sourceMap, false);
+  assert.equal(defaults.maxConnections, 10_000);
+  assert.throws(() => parseConfig([], { TRUST_PROXY: "maybe" }), /Invalid TRUST_PROXY/);
+});

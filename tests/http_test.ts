@@ -256,3 +256,22 @@ Deno.test("Handler page headers forbid form posts and cross-origin openers; HSTS
   assert.equal(missing.headers.get("x-content-type-options"), "nosniff");
   await missing.body?.cancel();
 });
+
+Deno.test("Handler guards /metrics with METRICS_TOKEN when one is set", async () => {
+  const token = "m".repeat(16) + "0123456789abcdef";
+  const handler = createHandler(new Hub(), await buildAssetTable([]), { metricsToken: token });
+  const ask = (authorization?: string) =>
+    handler(
+      new Request("http://localhost:8000/metrics", {
+        headers: authorization === undefined ? {} : { authorization },
+      }),
+    );
+  for (const wrong of [undefined, "Bearer nope", `Bearer ${token}x`, token]) {
+    const response = ask(wrong);
+    assert.equal(response.status, 401, String(wrong));
+    assert.doesNotMatch(await response.text(), /signal_/);
+  }
+  const ok = ask(`Bearer ${token}`);
+  assert.equal(ok.status, 200);
+  assert.match(await ok.text(), /signal_connections /);
+});

@@ -479,3 +479,24 @@ Deno.test("Hub removes a dropped peer at once when too many are already away", a
   assert.equal(hub.awayCount, 1, "the second is not");
   assert.deepEqual(hub.registry.membersOf("room"), ["p1", "p3"]);
 });
+
+Deno.test("Hub logs dropped frames for an away peer once, not once per frame", async () => {
+  const { TokenSigner } = await import("../lib/token.ts");
+  const lines: string[] = [];
+  const hub = new Hub({
+    newId: sequentialIds(),
+    tokens: new TokenSigner(new TextEncoder().encode("0123456789abcdef0123456789abcdef")),
+    maxHeldMessages: 2,
+    logger: { enabled: () => true, log: (level, msg) => lines.push(`${level} ${msg}`) },
+  });
+  const [a, b] = [new FakeConnection(), new FakeConnection()];
+  const [sa, sb] = [hub.connect(a), hub.connect(b)];
+  join(sa, "room");
+  join(sb, "room");
+  sa.close({ deliberate: false });
+  for (let i = 0; i < 50; i++) {
+    sb.receive(frame("relayICECandidate", { peer_id: "p1", ice_candidate: CANDIDATE }));
+  }
+  const warnings = lines.filter((l) => l.startsWith("warn") && l.includes("away peer"));
+  assert.equal(warnings.length, 1, "48 frames dropped, one line");
+});

@@ -200,3 +200,13 @@ Deno.test("Server closes a flooding socket with 1008 while others keep relaying"
     await b.client.close();
   });
 });
+
+Deno.test("Server serves the source map only when SOURCE_MAP is on", async () => {
+  for (const [setting, status] of [["false", 404], ["true", 200]] as const) {
+    await withServer({ SOURCE_MAP: setting }, async (server) => {
+      const response = await fetch(`http://127.0.0.1:${server.port}/app.js.map`);
+      await response.body?.cancel();
+      assert.equal(response.status, status, `SOURCE_MAP=${setting}`);
+    });
+  }
+});
