@@ -10,6 +10,7 @@ import { type Config, parseConfig } from "./lib/config.ts";
 import { createHandler } from "./lib/http.ts";
 import { Hub } from "./lib/hub.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
+import { loadRetired, saveRetired } from "./lib/retired.ts";
 import { loadSecret } from "./lib/secret.ts";
 import { loadAssetTable } from "./lib/static.ts";
 import { TokenSigner } from "./lib/token.ts";
@@ -51,6 +52,7 @@ export async function startServer(
   logger.log("info", "resume tokens ready", { secret: source, data_dir: config.dataDir });
   const hub = new Hub({
     tokens: new TokenSigner(secret),
+    retired: await loadRetired(config.dataDir, Date.now()),
     resumeWindowMs: config.resumeWindowSeconds * 1000,
     tokenTtlMs: config.resumeTokenTtlSeconds * 1000,
     iceServers: config.iceServers,
@@ -94,7 +96,23 @@ export async function startServer(
   }, handler);
   const port = await listening;
   // Expires away peers and refreshes tokens; never keeps the process alive.
-  const ticker = setInterval(() => hub.tick(), 1000);
+  // Retirements (Leave) are saved when they change, at most once a second,
+  // so a token from before a restart cannot bring a departed id back.
+  let savedVersion = hub.retiredVersion;
+  let saving: Promise<void> = Promise.resolve();
+  const saveIfChanged = () => {
+    const version = hub.retiredVersion;
+    if (version === savedVersion) return saving;
+    savedVersion = version;
+    saving = saving.then(() => saveRetired(config.dataDir, hub.retiredEntries())).catch(
+      (error) => logger.log("error", "cannot save retired ids", { error: String(error) }),
+    );
+    return saving;
+  };
+  const ticker = setInterval(() => {
+    hub.tick();
+    void saveIfChanged();
+  }, 1000);
   Deno.unrefTimer(ticker);
   const scheme = "cert" in tls ? "https" : "http";
   const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
@@ -108,6 +126,7 @@ export async function startServer(
     async shutdown() {
       clearInterval(ticker);
       hub.shutdown();
+      await saveIfChanged();
       await server.shutdown();
     },
   };

@@ -96,6 +96,8 @@ export interface HubOptions {
   joinBurst?: number;
   /** Join attempts per minute once the burst is spent. Default 10. */
   joinsPerMinute?: number;
+  /** Ids retired before this hub started (loaded from disk), with their end times. */
+  retired?: Iterable<[string, number]>;
   /** Peers held away at once; past this a dropped peer is removed at once. Default 1,000. */
   maxAwayPeers?: number;
   /** Wall clock in ms since the epoch (tokens outlive the process). Default `Date.now`. */
@@ -212,6 +214,7 @@ export class Hub {
   #peers = new Map<string, Peer>();
   /** Ids that left on purpose, until their tokens would have expired. */
   #retired = new Map<string, number>();
+  #retiredVersion = 0;
   #iceServers: IceServer[];
   #maxPeers: number;
   #maxChannels: number;
@@ -254,7 +257,18 @@ export class Hub {
     this.#joinBurst = options.joinBurst ?? 10;
     this.#joinsPerMs = (options.joinsPerMinute ?? 10) / 60_000;
     this.#maxAway = options.maxAwayPeers ?? 1000;
+    for (const [id, until] of options.retired ?? []) this.#retired.set(id, until);
     this.metrics = options.metrics ?? new Metrics();
+  }
+
+  /** Bumped whenever the retired set changes, so a saver knows when to write. */
+  get retiredVersion(): number {
+    return this.#retiredVersion;
+  }
+
+  /** Ids that left on purpose and until when their tokens are refused. */
+  retiredEntries(): [string, number][] {
+    return [...this.#retired];
   }
 
   /** Open connections. */
@@ -326,7 +340,12 @@ export class Hub {
         this.#send(peer, { event: "session", data: { resume_token: this.#issueToken(peer, now) } });
       }
     }
-    for (const [id, until] of this.#retired) if (until <= now) this.#retired.delete(id);
+    for (const [id, until] of this.#retired) {
+      if (until <= now) {
+        this.#retired.delete(id);
+        this.#retiredVersion++;
+      }
+    }
     for (const [address, joins] of this.#addressJoins) {
       if (joins.full(now)) this.#addressJoins.delete(address);
     }
@@ -719,7 +738,10 @@ export class Hub {
     this.#peers.delete(peer.id);
     peer.away = false;
     peer.held = [];
-    if (this.#tokens !== undefined) this.#retired.set(peer.id, this.#now() + this.#tokenTtlMs);
+    if (this.#tokens !== undefined) {
+      this.#retired.set(peer.id, this.#now() + this.#tokenTtlMs);
+      this.#retiredVersion++;
+    }
     for (const other of this.registry.leaveAll(peer.id)) {
       this.#sendTo(other, { event: "removePeer", data: { peer_id: peer.id } });
     }

@@ -59,6 +59,8 @@ export function startTestServer(): Promise<RunningServer> {
       HOST: "127.0.0.1",
       ICE_SERVERS: "[]",
       SESSION_SECRET: TEST_SECRET,
+      // Retired ids are saved here; never in the work tree.
+      DATA_DIR: Deno.makeTempDirSync({ prefix: "mesh-e2e-" }),
     }),
     { logger: SILENT_LOGGER },
   );

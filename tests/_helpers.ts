@@ -83,10 +83,10 @@ export class TestClient {
   /** Connects and waits for `welcome`. */
   static async connect(
     url: string,
-  ): Promise<{ client: TestClient; peerId: string }> {
+  ): Promise<{ client: TestClient; peerId: string; welcome: Frame }> {
     const client = new TestClient(url);
     const welcome = await client.next("welcome");
-    return { client, peerId: welcome.data.peer_id };
+    return { client, peerId: welcome.data.peer_id, welcome };
   }
 
   send(event: string, data: unknown): void {

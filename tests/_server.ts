@@ -20,6 +20,7 @@ export async function withServer(
     HOST: "127.0.0.1",
     ICE_SERVERS: "[]",
     SESSION_SECRET: "test-secret-0123456789abcdef0123456789",
+    DATA_DIR: staticDir,
     ...env,
   });
   const server = await startServer(config, {
