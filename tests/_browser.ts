@@ -245,6 +245,12 @@ export interface Continuity {
   stalls: string[];
   /** The longest time any watched remote video's `currentTime` stood still, ms. */
   worstFreezeMs: number;
+  /**
+   * The longest time a shown remote video presented no new frame, ms
+   * (`getVideoPlaybackQuality`): `currentTime` follows the audio clock, so
+   * this is the frozen picture a viewer would notice. Reported, not judged.
+   */
+  worstPictureFreezeMs: number;
   /** Media events on watched videos (mute, track added/removed, reload), for diagnosis. */
   events: string[];
 }
@@ -265,6 +271,7 @@ export async function watchContinuity(
       removedTiles: [] as string[],
       stalls: [] as string[],
       worstFreezeMs: 0,
+      worstPictureFreezeMs: 0,
       events: [] as string[],
     };
     (globalThis as unknown as { __continuity: typeof record }).__continuity = record;
@@ -302,10 +309,23 @@ export async function watchContinuity(
       track.addEventListener("unmute", () => note(`${who} ${track.kind} unmuted`));
     };
     const last = new Map<HTMLVideoElement, { t: number; at: number }>();
+    const frames = new Map<HTMLVideoElement, { n: number; at: number }>();
     setInterval(() => {
       const now = performance.now();
       for (const video of document.querySelectorAll<HTMLVideoElement>("[data-peer-id] video")) {
         const who = nameOf(video);
+        const n = video.getVideoPlaybackQuality().totalVideoFrames;
+        const seenFrames = frames.get(video);
+        if (video.classList.contains("video-hidden") || n === 0) {
+          frames.delete(video); // camera off or not started: no picture to freeze
+        } else if (seenFrames === undefined || n !== seenFrames.n) {
+          frames.set(video, { n, at: now });
+        } else {
+          record.worstPictureFreezeMs = Math.max(
+            record.worstPictureFreezeMs,
+            Math.round(now - seenFrames.at),
+          );
+        }
         const stream = video.srcObject as MediaStream | null;
         if (stream !== null && !streams.has(stream)) {
           streams.add(stream);
