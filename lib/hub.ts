@@ -96,6 +96,12 @@ export interface HubOptions {
   joinBurst?: number;
   /** Join attempts per minute once the burst is spent. Default 10. */
   joinsPerMinute?: number;
+  /**
+   * How long a connection may stay without joining or resuming before it
+   * is closed with 1008, ms: a socket that never takes part only holds
+   * memory. Default 15,000 (clients join right after `welcome`).
+   */
+  joinTimeoutMs?: number;
   /** Ids retired before this hub started (loaded from disk), with their end times. */
   retired?: Iterable<[string, number]>;
   /** Peers held away at once; past this a dropped peer is removed at once. Default 1,000. */
@@ -166,6 +172,8 @@ class Link implements Session {
   strikes = 0;
   /** Whether a frame was dispatched yet (`resume` must be the first). */
   spoken = false;
+  /** When the connection opened, ms (for the join timeout). */
+  readonly openedAt: number;
   joins: Allowance;
   constructor(
     readonly hub: Hub,
@@ -181,6 +189,7 @@ class Link implements Session {
     this.address = address;
     this.tokens = burst;
     this.refilledAt = now;
+    this.openedAt = now;
   }
 
   readonly address: string;
@@ -234,6 +243,7 @@ export class Hub {
   #joinBurst: number;
   #joinsPerMs: number;
   #maxAway: number;
+  #joinTimeoutMs: number;
   /** Join allowances shared by the connections of one client address. */
   #addressJoins = new Map<string, Allowance>();
 
@@ -257,6 +267,7 @@ export class Hub {
     this.#joinBurst = options.joinBurst ?? 10;
     this.#joinsPerMs = (options.joinsPerMinute ?? 10) / 60_000;
     this.#maxAway = options.maxAwayPeers ?? 1000;
+    this.#joinTimeoutMs = options.joinTimeoutMs ?? 15_000;
     for (const [id, until] of options.retired ?? []) this.#retired.set(id, until);
     this.metrics = options.metrics ?? new Metrics();
   }
@@ -333,6 +344,12 @@ export class Hub {
       if (peer.away && now - peer.awaySince >= this.#resumeWindowMs) {
         this.#logger.log("debug", "resume window passed", { peer: peer.id });
         this.#remove(peer);
+      } else if (
+        peer.link !== null && now - peer.link.openedAt >= this.#joinTimeoutMs &&
+        this.registry.channelsOf(peer.id).size === 0 && !peer.link.spoken
+      ) {
+        this.#logger.log("debug", "closing a connection that never joined", { peer: peer.id });
+        this.#kick(peer, CLOSE_CODES.policyViolation, "join or resume within the timeout");
       } else if (
         peer.link !== null && this.#tokens !== undefined &&
         now - peer.tokenIssuedAt >= this.#tokenTtlMs / 2

@@ -500,3 +500,19 @@ Deno.test("Hub logs dropped frames for an away peer once, not once per frame", a
   const warnings = lines.filter((l) => l.startsWith("warn") && l.includes("away peer"));
   assert.equal(warnings.length, 1, "48 frames dropped, one line");
 });
+
+Deno.test("Hub closes a connection that neither joins nor resumes within the timeout", () => {
+  const { hub, clock, connect } = setup({ joinTimeoutMs: 15_000 });
+  const silent = connect();
+  const member = connect();
+  join(member.session, "room");
+  clock.advance(14_999);
+  hub.tick();
+  const closedWith = () => silent.conn.closedWith;
+  assert.equal(closedWith(), undefined, "not before the timeout");
+  clock.advance(1);
+  hub.tick();
+  assert.equal(closedWith()?.code, 1008);
+  assert.equal(member.conn.closedWith, undefined, "a member stays");
+  assert.equal(hub.connectionCount, 1);
+});
