@@ -266,106 +266,117 @@ export async function watchContinuity(
   page: Page,
   { maxFreezeMs = 1000 }: { maxFreezeMs?: number } = {},
 ): Promise<void> {
-  await page.evaluate((limit) => {
-    const record = {
-      removedTiles: [] as string[],
-      stalls: [] as string[],
-      worstFreezeMs: 0,
-      worstPictureFreezeMs: 0,
-      events: [] as string[],
-    };
-    (globalThis as unknown as { __continuity: typeof record }).__continuity = record;
-    const start = performance.now();
-    const note = (text: string) => {
-      if (record.events.length < 200) {
-        record.events.push(`${Math.round(performance.now() - start)}ms ${text}`);
-      }
-    };
-    new MutationObserver((mutations) => {
-      for (const m of mutations) {
-        for (const node of m.removedNodes) {
-          if (node instanceof HTMLElement && node.dataset.peerId) {
-            record.removedTiles.push(node.dataset.peerId);
-          }
-        }
-      }
-    }).observe(document.body, { childList: true, subtree: true });
-    const nameOf = (video: HTMLVideoElement) =>
-      video.closest("[data-peer-id]")?.querySelector(".name")?.textContent ?? "?";
-    for (const type of ["emptied", "loadstart", "waiting"]) {
-      document.addEventListener(type, (event) => {
-        const video = event.target;
-        if (video instanceof HTMLVideoElement && video.closest("[data-peer-id]")) {
-          note(`${nameOf(video)} video ${type}`);
-        }
-      }, true);
+  await page.evaluate(installContinuityWatch, maxFreezeMs);
+}
+
+/**
+ * The in-page half of {@linkcode watchContinuity}, for any browser's
+ * `evaluate`: records into `globalThis.__continuity`.
+ */
+export function installContinuityWatch(limit: number): void {
+  const record = {
+    removedTiles: [] as string[],
+    stalls: [] as string[],
+    worstFreezeMs: 0,
+    worstPictureFreezeMs: 0,
+    events: [] as string[],
+  };
+  (globalThis as unknown as { __continuity: typeof record }).__continuity = record;
+  const start = performance.now();
+  const note = (text: string) => {
+    if (record.events.length < 200) {
+      record.events.push(`${Math.round(performance.now() - start)}ms ${text}`);
     }
-    const streams = new WeakSet<MediaStream>();
-    const tracks = new WeakSet<MediaStreamTrack>();
-    const watchTrack = (who: string, track: MediaStreamTrack) => {
-      if (tracks.has(track)) return;
-      tracks.add(track);
-      track.addEventListener("mute", () => note(`${who} ${track.kind} muted`));
-      track.addEventListener("unmute", () => note(`${who} ${track.kind} unmuted`));
-    };
-    const last = new Map<HTMLVideoElement, { t: number; at: number }>();
-    const frames = new Map<HTMLVideoElement, { n: number; at: number }>();
-    setInterval(() => {
-      const now = performance.now();
-      for (const video of document.querySelectorAll<HTMLVideoElement>("[data-peer-id] video")) {
-        const who = nameOf(video);
-        const n = video.getVideoPlaybackQuality().totalVideoFrames;
-        const seenFrames = frames.get(video);
-        if (video.classList.contains("video-hidden") || n === 0) {
-          frames.delete(video); // camera off or not started: no picture to freeze
-        } else if (seenFrames === undefined || n !== seenFrames.n) {
-          frames.set(video, { n, at: now });
-        } else {
-          record.worstPictureFreezeMs = Math.max(
-            record.worstPictureFreezeMs,
-            Math.round(now - seenFrames.at),
-          );
-        }
-        const stream = video.srcObject as MediaStream | null;
-        if (stream !== null && !streams.has(stream)) {
-          streams.add(stream);
-          stream.addEventListener("addtrack", (e) => note(`${who} stream added ${e.track.kind}`));
-          stream.addEventListener("removetrack", (e) => note(`${who} stream lost ${e.track.kind}`));
-        }
-        for (const track of stream?.getTracks() ?? []) watchTrack(who, track);
-        const prev = last.get(video);
-        const t = video.currentTime;
-        if (prev === undefined || (t === 0 && prev.t === 0)) {
-          // Not playing yet: freezes count from the first frame on.
-          last.set(video, { t, at: now });
-          continue;
-        }
-        if (t < prev.t) {
-          record.stalls.push(
-            `${who}: currentTime went back ${prev.t.toFixed(2)} -> ${t.toFixed(2)}`,
-          );
-          note(`${who} went back ${prev.t.toFixed(2)} -> ${t.toFixed(2)}`);
-        }
-        if (t !== prev.t) {
-          last.set(video, { t, at: now });
-          continue;
-        }
-        const frozen = now - prev.at;
-        record.worstFreezeMs = Math.max(record.worstFreezeMs, Math.round(frozen));
-        if (
-          frozen > limit && !record.stalls.includes(`${who}: frozen since ${prev.t.toFixed(2)}`)
-        ) {
-          record.stalls.push(`${who}: frozen since ${prev.t.toFixed(2)}`);
-          note(`${who} frozen at ${prev.t.toFixed(2)}`);
+  };
+  new MutationObserver((mutations) => {
+    for (const m of mutations) {
+      for (const node of m.removedNodes) {
+        if (node instanceof HTMLElement && node.dataset.peerId) {
+          record.removedTiles.push(node.dataset.peerId);
         }
       }
-    }, 100);
-  }, maxFreezeMs);
+    }
+  }).observe(document.body, { childList: true, subtree: true });
+  const nameOf = (video: HTMLVideoElement) =>
+    video.closest("[data-peer-id]")?.querySelector(".name")?.textContent ?? "?";
+  for (const type of ["emptied", "loadstart", "waiting"]) {
+    document.addEventListener(type, (event) => {
+      const video = event.target;
+      if (video instanceof HTMLVideoElement && video.closest("[data-peer-id]")) {
+        note(`${nameOf(video)} video ${type}`);
+      }
+    }, true);
+  }
+  const streams = new WeakSet<MediaStream>();
+  const tracks = new WeakSet<MediaStreamTrack>();
+  const watchTrack = (who: string, track: MediaStreamTrack) => {
+    if (tracks.has(track)) return;
+    tracks.add(track);
+    track.addEventListener("mute", () => note(`${who} ${track.kind} muted`));
+    track.addEventListener("unmute", () => note(`${who} ${track.kind} unmuted`));
+  };
+  const last = new Map<HTMLVideoElement, { t: number; at: number }>();
+  const frames = new Map<HTMLVideoElement, { n: number; at: number }>();
+  setInterval(() => {
+    const now = performance.now();
+    for (const video of document.querySelectorAll<HTMLVideoElement>("[data-peer-id] video")) {
+      const who = nameOf(video);
+      const n = video.getVideoPlaybackQuality().totalVideoFrames;
+      const seenFrames = frames.get(video);
+      if (video.classList.contains("video-hidden") || n === 0) {
+        frames.delete(video); // camera off or not started: no picture to freeze
+      } else if (seenFrames === undefined || n !== seenFrames.n) {
+        frames.set(video, { n, at: now });
+      } else {
+        record.worstPictureFreezeMs = Math.max(
+          record.worstPictureFreezeMs,
+          Math.round(now - seenFrames.at),
+        );
+      }
+      const stream = video.srcObject as MediaStream | null;
+      if (stream !== null && !streams.has(stream)) {
+        streams.add(stream);
+        stream.addEventListener("addtrack", (e) => note(`${who} stream added ${e.track.kind}`));
+        stream.addEventListener("removetrack", (e) => note(`${who} stream lost ${e.track.kind}`));
+      }
+      for (const track of stream?.getTracks() ?? []) watchTrack(who, track);
+      const prev = last.get(video);
+      const t = video.currentTime;
+      if (prev === undefined || (t === 0 && prev.t === 0)) {
+        // Not playing yet: freezes count from the first frame on.
+        last.set(video, { t, at: now });
+        continue;
+      }
+      if (t < prev.t) {
+        record.stalls.push(
+          `${who}: currentTime went back ${prev.t.toFixed(2)} -> ${t.toFixed(2)}`,
+        );
+        note(`${who} went back ${prev.t.toFixed(2)} -> ${t.toFixed(2)}`);
+      }
+      if (t !== prev.t) {
+        last.set(video, { t, at: now });
+        continue;
+      }
+      const frozen = now - prev.at;
+      record.worstFreezeMs = Math.max(record.worstFreezeMs, Math.round(frozen));
+      if (
+        frozen > limit && !record.stalls.includes(`${who}: frozen since ${prev.t.toFixed(2)}`)
+      ) {
+        record.stalls.push(`${who}: frozen since ${prev.t.toFixed(2)}`);
+        note(`${who} frozen at ${prev.t.toFixed(2)}`);
+      }
+    }
+  }, 100);
 }
 
 /** What {@linkcode watchContinuity} recorded so far. */
 export function continuityOf(page: Page): Promise<Continuity> {
-  return page.evaluate(() => (globalThis as unknown as { __continuity: Continuity }).__continuity);
+  return page.evaluate(readContinuity);
+}
+
+/** The in-page half of {@linkcode continuityOf}. */
+export function readContinuity(): Continuity {
+  return (globalThis as unknown as { __continuity: Continuity }).__continuity;
 }
 
 /**

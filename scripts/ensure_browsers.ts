@@ -1,0 +1,79 @@
+/**
+ * Makes sure the browser tests have their browsers: Chromium (CHROMIUM_PATH
+ * or /usr/bin/chromium) and Firefox ESR (FIREFOX_PATH or
+ * /usr/bin/firefox-esr). On a Debian-like machine where we are root it
+ * installs Debian's packages for the missing ones (so `deno task test` sets
+ * up a fresh machine by itself). Elsewhere it says how to install them and
+ * exits non-zero.
+ *
+ * @module
+ */
+
+const BROWSERS = [
+  {
+    name: "Chromium",
+    path: Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
+    debianPath: "/usr/bin/chromium",
+    pkg: "chromium",
+    variable: "CHROMIUM_PATH",
+  },
+  {
+    name: "Firefox ESR",
+    path: Deno.env.get("FIREFOX_PATH") ?? "/usr/bin/firefox-esr",
+    debianPath: "/usr/bin/firefox-esr",
+    pkg: "firefox-esr",
+    variable: "FIREFOX_PATH",
+  },
+];
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(file)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+async function run(cmd: string, args: string[]): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command(cmd, {
+      args,
+      env: { DEBIAN_FRONTEND: "noninteractive" },
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+}
+
+const missing = [];
+for (const browser of BROWSERS) {
+  if (!(await exists(browser.path))) missing.push(browser);
+}
+if (missing.length > 0) {
+  const root = Deno.uid() === 0;
+  const apt = await exists("/usr/bin/apt-get");
+  const installable = missing.every((b) => b.path === b.debianPath);
+  if (root && apt && installable) {
+    const packages = missing.map((b) => b.pkg);
+    console.log(`Installing Debian's ${packages.join(" and ")} for the browser tests`);
+    const ok = await run("apt-get", ["update", "-q"]) &&
+      await run("apt-get", ["install", "-y", "-q", ...packages]);
+    for (const browser of missing) {
+      if (!ok || !(await exists(browser.path))) {
+        console.error(`error: could not install ${browser.pkg} with apt-get`);
+        Deno.exit(1);
+      }
+    }
+  } else {
+    for (const browser of missing) {
+      console.error(
+        `error: the browser tests need ${browser.name} at ${browser.path}. Install it ` +
+          `(Debian/Ubuntu: sudo apt-get install ${browser.pkg}) or set ${browser.variable}.`,
+      );
+    }
+    Deno.exit(1);
+  }
+}
