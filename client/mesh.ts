@@ -153,13 +153,16 @@ export class Mesh {
     }
   }
 
-  /** Closes and forgets one peer, removing its tile. */
-  remove(peerId: string): void {
+  /**
+   * Closes and forgets one peer, removing its tile; `announce` (default
+   * true) tells screen-reader users they left.
+   */
+  remove(peerId: string, { announce = true }: { announce?: boolean } = {}): void {
     const entry = this.#entries.get(peerId);
     if (entry === undefined) return;
     this.#entries.delete(peerId);
     entry.peer.close();
-    this.#options.store.removeParticipant(peerId);
+    this.#options.store.removeParticipant(peerId, { announce });
     void this.adaptQuality();
   }
 
@@ -182,9 +185,9 @@ export class Mesh {
     for (const peerId of this.peerIds) if (!seen.has(peerId)) this.remove(peerId);
   }
 
-  /** Closes every peer connection. */
+  /** Closes every peer connection: we are the one leaving. */
   closeAll(): void {
-    for (const peerId of [...this.#entries.keys()]) this.remove(peerId);
+    for (const peerId of [...this.#entries.keys()]) this.remove(peerId, { announce: false });
   }
 
   /**
@@ -264,7 +267,8 @@ export class Mesh {
     const create = this.#options.createConnection ??
       ((config: RTCConfiguration) => new RTCPeerConnection(config));
     const pc = create({ iceServers: this.#iceServers });
-    store.addParticipant(peerId, name);
+    // The polite side is the member who was there first: the other one just joined.
+    store.addParticipant(peerId, name, { announce: polite });
     const entry: Entry = {
       name,
       addedAt: this.#now(),

@@ -46,6 +46,15 @@ export interface ChatMessage {
   at: number;
 }
 
+/** Something screen-reader users are told: a join, a leave, a message, a hand. */
+export interface Announcement {
+  id: number;
+  text: string;
+}
+
+/** Announcements kept in the live region; a reader has spoken older ones. */
+export const MAX_ANNOUNCEMENTS = 5;
+
 /** How many chat lines are kept; older ones scroll away for good. */
 export const MAX_CHAT_MESSAGES = 200;
 
@@ -121,8 +130,19 @@ export const CallModel = createModel((options: CallModelOptions) => {
   const canPickSpeaker = signal(false);
   /** Whether this browser can share a screen (phones cannot). */
   const canShareScreen = signal(false);
+  /**
+   * What the polite live region says: joins, leaves, chat messages and
+   * raised hands — never stats or quality changes, which would drown them.
+   */
+  const announcements = signal<readonly Announcement[]>([]);
   const participantList = computed(() => [...participants.value.values()]);
   let chatId = 0;
+  let announcementId = 0;
+
+  function announce(text: string) {
+    announcements.value = [...announcements.value, { id: ++announcementId, text }]
+      .slice(-MAX_ANNOUNCEMENTS);
+  }
 
   function patchParticipant(
     id: string,
@@ -133,6 +153,9 @@ export const CallModel = createModel((options: CallModelOptions) => {
     const next = new Map(participants.value);
     next.set(id, { ...current, ...patch });
     participants.value = next;
+    if (patch.handRaised === true && !current.handRaised) {
+      announce(`${current.name} raised a hand`);
+    }
   }
 
   return {
@@ -158,6 +181,8 @@ export const CallModel = createModel((options: CallModelOptions) => {
     canPickSpeaker,
     canShareScreen,
     linkStatus,
+    announcements,
+    announce,
 
     /** Goes to the pre-join screen of `roomName`. */
     enterRoom(roomName: string) {
@@ -176,15 +201,20 @@ export const CallModel = createModel((options: CallModelOptions) => {
         activeSpeaker.value = null;
         handRaised.value = false;
         notice.value = null;
+        announcements.value = [];
       }
     },
     /** Shows `message` as the reason the user is not in the call. */
     fail(message: string) {
       error.value = message;
     },
-    /** Adds someone who came to share our room. */
-    addParticipant(id: string, displayName: string) {
+    /**
+     * Adds someone who shares our room; `announce` says they joined (for
+     * people who arrive after us, not those we find there).
+     */
+    addParticipant(id: string, displayName: string, { announce: isNew = false } = {}) {
       if (participants.value.has(id)) return;
+      if (isNew) announce(`${displayName} joined`);
       const next = new Map(participants.value);
       next.set(id, {
         id,
@@ -201,8 +231,11 @@ export const CallModel = createModel((options: CallModelOptions) => {
       });
       participants.value = next;
     },
-    removeParticipant(id: string) {
-      if (!participants.value.has(id)) return;
+    /** Removes someone; `announce` (default true) says they left. */
+    removeParticipant(id: string, { announce: said = true } = {}) {
+      const gone = participants.value.get(id);
+      if (gone === undefined) return;
+      if (said) announce(`${gone.name} left`);
       const next = new Map(participants.value);
       next.delete(id);
       participants.value = next;
@@ -218,6 +251,7 @@ export const CallModel = createModel((options: CallModelOptions) => {
         ? next.slice(next.length - MAX_CHAT_MESSAGES)
         : next;
       if (message.from !== null && options.panelOpen === false) unread.value++;
+      if (message.from !== null) announce(`Message from ${message.name}: ${message.text}`);
     },
     markChatRead() {
       unread.value = 0;

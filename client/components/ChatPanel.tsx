@@ -20,6 +20,13 @@ const TIME = new Intl.DateTimeFormat(undefined, {
 export function ChatPanel({ messages, open, onSend, onClose }: ChatPanelProps) {
   const [draft, setDraft] = useState("");
   const list = useRef<HTMLOListElement>(null);
+  const field = useRef<HTMLInputElement>(null);
+  const wasOpen = useRef(open);
+  useEffect(() => {
+    // Opening the chat (the phone overlay, or C) puts the cursor in the field.
+    if (open && !wasOpen.current) field.current?.focus();
+    wasOpen.current = open;
+  }, [open]);
   useEffect(() => {
     const el = list.current;
     if (el !== null) el.scrollTop = el.scrollHeight;
@@ -31,7 +38,7 @@ export function ChatPanel({ messages, open, onSend, onClose }: ChatPanelProps) {
   };
   return (
     <aside class={open ? "chat open" : "chat"} aria-label="Chat">
-      <header class="chat-header">
+      <div class="chat-header">
         <h2>Chat</h2>
         <button
           type="button"
@@ -41,8 +48,9 @@ export function ChatPanel({ messages, open, onSend, onClose }: ChatPanelProps) {
         >
           ×
         </button>
-      </header>
-      <ol class="messages" ref={list} aria-live="polite">
+      </div>
+      {/* Not a live region: the room's announcer speaks new messages once. */}
+      <ol class="messages" ref={list}>
         {messages.length === 0 && (
           <li class="empty">Messages go straight to everyone in the room.</li>
         )}
@@ -60,6 +68,7 @@ export function ChatPanel({ messages, open, onSend, onClose }: ChatPanelProps) {
       </ol>
       <form class="chat-form" onSubmit={submit}>
         <input
+          ref={field}
           aria-label="Message"
           placeholder="Message"
           value={draft}

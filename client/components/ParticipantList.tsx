@@ -1,7 +1,7 @@
 /** Everyone in the room with their microphone, camera and hand state. */
 
 import type { CallStore } from "../store.ts";
-import { Icon } from "./Icon.tsx";
+import { Badge } from "./Badge.tsx";
 
 interface Row {
   id: string;
@@ -34,23 +34,17 @@ export function ParticipantList({ store }: { store: CallStore }) {
             {p.away && <span class="away">(reconnecting)</span>}
           </span>
           <span class="person-state">
-            {p.handRaised && (
-              <span class="badge hand" aria-label="hand raised">
-                <Icon name="hand" />
-              </span>
-            )}
-            <span
+            {p.handRaised && <Badge class="badge hand" icon="hand" label="hand raised" />}
+            <Badge
               class={p.micOn ? "state-on" : "state-off"}
-              aria-label={p.micOn ? "microphone on" : "muted"}
-            >
-              <Icon name={p.micOn ? "mic" : "micOff"} />
-            </span>
-            <span
+              icon={p.micOn ? "mic" : "micOff"}
+              label={p.micOn ? "microphone on" : "muted"}
+            />
+            <Badge
               class={p.camOn ? "state-on" : "state-off"}
-              aria-label={p.camOn ? "camera on" : "camera off"}
-            >
-              <Icon name={p.camOn ? "cam" : "camOff"} />
-            </span>
+              icon={p.camOn ? "cam" : "camOff"}
+              label={p.camOn ? "camera on" : "camera off"}
+            />
           </span>
         </li>
       ))}

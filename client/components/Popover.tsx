@@ -9,11 +9,22 @@ interface PopoverProps {
   children: ComponentChildren;
 }
 
-/** A non-modal dialog that takes focus when it opens. */
+/**
+ * A non-modal dialog that takes focus when it opens and gives it back to
+ * whatever had it (the button that opened it) when it closes — unless the
+ * person has moved focus elsewhere meanwhile.
+ */
 export function Popover({ title, onClose, children }: PopoverProps) {
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
-    ref.current?.focus();
+    const opener = document.activeElement;
+    const dialog = ref.current;
+    dialog?.focus();
+    return () => {
+      const focus = document.activeElement;
+      const lost = focus === null || focus === document.body || dialog?.contains(focus);
+      if (lost && opener instanceof HTMLElement && opener.isConnected) opener.focus();
+    };
   }, []);
   return (
     <div
@@ -29,7 +40,8 @@ export function Popover({ title, onClose, children }: PopoverProps) {
         }
       }}
     >
-      <header class="popover-header">
+      {/* A div, not <header>: a header outside sectioning content is a second banner. */}
+      <div class="popover-header">
         <h2>{title}</h2>
         <button
           type="button"
@@ -39,7 +51,7 @@ export function Popover({ title, onClose, children }: PopoverProps) {
         >
           ×
         </button>
-      </header>
+      </div>
       {children}
     </div>
   );

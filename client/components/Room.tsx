@@ -1,8 +1,9 @@
 /** The call: participant grid, controls, chat, and the popovers. */
 
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { CallController } from "../call.ts";
 import { shortcutFor } from "../shortcuts.ts";
+import { Announcer } from "./Announcer.tsx";
 import { ChatPanel } from "./ChatPanel.tsx";
 import { DeviceSettings } from "./DeviceSettings.tsx";
 import { Icon } from "./Icon.tsx";
@@ -41,6 +42,7 @@ export function Room({ call, inviteUrl, chatOpen, onToggleChat }: RoomProps) {
   const tileCount = participants.length + 1 + screens.length +
     (sharing ? 1 : 0);
   const unread = store.unread.value;
+  const chatToggle = useRef<HTMLButtonElement>(null);
 
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
@@ -75,7 +77,7 @@ export function Room({ call, inviteUrl, chatOpen, onToggleChat }: RoomProps) {
   return (
     <div class="room">
       <header class="topbar">
-        <span class="room-title">{store.room.value}</span>
+        <h1 class="room-title">{store.room.value}</h1>
         <span class="count">
           {count === 1 ? "Only you" : `${count} people`}
         </span>
@@ -125,9 +127,14 @@ export function Room({ call, inviteUrl, chatOpen, onToggleChat }: RoomProps) {
           messages={store.chat.value}
           open={chatOpen}
           onSend={(text) => call.sendChat(text)}
-          onClose={onToggleChat}
+          onClose={() => {
+            onToggleChat();
+            // Back to the button that opened the overlay (phones).
+            chatToggle.current?.focus();
+          }}
         />
       </main>
+      <Announcer items={store.announcements.value} />
       {store.mediaError.value !== null && (
         <p class="alert floating" role="alert">{store.mediaError.value}</p>
       )}
@@ -202,6 +209,7 @@ export function Room({ call, inviteUrl, chatOpen, onToggleChat }: RoomProps) {
         </button>
         <InviteButton url={inviteUrl} compact />
         <button
+          ref={chatToggle}
           type="button"
           class="round chat-toggle"
           aria-label={unread > 0 ? `Chat, ${unread} unread` : "Chat"}

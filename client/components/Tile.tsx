@@ -3,6 +3,7 @@
 import { useState } from "preact/hooks";
 import { gradeQuality, type PeerQuality } from "../quality.ts";
 import type { Participant } from "../store.ts";
+import { Badge } from "./Badge.tsx";
 import { Icon } from "./Icon.tsx";
 import { Video } from "./Video.tsx";
 
@@ -84,29 +85,16 @@ export function RemoteTile({ participant, speaking, sinkId }: RemoteTileProps) {
       {!hasVideo && <div class="avatar" aria-hidden="true">{initials(name)}</div>}
       <figcaption class="caption">
         {handRaised && (
-          <span
+          <Badge
             class="badge hand"
-            aria-label="hand raised"
+            icon="hand"
+            label="hand raised"
             title={`${name} raised a hand`}
-          >
-            <Icon name="hand" />
-          </span>
+          />
         )}
         <span class="name">{name}</span>
-        {!micOn && (
-          <span class="badge" title={`${name} is muted`} aria-label="muted">
-            <Icon name="micOff" />
-          </span>
-        )}
-        {!camOn && (
-          <span
-            class="badge"
-            title={`${name}'s camera is off`}
-            aria-label="camera off"
-          >
-            <Icon name="camOff" />
-          </span>
-        )}
+        {!micOn && <Badge icon="micOff" label="muted" title={`${name} is muted`} />}
+        {!camOn && <Badge icon="camOff" label="camera off" title={`${name}'s camera is off`} />}
       </figcaption>
       <QualityIndicator quality={participant.quality} name={name} />
       {diagnosis !== null
@@ -173,17 +161,9 @@ export function LocalTile(
       <Video stream={stream} local hidden={!hasVideo} />
       {!hasVideo && <div class="avatar" aria-hidden="true">{initials(name)}</div>}
       <figcaption class="caption">
-        {handRaised && (
-          <span class="badge hand" aria-label="hand raised">
-            <Icon name="hand" />
-          </span>
-        )}
+        {handRaised && <Badge class="badge hand" icon="hand" label="hand raised" />}
         <span class="name">{name} (you)</span>
-        {!micOn && (
-          <span class="badge" aria-label="muted">
-            <Icon name="micOff" />
-          </span>
-        )}
+        {!micOn && <Badge icon="micOff" label="muted" />}
       </figcaption>
     </figure>
   );
