@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { encodePeerMessage, MAX_CHAT_LENGTH, parsePeerMessage } from "../client/peer_message.ts";
 import { randomRoomName } from "../client/room_name.ts";
 import { Signaling, signalingUrl } from "../client/signaling.ts";
-import { CallModel, cleanName, MAX_CHAT_MESSAGES } from "../client/store.ts";
+import { CallModel, cleanName, MAX_ANNOUNCEMENTS, MAX_CHAT_MESSAGES } from "../client/store.ts";
 import { isValidChannel } from "../lib/protocol.ts";
 import { FakeSocket } from "./_helpers.ts";
 
@@ -68,6 +68,31 @@ Deno.test("CallModel keeps the last 200 chat lines and counts unread ones while 
   );
   store.markChatRead();
   assert.equal(store.unread.value, 0);
+});
+
+Deno.test("CallModel announces joins, leaves, others' messages and new hands, keeping the last few", () => {
+  const store = new CallModel({ room: "r", name: "Ann" });
+  const said = () => store.announcements.value.map((a) => a.text);
+  store.addParticipant("p1", "Bob", { announce: true });
+  store.addParticipant("p2", "Cid");
+  store.addParticipant("p1", "Bob", { announce: true }); // already here
+  assert.deepEqual(said(), ["Bob joined"]);
+  store.patchParticipant("p1", { handRaised: true });
+  store.patchParticipant("p1", { handRaised: true, micOn: false });
+  store.patchParticipant("p1", { quality: null });
+  assert.deepEqual(said(), ["Bob joined", "Bob raised a hand"], "a hand once, nothing else");
+  store.addChat({ from: null, name: "Ann", text: "mine", at: 0 });
+  store.addChat({ from: "p2", name: "Cid", text: "hello", at: 0 });
+  store.removeParticipant("p2");
+  store.removeParticipant("p1", { announce: false });
+  assert.deepEqual(said().slice(2), ["Message from Cid: hello", "Cid left"]);
+  for (let i = 0; i < 10; i++) store.addChat({ from: "p9", name: "Dee", text: `${i}`, at: 0 });
+  assert.equal(said().length, MAX_ANNOUNCEMENTS);
+  assert.equal(said().at(-1), "Message from Dee: 9");
+  const ids = store.announcements.value.map((a) => a.id);
+  assert.equal(new Set(ids).size, ids.length, "each announcement has its own key");
+  store.setPhase("prejoin");
+  assert.deepEqual(said(), [], "leaving the call forgets them");
 });
 
 Deno.test("parsePeerMessage accepts chat and state and refuses the rest", () => {

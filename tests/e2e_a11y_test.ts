@@ -107,3 +107,147 @@ e2eTest("axe finds no violations in a call, with each popover open, and on a pho
     await e2e.close();
   }
 });
+
+/** The focused element's accessible name, whether it shows a focus ring, and its role. */
+function focused(page: Page) {
+  return page.evaluate(() => {
+    const el = document.activeElement as HTMLElement | null;
+    if (el === null || el === document.body) return { name: "", ring: false, dialog: "" };
+    const label = el.id === "" ? null : document.querySelector(`label[for="${el.id}"]`);
+    const name = (el.getAttribute("aria-label") ?? label?.textContent ?? el.textContent ?? "")
+      .trim();
+    const style = getComputedStyle(el);
+    const ring = el.matches(":focus-visible") &&
+      (style.boxShadow !== "none" || style.outlineStyle !== "none");
+    return { name, ring, dialog: el.closest("[role=dialog]")?.getAttribute("aria-label") ?? "" };
+  });
+}
+
+/**
+ * Presses Tab (or Shift+Tab) until the element named `name` has focus,
+ * checking that each stop shows a focus ring; returns the names passed.
+ */
+async function tabTo(page: Page, name: string, { back = false } = {}): Promise<string[]> {
+  const passed: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    await page.keyboard.press(back ? "Shift+Tab" : "Tab");
+    const now = await focused(page);
+    if (now.name !== "") {
+      assert.ok(now.ring, `"${now.name}" has focus but no visible focus ring`);
+    }
+    passed.push(now.name);
+    if (now.name === name) return passed;
+  }
+  throw new Error(`Tab never reached "${name}"; passed ${passed.join(" → ")}`);
+}
+
+/** Waits until `page`'s live region has said `text`. */
+async function waitForAnnouncement(page: Page, text: string) {
+  await page.locator('[role="log"][aria-live="polite"] p', { hasText: text }).waitFor({
+    state: "attached",
+    timeout: WAIT_MS,
+  });
+}
+
+e2eTest(
+  "A whole call from the keyboard alone: join, toggle, popovers, chat, hand, leave",
+  async () => {
+    const e2e = await startE2E();
+    try {
+      const bob = await e2e.newPage();
+      await joinRoom(bob, { baseUrl: e2e.baseUrl, room: "kbd-room", name: "Bob" });
+
+      const ann = await e2e.newPage();
+      await ann.goto(e2e.baseUrl);
+      await tabTo(ann, "Room name");
+      await ann.keyboard.type("kbd-room");
+      await ann.keyboard.press("Enter");
+      await tabTo(ann, "Name");
+      await ann.keyboard.type("Ann");
+      await ann.keyboard.press("Enter");
+      await ann.locator("[data-local]").waitFor({ timeout: WAIT_MS });
+      await waitForPlayingVideos(ann, 1);
+      await waitForAnnouncement(bob, "Ann joined");
+
+      // The tab order follows the screen: the tiles, the chat, then the controls left to right.
+      const order = await tabTo(ann, "Leave");
+      const controls = [
+        "Microphone",
+        "Camera",
+        "Share screen",
+        "Raise hand",
+        "People",
+        "Devices",
+        "Copy invite link",
+        "Keyboard shortcuts",
+        "Leave",
+      ];
+      assert.deepEqual(order.filter((name) => controls.includes(name)), controls);
+      const at = (name: string) => order.findIndex((n) => n.startsWith(name));
+      assert.ok(at("Connection to Bob") < at("Message"), `tiles before chat: ${order}`);
+      assert.ok(at("Message") < at("Microphone"), `chat before controls: ${order}`);
+
+      await tabTo(ann, "Microphone", { back: true });
+      await ann.keyboard.press("Space");
+      assert.equal(
+        await ann.getByRole("button", { name: "Microphone" }).getAttribute("aria-pressed"),
+        "false",
+      );
+      await bob.locator('[data-peer-id] [aria-label="muted"]').waitFor({ timeout: WAIT_MS });
+
+      // A popover takes focus, Escape closes it, and focus is back on its button.
+      for (const panel of ["People", "Devices", "Keyboard shortcuts"]) {
+        await tabTo(ann, panel);
+        await ann.keyboard.press("Enter");
+        await ann.getByRole("dialog", { name: panel }).waitFor({ timeout: WAIT_MS });
+        assert.equal((await focused(ann)).dialog, panel, `${panel} took focus`);
+        await ann.keyboard.press("Tab");
+        assert.equal((await focused(ann)).name, `Close ${panel}`);
+        if (panel === "Devices") await ann.keyboard.press("Enter");
+        else await ann.keyboard.press("Escape");
+        await ann.getByRole("dialog", { name: panel }).waitFor({
+          state: "detached",
+          timeout: WAIT_MS,
+        });
+        await ann.waitForFunction(
+          (label) => document.activeElement?.getAttribute("aria-label") === label,
+          panel,
+          { timeout: WAIT_MS },
+        ).catch(async () =>
+          assert.fail(`focus not back on ${panel}: ${(await focused(ann)).name}`)
+        );
+      }
+
+      await tabTo(ann, "Message", { back: true });
+      await ann.keyboard.type("typed, not clicked");
+      await ann.keyboard.press("Enter");
+      await bob.locator(".message", { hasText: "typed, not clicked" }).waitFor({
+        timeout: WAIT_MS,
+      });
+      await waitForAnnouncement(bob, "Message from Ann: typed, not clicked");
+
+      await tabTo(ann, "Raise hand");
+      await ann.keyboard.press("Enter");
+      await waitForAnnouncement(bob, "Ann raised a hand");
+
+      await tabTo(ann, "Leave");
+      await ann.keyboard.press("Enter");
+      await ann.getByRole("button", { name: "Join" }).waitFor({ timeout: WAIT_MS });
+      await waitForAnnouncement(bob, "Ann left");
+      // Stats keep flowing, but the live region only ever said these things.
+      const said = await bob.locator('[role="log"] p').allTextContents();
+      assert.deepEqual(
+        said.slice(-4),
+        [
+          "Ann joined",
+          "Message from Ann: typed, not clicked",
+          "Ann raised a hand",
+          "Ann left",
+        ].slice(-4),
+      );
+      assert.deepEqual(e2e.errors, []);
+    } finally {
+      await e2e.close();
+    }
+  },
+);

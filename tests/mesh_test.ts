@@ -362,3 +362,38 @@ Deno.test("Mesh drops a peer's chat flood past its allowance, keeping the first 
   assert.equal(got[0], "line 0", "the first messages get through");
   assert.equal(ann.store.chat.value.length, 3 * PEER_MESSAGE_BURST, "our own all show");
 });
+
+Deno.test("Mesh announces people who join after us, leaves, messages and hands — not those we find", async () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const ann = connect(hub, "Ann");
+  await settle();
+  const bob = connect(hub, "Bob");
+  await settle();
+  const said = (client: Client) => client.store.announcements.value.map((a) => a.text);
+  assert.deepEqual(said(ann), ["Bob joined"]);
+  assert.deepEqual(said(bob), [], "Ann was already there: nothing to announce");
+
+  bob.store.handRaised.value = true;
+  bob.mesh.announceState();
+  bob.mesh.sendChat("hi Ann");
+  await settle();
+  bob.mesh.announceState(); // the same state again says nothing new
+  await settle();
+  assert.deepEqual(said(ann), ["Bob joined", "Bob raised a hand", "Message from Bob: hi Ann"]);
+
+  // Stats samples are not announced.
+  await ann.mesh.sampleStats();
+  assert.equal(said(ann).length, 3);
+
+  bob.leave();
+  await settle();
+  assert.deepEqual(said(ann).at(-1), "Bob left");
+
+  // Our own leaving announces nobody.
+  const cid = connect(hub, "Cid");
+  await settle();
+  const before = said(ann).length;
+  ann.mesh.closeAll();
+  assert.equal(said(ann).length, before);
+  cid.leave();
+});
