@@ -200,7 +200,14 @@ e2eTest(
         await tabTo(ann, panel);
         await ann.keyboard.press("Enter");
         await ann.getByRole("dialog", { name: panel }).waitFor({ timeout: WAIT_MS });
-        assert.equal((await focused(ann)).dialog, panel, `${panel} took focus`);
+        await ann.waitForFunction(
+          (label) =>
+            document.activeElement?.closest("[role=dialog]")?.getAttribute("aria-label") === label,
+          panel,
+          { timeout: WAIT_MS },
+        ).catch(async () =>
+          assert.fail(`${panel} did not take focus: ${(await focused(ann)).name}`)
+        );
         await ann.keyboard.press("Tab");
         assert.equal((await focused(ann)).name, `Close ${panel}`);
         if (panel === "Devices") await ann.keyboard.press("Enter");

@@ -1,7 +1,7 @@
 /** A small dialog anchored above the controls; Escape or × closes it. */
 
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef } from "preact/hooks";
+import { useLayoutEffect, useRef } from "preact/hooks";
 
 interface PopoverProps {
   title: string;
@@ -16,7 +16,9 @@ interface PopoverProps {
  */
 export function Popover({ title, onClose, children }: PopoverProps) {
   const ref = useRef<HTMLDivElement>(null);
-  useEffect(() => {
+  // A layout effect: focus moves as the dialog appears, so no keystroke
+  // typed in between lands on the button behind it.
+  useLayoutEffect(() => {
     const opener = document.activeElement;
     const dialog = ref.current;
     dialog?.focus();
