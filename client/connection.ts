@@ -11,6 +11,7 @@
 import type { ClientMessage, ResumeChannel, ServerMessage } from "../lib/protocol.ts";
 import { GLOBAL_TIMERS, type Timers } from "./_timers.ts";
 import { Signaling, type SocketLike } from "./signaling.ts";
+import { CLOSE_CODES } from "../lib/wire.ts";
 
 /** Where the connection stands. */
 export type LinkStatus = "connecting" | "connected" | "reconnecting" | "closed";
@@ -182,8 +183,8 @@ export class SignalingClient {
   #onClose(info: { code: number; opened: boolean; deliberate: boolean }) {
     this.#socket = null;
     if (info.deliberate || this.#closed) return;
-    if (info.code === 4001) return this.#giveUp("replaced");
-    if (info.code === 1008) return this.#giveUp("refused");
+    if (info.code === CLOSE_CODES.replaced) return this.#giveUp("replaced");
+    if (info.code === CLOSE_CODES.policyViolation) return this.#giveUp("refused");
     if (this.#peerId === null) return this.#giveUp("unreachable");
     // A server that never offered resuming cannot take us back.
     if (this.#token === null) return this.#giveUp("unreachable");

@@ -10,6 +10,7 @@ import type { Hub, Session } from "./hub.ts";
 import { type Logger, SILENT_LOGGER } from "./log.ts";
 import { isValidChannel } from "./protocol.ts";
 import { type AssetTable, serveAsset } from "./static.ts";
+import { isDeliberateCode } from "./wire.ts";
 
 /** Options for {@linkcode createHandler}. */
 export interface HandlerOptions {
@@ -124,7 +125,7 @@ export function isDeliberateClose(
   errored: boolean,
 ): boolean {
   if (errored || reason === "No response from ping frame.") return false;
-  return code === 1000 || code === 1001 || code === 1005;
+  return isDeliberateCode(code);
 }
 
 /** Compares two strings without an early exit (token checks). */

@@ -28,6 +28,7 @@ import {
 } from "./protocol.ts";
 import { Registry } from "./registry.ts";
 import type { TokenSigner } from "./token.ts";
+import { CLOSE_CODES } from "./wire.ts";
 
 /** The little the hub needs of a socket. */
 export interface Connection {
@@ -115,15 +116,6 @@ export interface HubOptions {
   /** Default: a fresh {@linkcode Metrics}. */
   metrics?: Metrics;
 }
-
-/** WebSocket close codes the hub uses. */
-export const CLOSE_CODES = {
-  goingAway: 1001,
-  policyViolation: 1008,
-  tryAgainLater: 1013,
-  /** Another connection resumed this identity (a second tab). */
-  replaced: 4001,
-} as const;
 
 /** A refilling allowance of actions (token bucket). */
 class Allowance {
