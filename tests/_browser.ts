@@ -121,6 +121,22 @@ export async function joinRoom(
 }
 
 /**
+ * In the page: whether exactly `n` videos match `${selector} video`, each
+ * with frames and a `currentTime` past the one seen at the previous call.
+ * Synchronous on purpose: an async predicate returns a Promise, which is
+ * truthy, so `waitForFunction` would return at once without checking.
+ */
+export function videosPlaying([n, selector]: readonly [number, string]): boolean {
+  const videos = [...document.querySelectorAll<HTMLVideoElement>(`${selector} video`)];
+  const seen = ((globalThis as { __lastTimes?: WeakMap<HTMLVideoElement, number> })
+    .__lastTimes ??= new WeakMap());
+  const playing = videos.length === n &&
+    videos.every((v) => v.videoWidth > 0 && v.currentTime > (seen.get(v) ?? Infinity));
+  for (const v of videos) seen.set(v, v.currentTime);
+  return playing;
+}
+
+/**
  * Waits until the page shows exactly `count` tiles matching `tiles`
  * (default: remote participants; `[data-screen-of]` for screen shares),
  * each with a video that has frames (`videoWidth > 0`) and is playing
@@ -131,21 +147,10 @@ export async function waitForPlayingVideos(
   count: number,
   { tiles = "[data-peer-id]" }: { tiles?: string } = {},
 ) {
-  // Synchronous on purpose: an async predicate returns a Promise, which is
-  // truthy, so waitForFunction would return at once without checking.
-  await page.waitForFunction(
-    ([n, selector]) => {
-      const videos = [...document.querySelectorAll<HTMLVideoElement>(`${selector} video`)];
-      const seen = ((globalThis as { __lastTimes?: WeakMap<HTMLVideoElement, number> })
-        .__lastTimes ??= new WeakMap());
-      const playing = videos.length === n &&
-        videos.every((v) => v.videoWidth > 0 && v.currentTime > (seen.get(v) ?? Infinity));
-      for (const v of videos) seen.set(v, v.currentTime);
-      return playing;
-    },
-    [count, tiles] as const,
-    { timeout: WAIT_MS, polling: 250 },
-  ).catch(async (error) => {
+  await page.waitForFunction(videosPlaying, [count, tiles] as const, {
+    timeout: WAIT_MS,
+    polling: 250,
+  }).catch(async (error) => {
     const seen = await page.locator(`${tiles} video`).evaluateAll((videos) =>
       videos.map((v) => {
         const video = v as HTMLVideoElement;

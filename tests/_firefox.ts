@@ -10,7 +10,7 @@
 
 import type { Page as ChromiumPage } from "playwright-core";
 import puppeteer, { type Browser, type Page as FirefoxPage } from "puppeteer-core";
-import { type E2E, startE2E, WAIT_MS } from "./_browser.ts";
+import { type E2E, startE2E, videosPlaying, WAIT_MS } from "./_browser.ts";
 
 /** Where Debian's Firefox ESR lives; FIREFOX_PATH overrides. */
 export const FIREFOX_PATH = Deno.env.get("FIREFOX_PATH") ?? "/usr/bin/firefox-esr";
@@ -174,15 +174,7 @@ export async function waitForVideos(
 ): Promise<void> {
   await pollPage(
     person,
-    ([n, selector]) => {
-      const videos = [...document.querySelectorAll<HTMLVideoElement>(`${selector} video`)];
-      const seen = ((globalThis as { __lastTimes?: WeakMap<HTMLVideoElement, number> })
-        .__lastTimes ??= new WeakMap());
-      const playing = videos.length === n &&
-        videos.every((v) => v.videoWidth > 0 && v.currentTime > (seen.get(v) ?? Infinity));
-      for (const v of videos) seen.set(v, v.currentTime);
-      return playing;
-    },
+    videosPlaying,
     [count, tiles] as const,
     {
       what: `expected ${count} playing videos in ${tiles}`,
