@@ -11,7 +11,7 @@ import type { ErrorCode, ServerMessage } from "../lib/protocol.ts";
 import { Mesh } from "./mesh.ts";
 import type { LocalTrack } from "./peer.ts";
 import { GLOBAL_TIMERS, type Timers } from "./_timers.ts";
-import { type GiveUpReason, SignalingClient } from "./connection.ts";
+import { type GiveUpReason, SignalingClient } from "./signaling.ts";
 import type { SocketLike } from "./signaling.ts";
 import { type CallStore, cleanName, type DeviceChoice, type DeviceLists } from "./store.ts";
 

@@ -7,7 +7,7 @@
  */
 
 import { computed, createModel, signal } from "@preact/signals-core";
-import type { LinkStatus } from "./connection.ts";
+import type { LinkStatus } from "./signaling.ts";
 import type { Diagnosis } from "./diagnosis.ts";
 import type { PeerQuality } from "./quality.ts";
 
