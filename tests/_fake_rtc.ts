@@ -4,8 +4,11 @@
  * setLocalDescription(), implicit rollback when an offer meets a local
  * offer, addIceCandidate refusing before a remote description,
  * negotiationneeded fired asynchronously in "stable", and tracks carried in
- * the "SDP" (JSON here) to the other side.
+ * the "SDP" (JSON here) to the other side. Also the shared media
+ * fixtures: fake tracks grouped in a stream, as `LocalTrack`s.
  */
+
+import type { LocalTrack } from "../client/peer.ts";
 
 let nextId = 0;
 
@@ -379,9 +382,26 @@ export class FakePeerConnection {
   #remote: FakePeerConnection | null = null;
 }
 
-/** Lets the event loop run until every pending fake operation is done. */
-export async function settle(rounds = 100): Promise<void> {
-  for (let i = 0; i < rounds; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 0));
-  }
+/**
+ * Local tracks of `kinds` in one stream (a new one unless given), as a
+ * camera and microphone would be sent.
+ */
+export function fakeMedia(
+  kinds: ("audio" | "video")[] = ["audio", "video"],
+  stream: FakeStream = new FakeStream(),
+): LocalTrack[] {
+  return kinds.map((kind) => {
+    const track = new FakeTrack(kind);
+    stream.addTrack(track);
+    return {
+      kind,
+      track: track as unknown as MediaStreamTrack,
+      stream: stream as unknown as MediaStream,
+    };
+  });
+}
+
+/** A host candidate line as a browser would trickle it. */
+export function hostCandidate(n: number): RTCIceCandidateInit {
+  return { candidate: `candidate:${n} 1 udp 1 127.0.0.1 ${n} typ host`, sdpMid: "0", sdpMLineIndex: 0 };
 }
