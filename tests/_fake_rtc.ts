@@ -12,6 +12,30 @@ import type { LocalTrack } from "../client/peer.ts";
 
 let nextId = 0;
 
+/** Fake work scheduled and not yet run (see {@linkcode quiet}). */
+let inFlight = 0;
+
+/**
+ * Runs `fn` in a later task, counted: the fakes, and the in-memory routers
+ * tests build on them, schedule everything through this.
+ */
+export function later(fn: () => void): void {
+  inFlight++;
+  setTimeout(() => {
+    inFlight--;
+    fn();
+  }, 0);
+}
+
+/**
+ * Whether no fake work is pending: nothing negotiating, no candidate or
+ * message on its way. With `until(quiet, …)` a test can assert that
+ * something did *not* happen once everything that could have has run.
+ */
+export function quiet(): boolean {
+  return inFlight === 0;
+}
+
 /** A MediaStreamTrack stand-in. */
 export class FakeTrack {
   readonly id = `track-${++nextId}`;
@@ -95,7 +119,7 @@ export class FakeDataChannel {
     }
     this.sent.push(data);
     const twin = this.twin;
-    setTimeout(() => twin?.onmessage?.({ data }), 0);
+    later(() => twin?.onmessage?.({ data }));
   }
   open() {
     this.readyState = "open";
@@ -211,10 +235,7 @@ export class FakePeerConnection {
           "InvalidStateError",
         );
       }
-      setTimeout(
-        () => this.onicecandidate?.({ candidate: this.#candidate() }),
-        0,
-      );
+      later(() => this.onicecandidate?.({ candidate: this.#candidate() }));
     });
   }
 
@@ -272,14 +293,14 @@ export class FakePeerConnection {
 
   #later(fn: () => void): Promise<void> {
     return new Promise((resolve, reject) =>
-      setTimeout(() => {
+      later(() => {
         try {
           fn();
           resolve();
         } catch (error) {
           reject(error);
         }
-      }, 0)
+      })
     );
   }
 
@@ -354,10 +375,10 @@ export class FakePeerConnection {
       mine.twin = answerSide;
       answerSide.twin = mine;
       remote.ondatachannel?.({ channel: answerSide });
-      setTimeout(() => {
+      later(() => {
         mine.open();
         answerSide.open();
-      }, 0);
+      });
     }
   }
 
@@ -369,13 +390,13 @@ export class FakePeerConnection {
   #schedule() {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    setTimeout(() => {
+    later(() => {
       this.#scheduled = false;
       if (this.#needed && this.signalingState === "stable") {
         this.#needed = false;
         this.onnegotiationneeded?.();
       }
-    }, 0);
+    });
   }
 
   /** The other end, found from the origin of its description. */
