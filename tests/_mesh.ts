@@ -13,7 +13,8 @@ import { Monitor } from "../client/monitor.ts";
 import { CallModel, type CallStore, cleanName } from "../client/store.ts";
 import type { Hub } from "../lib/hub.ts";
 import { encode, parseServerMessage, type ServerMessage } from "../lib/protocol.ts";
-import { FakePeerConnection, fakeMedia } from "./_fake_rtc.ts";
+import { FakePeerConnection, fakeMedia, later, quiet } from "./_fake_rtc.ts";
+import { until } from "./_wait.ts";
 
 /** The fixed clock of hub-connected clients. */
 export const MESH_NOW = Date.UTC(2026, 0, 1, 12, 30);
@@ -96,24 +97,18 @@ export function connect(hub: Hub, name: string, room = "room"): MeshClient {
     send: (text) => {
       const parsed = parseServerMessage(text);
       assert.ok(parsed.ok, text);
-      setTimeout(() => {
+      later(() => {
         received.push(parsed.value);
         deliver(store, wired.mesh, parsed.value);
-      }, 0);
+      });
     },
     close: () => {},
   });
   const wired = wireMesh(store, {
-    send: (message) => setTimeout(() => session.receive(encode(message)), 0),
+    send: (message) => later(() => session.receive(encode(message))),
     localTracks: fakeMedia(),
   });
-  setTimeout(
-    () =>
-      session.receive(
-        encode({ event: "join", data: { channel: room, userdata: { name } } }),
-      ),
-    0,
-  );
+  later(() => session.receive(encode({ event: "join", data: { channel: room, userdata: { name } } })));
   return { ...wired, store, id: session.peerId, received, leave: () => session.close() };
 }
 
@@ -124,4 +119,18 @@ export function allConnected(clients: MeshClient[]): boolean {
     const seen = client.store.participants.value;
     return others.every((o) => seen.get(o.id)?.connection === "connected");
   });
+}
+
+/**
+ * Waits until everyone in `clients` is connected to everyone else with
+ * the data channel open, and every fake operation has run.
+ */
+export async function meshed(clients: MeshClient[]): Promise<void> {
+  await until(
+    () =>
+      allConnected(clients) &&
+      clients.every((c) => c.mesh.peerIds.every((id) => c.mesh.peer(id)?.channelOpen)),
+    `${clients.map((c) => c.store.name.value).join(", ")} to connect to each other`,
+  );
+  await until(quiet, "the meshes to finish negotiating");
 }
