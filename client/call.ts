@@ -115,21 +115,15 @@ export class CallController {
       isOnline: this.#deps.isOnline,
       random: this.#deps.random,
     });
-    const mesh = new Mesh({
+    const monitor = new Monitor({ store, peers: () => mesh, timers: this.#timers });
+    const mesh: Mesh = new Mesh({
       store,
       send: (message) => signaling.send(message),
       createConnection: this.#deps.createConnection,
       localTracks: () => this.media.tracks(),
       chatVisible: this.#deps.chatVisible,
-      // The monitor reads the mesh, so it exists only once the mesh does;
-      // no peer can arrive before then (nothing is connected yet).
-      listener: {
-        peerAdded: (peerId) => monitor.peerAdded(peerId),
-        peerRemoved: (peerId) => monitor.peerRemoved(peerId),
-        connectionChanged: (peerId, state) => monitor.connectionChanged(peerId, state),
-      },
+      listener: monitor,
     });
-    const monitor = new Monitor({ store, peers: mesh, timers: this.#timers });
     this.#signaling = signaling;
     this.#mesh = mesh;
     this.#monitor = monitor;

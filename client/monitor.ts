@@ -32,8 +32,11 @@ export interface MonitoredPeers {
 /** Collaborators of a {@linkcode Monitor}. */
 export interface MonitorOptions {
   store: CallStore;
-  /** The connections to watch (the mesh). */
-  peers: MonitoredPeers;
+  /**
+   * The connections to watch (the mesh). A function because the mesh is
+   * made after its monitor, which it tells about peers as they come.
+   */
+  peers(): MonitoredPeers;
   /** Clock in ms. Default `Date.now`. */
   now?: () => number;
   /** How long a connection may stay "connecting" before it is diagnosed, ms. Default 10,000. */
@@ -111,7 +114,8 @@ export class Monitor implements MeshListener {
    * quality for the room size.
    */
   async sample(): Promise<void> {
-    const { store, peers } = this.#options;
+    const { store } = this.#options;
+    const peers = this.#options.peers();
     const now = this.#now();
     const levels = new Map<string, number>();
     let ownLevel = 0;
@@ -148,7 +152,7 @@ export class Monitor implements MeshListener {
 
   /** Sets every video sender's bitrate and resolution for the room size. */
   async adaptQuality(): Promise<void> {
-    const { peers } = this.#options;
+    const peers = this.#options.peers();
     const all = peers.peerIds.flatMap((peerId) => peers.peer(peerId) ?? []);
     await Promise.all(
       all.flatMap((peer) =>
@@ -160,7 +164,8 @@ export class Monitor implements MeshListener {
   }
 
   #diagnose(peerId: string, failed: boolean) {
-    const { store, peers } = this.#options;
+    const { store } = this.#options;
+    const peers = this.#options.peers();
     const peer = peers.peer(peerId);
     const name = store.participants.value.get(peerId)?.name;
     if (peer === undefined || name === undefined) return null;

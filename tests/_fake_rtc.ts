@@ -424,5 +424,9 @@ export function fakeMedia(
 
 /** A host candidate line as a browser would trickle it. */
 export function hostCandidate(n: number): RTCIceCandidateInit {
-  return { candidate: `candidate:${n} 1 udp 1 127.0.0.1 ${n} typ host`, sdpMid: "0", sdpMLineIndex: 0 };
+  return {
+    candidate: `candidate:${n} 1 udp 1 127.0.0.1 ${n} typ host`,
+    sdpMid: "0",
+    sdpMLineIndex: 0,
+  };
 }

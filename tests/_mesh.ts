@@ -13,7 +13,7 @@ import { Monitor } from "../client/monitor.ts";
 import { CallModel, type CallStore, cleanName } from "../client/store.ts";
 import type { Hub } from "../lib/hub.ts";
 import { encode, parseServerMessage, type ServerMessage } from "../lib/protocol.ts";
-import { FakePeerConnection, fakeMedia, later, quiet } from "./_fake_rtc.ts";
+import { fakeMedia, FakePeerConnection, later, quiet } from "./_fake_rtc.ts";
 import { until } from "./_wait.ts";
 
 /** The fixed clock of hub-connected clients. */
@@ -108,7 +108,9 @@ export function connect(hub: Hub, name: string, room = "room"): MeshClient {
     send: (message) => later(() => session.receive(encode(message))),
     localTracks: fakeMedia(),
   });
-  later(() => session.receive(encode({ event: "join", data: { channel: room, userdata: { name } } })));
+  later(() =>
+    session.receive(encode({ event: "join", data: { channel: room, userdata: { name } } }))
+  );
   return { ...wired, store, id: session.peerId, received, leave: () => session.close() };
 }
 

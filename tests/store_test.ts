@@ -92,7 +92,11 @@ Deno.test("CallModel announces joins, leaves, others' messages and new hands, ke
 
 Deno.test("CallModel keeps the chat's open state and the open popover as signals", () => {
   const store = new CallModel({ room: "r", name: "Ann", chatOpen: true });
-  assert.equal(new CallModel({ room: "r", name: "Ann" }).chatOpen.value, false, "closed by default");
+  assert.equal(
+    new CallModel({ room: "r", name: "Ann" }).chatOpen.value,
+    false,
+    "closed by default",
+  );
   store.addChat({ from: "p1", name: "Bob", text: "hi", at: 0 }, { panelOpen: false });
   assert.equal(store.unread.value, 1);
   store.toggleChat();
