@@ -131,13 +131,10 @@ Deno.test("CallController raising a hand updates the store", () => {
 
 Deno.test("CallController keeps its peer connections and tiles across a signaling drop", async () => {
   const timers = new ManualTimers();
-  const { store, call, sockets, pcs, joinAs, welcome, meetBob } = fakeCall({
+  const { store, call, sockets, pcs, welcome, meetEveryone } = fakeCall({
     deps: { timers, random: () => 0.5 },
   });
-  await call.media.startPreview();
-  meetBob(joinAs("Ann", "t"));
-  await until(() => pcs[0]?.offersMade === 1, "the offer to Bob");
-  await until(quiet, "the negotiation with Bob to settle");
+  await meetEveryone({ token: "t" });
   const tiles = store.participants.value;
   const peer = call.mesh!.peer("bob");
 
@@ -163,18 +160,10 @@ Deno.test("CallController keeps its peer connections and tiles across a signalin
 
 Deno.test("CallController drops peers a restarted server never reintroduces", async () => {
   const timers = new ManualTimers();
-  const { store, call, sockets, pcs, joinAs, welcome, meetBob, introduce } = fakeCall({
+  const { store, sockets, welcome, introduce, meetEveryone } = fakeCall({
     deps: { timers, random: () => 0.5 },
   });
-  await call.media.startPreview();
-  const first = joinAs("Ann", "t");
-  meetBob(first);
-  introduce(first, "cid", "Cid");
-  await until(
-    () => pcs.length === 2 && pcs.every((pc) => pc.offersMade === 1),
-    "offers to Bob and Cid",
-  );
-  await until(quiet, "the negotiations to settle");
+  const first = await meetEveryone({ token: "t", others: [["cid", "Cid"]] });
   first.serverClose(1006);
   timers.fire(); // reconnect
   const second = welcome("temp");
@@ -188,16 +177,8 @@ Deno.test("CallController drops peers a restarted server never reintroduces", as
 });
 
 Deno.test("CallController on a network change restarts ICE only where connections suffer", async () => {
-  const { call, pcs, joinAs, meetBob, introduce } = fakeCall();
-  await call.media.startPreview();
-  const socket = joinAs("Ann", "t");
-  meetBob(socket);
-  introduce(socket, "cid", "Cid");
-  await until(
-    () => pcs.length === 2 && pcs.every((pc) => pc.offersMade === 1),
-    "offers to Bob and Cid",
-  );
-  await until(quiet, "the negotiations to settle");
+  const { call, pcs, meetEveryone } = fakeCall();
+  await meetEveryone({ token: "t", others: [["cid", "Cid"]] });
   pcs[0].setConnectionState("connected");
   pcs[1].setConnectionState("disconnected");
   call.networkChanged();

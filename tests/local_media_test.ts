@@ -4,12 +4,8 @@ import { FakeStream, FakeTrack, quiet } from "./_fake_rtc.ts";
 import { until } from "./_wait.ts";
 
 Deno.test("LocalMedia camera off stops the track; on again swaps a new one in without renegotiating", async () => {
-  const { store, call, pcs, requests, joinAs, meetBob } = fakeCall();
-  await call.media.startPreview();
-  const socket = joinAs("Ann");
-  meetBob(socket);
-  await until(() => pcs[0]?.offersMade === 1, "the offer to Bob");
-  await until(quiet, "the negotiation with Bob to settle");
+  const { store, call, pcs, requests, meetEveryone } = fakeCall();
+  await meetEveryone();
   const video = pcs[0].senders.find((s) => s.kind === "video")!;
   const firstTrack = video.track!;
   const offers = pcs[0].offersMade;
@@ -65,12 +61,8 @@ Deno.test("LocalMedia shares the screen and stops when the browser's bar ends it
 });
 
 Deno.test("LocalMedia switches the camera with replaceTrack and no renegotiation", async () => {
-  const { store, call, pcs, requests, joinAs, meetBob } = fakeCall();
-  await call.media.startPreview();
-  const socket = joinAs("Ann");
-  meetBob(socket);
-  await until(() => pcs[0]?.offersMade === 1, "the offer to Bob");
-  await until(quiet, "the negotiation with Bob to settle");
+  const { store, call, pcs, requests, meetEveryone } = fakeCall();
+  await meetEveryone();
   const sender = pcs[0].senders.find((s) => s.kind === "video")!;
   const old = sender.track!;
   const offers = pcs[0].offersMade;

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { type LocalTrack, MAX_EARLY_CANDIDATES, Peer, type PeerSignal } from "../client/peer.ts";
+import {
+  type LocalTrack,
+  MAX_EARLY_CANDIDATES,
+  Peer,
+  type PeerOptions,
+  type PeerSignal,
+} from "../client/peer.ts";
 import {
   fakeMedia as media,
   FakePeerConnection,
@@ -78,6 +84,21 @@ function link(
 
 function kindsOf(stream: FakeStream | undefined) {
   return stream?.getTracks().map((t) => t.kind).sort() ?? [];
+}
+
+/** A peer with no other side: what it signals is kept in `sent`. */
+function alone(
+  options: Partial<PeerOptions> & Pick<PeerOptions, "polite">,
+): { peer: Peer; pc: FakePeerConnection; sent: PeerSignal[] } {
+  const pc = new FakePeerConnection({});
+  const sent: PeerSignal[] = [];
+  const peer = new Peer(pc as unknown as RTCPeerConnection, {
+    initiator: !options.polite,
+    tracks: [],
+    signal: (m) => sent.push(m),
+    ...options,
+  });
+  return { peer, pc, sent };
 }
 
 /** Waits until every fake operation and relayed signal has run. */
@@ -208,16 +229,8 @@ Deno.test("Peer adds a track it never had by renegotiating from the answering si
 });
 
 Deno.test("Peer holds a candidate that arrives before any description, then applies it", async () => {
-  const pc = new FakePeerConnection({});
   const errors: unknown[] = [];
-  const sent: PeerSignal[] = [];
-  const peer = new Peer(pc as unknown as RTCPeerConnection, {
-    polite: true,
-    initiator: false,
-    tracks: [],
-    signal: (m) => sent.push(m),
-    onError: (e) => errors.push(e),
-  });
+  const { peer, pc, sent } = alone({ polite: true, onError: (e) => errors.push(e) });
   const early = hostCandidate(9);
   await peer.receive({ candidate: early });
   assert.deepEqual(pc.candidates, []);
@@ -231,14 +244,7 @@ Deno.test("Peer holds a candidate that arrives before any description, then appl
 });
 
 Deno.test("Peer ignores a colliding offer on the impolite side", async () => {
-  const pc = new FakePeerConnection({});
-  const sent: PeerSignal[] = [];
-  const peer = new Peer(pc as unknown as RTCPeerConnection, {
-    polite: false,
-    initiator: true,
-    tracks: [],
-    signal: (m) => sent.push(m),
-  });
+  const { peer, pc, sent } = alone({ polite: false });
   await until(() => pc.signalingState === "have-local-offer", "our own offer");
   await settled();
   assert.equal(pc.signalingState, "have-local-offer");
@@ -277,13 +283,7 @@ Deno.test("Peer delivers data channel messages sent before the channel opened", 
 });
 
 Deno.test("Peer holds at most MAX_EARLY_CANDIDATES from a peer that never describes itself", async () => {
-  const pc = new FakePeerConnection({});
-  const peer = new Peer(pc as unknown as RTCPeerConnection, {
-    polite: true,
-    initiator: false,
-    tracks: [],
-    signal: () => {},
-  });
+  const { peer, pc } = alone({ polite: true });
   for (let i = 0; i < MAX_EARLY_CANDIDATES + 50; i++) {
     await peer.receive({ candidate: hostCandidate(i) });
   }
@@ -293,15 +293,8 @@ Deno.test("Peer holds at most MAX_EARLY_CANDIDATES from a peer that never descri
 });
 
 Deno.test("Peer restarts ICE when a connection stays disconnected", () => {
-  const pc = new FakePeerConnection({});
   const timers = new ManualTimers();
-  const peer = new Peer(pc as unknown as RTCPeerConnection, {
-    polite: false,
-    initiator: true,
-    tracks: [],
-    signal: () => {},
-    timers,
-  });
+  const { peer, pc } = alone({ polite: false, timers });
   pc.setConnectionState("disconnected");
   pc.setConnectionState("connected"); // healed by itself: the wait is cancelled
   assert.equal(timers.pending.size, 0);
@@ -313,13 +306,7 @@ Deno.test("Peer restarts ICE when a connection stays disconnected", () => {
 });
 
 Deno.test("Peer stops restarting ICE on its own after three failures", () => {
-  const pc = new FakePeerConnection({});
-  const peer = new Peer(pc as unknown as RTCPeerConnection, {
-    polite: true,
-    initiator: false,
-    tracks: [],
-    signal: () => {},
-  });
+  const { peer, pc } = alone({ polite: true });
   for (let i = 0; i < 5; i++) pc.setConnectionState("failed");
   assert.equal(pc.iceRestarts, 3);
   pc.setConnectionState("connected");

@@ -5,6 +5,7 @@ import type { CallController } from "../call.ts";
 import { Icon } from "./Icon.tsx";
 import { InviteButton } from "./InviteButton.tsx";
 import { MediaToggles } from "./MediaToggles.tsx";
+import { PanelButton } from "./PanelButton.tsx";
 
 interface ControlsProps {
   call: CallController;
@@ -16,7 +17,6 @@ interface ControlsProps {
 /** The buttons; `aria-pressed` for toggles, `aria-expanded` for what opens a panel. */
 export function Controls({ call, inviteUrl, chatToggleRef }: ControlsProps) {
   const { store } = call;
-  const panel = store.openPanel.value;
   const sharing = store.screenStream.value !== null;
   const unread = store.unread.value;
   return (
@@ -44,27 +44,14 @@ export function Controls({ call, inviteUrl, chatToggleRef }: ControlsProps) {
       >
         <Icon name="hand" />
       </button>
-      <button
-        type="button"
-        class="round"
-        aria-label="People"
-        aria-expanded={panel === "people"}
-        onClick={() => store.togglePanel("people")}
-      >
-        <Icon name="people" />
-      </button>
-      <button
-        type="button"
-        class="round"
-        aria-label="Devices"
-        aria-expanded={panel === "settings"}
-        onClick={() => {
-          void call.media.refreshDevices();
-          store.togglePanel("settings");
-        }}
-      >
-        <Icon name="settings" />
-      </button>
+      <PanelButton store={store} panel="people" label="People" icon="people" />
+      <PanelButton
+        store={store}
+        panel="settings"
+        label="Devices"
+        icon="settings"
+        onToggle={() => void call.media.refreshDevices()}
+      />
       <InviteButton url={inviteUrl} compact />
       <button
         ref={chatToggleRef}
@@ -77,15 +64,7 @@ export function Controls({ call, inviteUrl, chatToggleRef }: ControlsProps) {
         <Icon name="chat" />
         {unread > 0 && <span class="unread" aria-hidden="true">{unread}</span>}
       </button>
-      <button
-        type="button"
-        class="round"
-        aria-label="Keyboard shortcuts"
-        aria-expanded={panel === "help"}
-        onClick={() => store.togglePanel("help")}
-      >
-        <Icon name="help" />
-      </button>
+      <PanelButton store={store} panel="help" label="Keyboard shortcuts" icon="help" />
       <button
         type="button"
         class="leave"
