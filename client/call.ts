@@ -21,7 +21,7 @@ import { describeServerError, GIVE_UP_TEXT, NOTICE_TEXT } from "./wording.ts";
 
 /** The browser APIs the controller needs. */
 export interface CallDeps extends MediaApis {
-  /** Timers for reconnecting, resume waits and stats sampling. Default {@linkcode GLOBAL_TIMERS}. */
+  /** Timers for reconnecting, resume waits, ICE restarts and stats sampling. Default {@linkcode GLOBAL_TIMERS}. */
   timers?: Timers;
   /** Randomness for backoff jitter. Default `Math.random`. */
   random?: () => number;
@@ -123,6 +123,7 @@ export class CallController {
       localTracks: () => this.media.tracks(),
       chatVisible: this.#deps.chatVisible,
       listener: monitor,
+      timers: this.#timers,
     });
     this.#signaling = signaling;
     this.#mesh = mesh;

@@ -11,6 +11,7 @@
  */
 
 import type { ClientMessage } from "../lib/protocol.ts";
+import type { Timers } from "./_timers.ts";
 import { type LocalTrack, type MediaKind, Peer, type PeerSignal } from "./peer.ts";
 import { encodePeerMessage, parsePeerMessage } from "./peer_message.ts";
 import type { CallStore } from "./store.ts";
@@ -30,6 +31,8 @@ export interface MeshOptions {
   now?: () => number;
   /** Where failures are reported. Default `console.warn`. */
   onError?(peerId: string, error: unknown): void;
+  /** Timers for each peer's ICE-restart wait. Default: the runtime's. */
+  timers?: Timers;
   /** Who watches the connections (the monitor); told after the store is. */
   listener?: MeshListener;
 }
@@ -236,6 +239,7 @@ export class Mesh {
           listener?.connectionChanged(peerId, state);
         },
         onError: (error) => (this.#options.onError ?? defaultOnError)(peerId, error),
+        timers: this.#options.timers,
       }),
     };
     this.#entries.set(peerId, entry);

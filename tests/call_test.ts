@@ -186,3 +186,13 @@ Deno.test("CallController on a network change restarts ICE only where connection
   assert.equal(pcs[1].iceRestarts, 1);
   call.leave();
 });
+
+Deno.test("CallController runs each connection's ICE-restart wait on the injected timers", async () => {
+  const timers = new ManualTimers();
+  const { pcs, meetEveryone } = fakeCall({ deps: { timers } });
+  await meetEveryone();
+  assert.equal(timers.pending.size, 0);
+  pcs[0].setConnectionState("disconnected");
+  assert.equal(timers.fire(), 4000, "the wait before restarting ICE");
+  assert.equal(pcs[0].iceRestarts, 1);
+});
