@@ -73,7 +73,7 @@ export class CallController {
       getUserMedia: deps.getUserMedia,
       getDisplayMedia: deps.getDisplayMedia,
       enumerateDevices: deps.enumerateDevices,
-      setTrack: async (kind, local) => await this.#mesh?.setTrack(kind, local),
+      setTrack: (kind, local) => this.#mesh?.setTrack(kind, local) ?? Promise.resolve(),
       announceState: () => this.#mesh?.announceState(),
     });
   }
@@ -81,11 +81,6 @@ export class CallController {
   /** The mesh of the current call (for tests). */
   get mesh(): Mesh | null {
     return this.#mesh;
-  }
-
-  /** The monitor of the current call (for tests). */
-  get monitor(): Monitor | null {
-    return this.#monitor;
   }
 
   /** Connects to the server and joins the room as `name`. */
