@@ -121,15 +121,14 @@ export class Monitor implements MeshListener {
     let ownLevel = 0;
     await Promise.all(peers.peerIds.map(async (peerId) => {
       const peer = peers.peer(peerId);
-      if (peer === undefined) return;
+      const watch = this.#watches.get(peerId);
+      if (peer === undefined || watch === undefined) return;
       let entries;
       try {
         entries = await peer.stats();
       } catch {
         return; // closed meanwhile
       }
-      const watch = this.#watches.get(peerId) ?? { addedAt: now, sample: null };
-      this.#watches.set(peerId, watch);
       const { quality, sample } = summarizeStats(entries, { previous: watch.sample, now });
       watch.sample = sample;
       ownLevel = Math.max(ownLevel, localAudioLevel(entries));
