@@ -30,11 +30,12 @@ function savedName(): string {
   }
 }
 
-// On a phone the chat starts folded away; on a laptop it is always there.
-const chatState = { open: matchMedia("(min-width: 900px)").matches };
+// On a laptop the chat is always there; on a phone it starts folded away.
+const wide = matchMedia("(min-width: 900px)");
 const store = new CallModel({
   room: roomFromPath(location.pathname),
   name: savedName(),
+  chatOpen: wide.matches,
 });
 const call = new CallController(store, {
   getUserMedia: (constraints) => navigator.mediaDevices.getUserMedia(constraints),
@@ -51,7 +52,7 @@ const call = new CallController(store, {
       // Private mode: the name is simply not remembered.
     }
   },
-  chatVisible: () => chatState.open || matchMedia("(min-width: 900px)").matches,
+  chatVisible: () => store.chatOpen.value || wide.matches,
 });
 
 function enterRoom(room: string) {
@@ -65,7 +66,7 @@ addEventListener("popstate", () => {
     call.leave();
   }
   if (room === null) {
-    call.stopMedia();
+    call.media.stop();
     store.room.value = null;
     store.setPhase("lobby");
   } else {
@@ -77,20 +78,19 @@ store.canPickSpeaker.value = "setSinkId" in HTMLMediaElement.prototype;
 store.canShareScreen.value = typeof navigator.mediaDevices?.getDisplayMedia === "function";
 navigator.mediaDevices?.addEventListener(
   "devicechange",
-  () => void call.refreshDevices(),
+  () => void call.media.refreshDevices(),
 );
 // A new network (Wi-Fi to cellular, VPN up): ICE needs new candidates.
 addEventListener("online", () => call.networkChanged());
 
 // Leaving the page is a deliberate leave: the tab's socket closes with 1001.
-addEventListener("pagehide", () => call.stopMedia());
+addEventListener("pagehide", () => call.media.stop());
 
 render(
   <App
     call={call}
     origin={location.origin}
     onEnterRoom={enterRoom}
-    chatState={chatState}
   />,
   document.getElementById("app")!,
 );

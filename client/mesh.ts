@@ -1,27 +1,20 @@
 /**
  * The mesh: one {@linkcode Peer} per remote participant, created and
- * removed as the server says, with signaling routed to the right one.
- * Writes what it learns into the store — streams, mute/camera/hand state,
- * quality, who speaks, why a connection fails — and adapts every video
- * sender to the room size. Takes the connection factory and the signaling
- * `send` as arguments so tests drive it with fakes.
+ * removed as the call's dispatcher (`call.ts`) says, with signaling routed
+ * to the right one. Writes what peers tell it into the store — streams,
+ * mute/camera/hand state, connection state, chat — and tells its listener
+ * (the `Monitor`) when peers come, go or change connection state. Takes
+ * the connection factory and the signaling `send` as arguments so tests
+ * drive it with fakes.
  *
  * @module
  */
 
-import type { ClientMessage, ServerMessage } from "../lib/protocol.ts";
-import { applyEncoding, videoEncodingFor } from "./adaptive.ts";
-import { diagnose } from "./diagnosis.ts";
+import type { ClientMessage } from "../lib/protocol.ts";
+import type { Timers } from "./_timers.ts";
 import { type LocalTrack, type MediaKind, Peer, type PeerSignal } from "./peer.ts";
 import { encodePeerMessage, parsePeerMessage } from "./peer_message.ts";
-import {
-  localAudioLevel,
-  pickActiveSpeaker,
-  type SpeakerState,
-  type StatsSample,
-  summarizeStats,
-} from "./quality.ts";
-import { type CallStore, cleanName } from "./store.ts";
+import type { CallStore } from "./store.ts";
 
 /** Collaborators of a {@linkcode Mesh}. */
 export interface MeshOptions {
@@ -34,12 +27,34 @@ export interface MeshOptions {
   localTracks(): LocalTrack[];
   /** Whether the chat panel is showing (for the unread count). */
   chatVisible?(): boolean;
-  /** Clock in ms since the epoch. Default `Date.now`. */
+  /** Clock in ms since the epoch (chat times, flood allowance). Default `Date.now`. */
   now?: () => number;
   /** Where failures are reported. Default `console.warn`. */
   onError?(peerId: string, error: unknown): void;
-  /** How long a connection may stay "connecting" before it is diagnosed, ms. Default 10,000. */
-  stuckAfterMs?: number;
+  /** Timers for each peer's ICE-restart wait. Default: the runtime's. */
+  timers?: Timers;
+  /** Who watches the connections (the monitor); told after the store is. */
+  listener?: MeshListener;
+}
+
+/** What a {@linkcode Mesh} tells whoever watches its connections. */
+export interface MeshListener {
+  /** A peer was added (its participant is in the store). */
+  peerAdded(peerId: string): void;
+  /** A peer was closed and removed. */
+  peerRemoved(peerId: string): void;
+  /** A peer's `connectionState` changed (already written to the store). */
+  connectionChanged(peerId: string, state: RTCPeerConnectionState): void;
+}
+
+/** How the server introduced a peer (`addPeer`). */
+export interface PeerIntroduction {
+  /** The polite side yields on glare. */
+  polite: boolean;
+  /** `should_create_offer`: this side offers first. */
+  initiator: boolean;
+  /** Their display name, already cleaned. */
+  name: string;
 }
 
 /** Chat and state messages one peer may send in a burst. */
@@ -51,13 +66,10 @@ export const PEER_MESSAGES_PER_SECOND = 5;
 /** Per-peer bookkeeping beside the Peer itself. */
 interface Entry {
   peer: Peer;
-  name: string;
-  addedAt: number;
   /** Every remote stream seen, by id (camera and screen arrive separately). */
   streams: Map<string, MediaStream>;
   /** The stream id they announced as their screen share. */
   screenId: string | null;
-  sample: StatsSample | null;
   /** Token bucket for their data channel messages. */
   allowance: { tokens: number; at: number };
 }
@@ -67,7 +79,6 @@ export class Mesh {
   #options: MeshOptions;
   #entries = new Map<string, Entry>();
   #iceServers: RTCIceServer[] = [];
-  #speaker: SpeakerState = { id: null, since: 0 };
   /** After a server restart: the peers the server has introduced again. */
   #reintroduced: Set<string> | null = null;
   #now: () => number;
@@ -87,31 +98,31 @@ export class Mesh {
     return this.#entries.get(peerId)?.peer;
   }
 
-  /** Reacts to one server frame. */
-  handle(message: ServerMessage): void {
-    switch (message.event) {
-      case "welcome":
-        this.#iceServers = message.data.ice_servers;
-        this.#options.store.selfId.value = message.data.peer_id;
-        return;
-      case "addPeer":
-        return this.#add(
-          message.data.peer_id,
-          message.data.polite,
-          message.data.should_create_offer,
-          cleanName(message.data.userdata.name),
-        );
-      case "removePeer":
-        return this.remove(message.data.peer_id);
-      case "sessionDescription":
-        return void this.#entries.get(message.data.peer_id)?.peer.receive({
-          description: message.data.session_description,
-        });
-      case "iceCandidate":
-        return void this.#entries.get(message.data.peer_id)?.peer.receive({
-          candidate: message.data.ice_candidate,
-        });
+  /** The ICE servers new connections get (from the server's `welcome`). */
+  get iceServers(): readonly RTCIceServer[] {
+    return this.#iceServers;
+  }
+
+  /** Uses `servers` for connections made from now on. */
+  setIceServers(servers: RTCIceServer[]): void {
+    this.#iceServers = servers;
+  }
+
+  /**
+   * Connects to a peer the server introduced. A repeated introduction
+   * (after a resume) keeps the call and its roles.
+   */
+  add(peerId: string, introduction: PeerIntroduction): void {
+    if (this.#entries.has(peerId)) {
+      this.#reintroduced?.add(peerId);
+      return;
     }
+    this.#add(peerId, introduction);
+  }
+
+  /** Hands a description or candidate from the server to `peerId`'s connection. */
+  receive(peerId: string, signal: PeerSignal): void {
+    void this.#entries.get(peerId)?.peer.receive(signal);
   }
 
   /** Sends `local` (or stops sending, with `null`) as `kind` to everyone. */
@@ -149,7 +160,7 @@ export class Mesh {
   /** Restarts ICE on every connection that is not healthy (after a network change). */
   restartUnhealthy(): void {
     for (const { peer } of this.#entries.values()) {
-      if (peer.pc.connectionState !== "connected") peer.restartIce();
+      if (peer.connectionState !== "connected") peer.restartIce();
     }
   }
 
@@ -163,7 +174,7 @@ export class Mesh {
     this.#entries.delete(peerId);
     entry.peer.close();
     this.#options.store.removeParticipant(peerId, { announce });
-    void this.adaptQuality();
+    this.#options.listener?.peerRemoved(peerId);
   }
 
   /**
@@ -190,62 +201,6 @@ export class Mesh {
     for (const peerId of [...this.#entries.keys()]) this.remove(peerId, { announce: false });
   }
 
-  /**
-   * Polls every connection's stats once: quality per peer, the active
-   * speaker, a diagnosis for connections stuck connecting, and sender
-   * quality for the room size. The caller runs this on an interval.
-   */
-  async sampleStats(): Promise<void> {
-    const { store } = this.#options;
-    const now = this.#now();
-    const levels = new Map<string, number>();
-    let ownLevel = 0;
-    await Promise.all([...this.#entries].map(async ([peerId, entry]) => {
-      let entries;
-      try {
-        entries = await entry.peer.stats();
-      } catch {
-        return; // closed meanwhile
-      }
-      const { quality, sample } = summarizeStats(entries, { previous: entry.sample, now });
-      entry.sample = sample;
-      ownLevel = Math.max(ownLevel, localAudioLevel(entries));
-      const participant = store.participants.value.get(peerId);
-      if (participant === undefined) return;
-      if (participant.micOn) levels.set(peerId, quality.audioLevel);
-      const stuck = participant.connection !== "connected" &&
-        now - entry.addedAt > (this.#options.stuckAfterMs ?? 10_000);
-      store.patchParticipant(peerId, {
-        quality,
-        diagnosis: stuck || participant.connection === "failed"
-          ? diagnose(
-            entry.peer.iceFacts(
-              this.#iceServers,
-              participant.connection === "failed",
-            ),
-            entry.name,
-          )
-          : null,
-      });
-    }));
-    if (store.micOn.value) levels.set("self", ownLevel);
-    this.#speaker = pickActiveSpeaker(levels, { current: this.#speaker, now });
-    store.activeSpeaker.value = this.#speaker.id;
-    await this.adaptQuality();
-  }
-
-  /** Sets every video sender's bitrate and resolution for the room size. */
-  async adaptQuality(): Promise<void> {
-    const others = this.#entries.size;
-    await Promise.all(
-      [...this.#entries.values()].flatMap(({ peer }) =>
-        peer.videoSenders().map(({ source, sender }) =>
-          applyEncoding(sender, videoEncodingFor(others, source)).catch(() => false)
-        )
-      ),
-    );
-  }
-
   #stateMessage(): string {
     const { store } = this.#options;
     return encodePeerMessage({
@@ -257,24 +212,16 @@ export class Mesh {
     });
   }
 
-  #add(peerId: string, polite: boolean, initiator: boolean, name: string) {
-    if (this.#entries.has(peerId)) {
-      // A repeated addPeer (after a resume) keeps the call and its roles.
-      this.#reintroduced?.add(peerId);
-      return;
-    }
-    const { store } = this.#options;
+  #add(peerId: string, { polite, initiator, name }: PeerIntroduction) {
+    const { store, listener } = this.#options;
     const create = this.#options.createConnection ??
       ((config: RTCConfiguration) => new RTCPeerConnection(config));
     const pc = create({ iceServers: this.#iceServers });
     // The polite side is the member who was there first: the other one just joined.
     store.addParticipant(peerId, name, { announce: polite });
     const entry: Entry = {
-      name,
-      addedAt: this.#now(),
       streams: new Map(),
       screenId: null,
-      sample: null,
       allowance: { tokens: PEER_MESSAGE_BURST, at: this.#now() },
       peer: new Peer(pc, {
         polite,
@@ -288,25 +235,15 @@ export class Mesh {
         onMessage: (data) => this.#onPeerMessage(peerId, entry, data),
         onChannelOpen: () => entry.peer.send(this.#stateMessage()),
         onConnectionState: (state) => {
-          store.patchParticipant(peerId, {
-            connection: state,
-            ...(state === "connected" ? { diagnosis: null } : {}),
-          });
-          if (state === "connected") void this.adaptQuality();
-          if (state === "failed") {
-            store.patchParticipant(peerId, {
-              diagnosis: diagnose(
-                entry.peer.iceFacts(this.#iceServers, true),
-                name,
-              ),
-            });
-          }
+          store.patchParticipant(peerId, { connection: state });
+          listener?.connectionChanged(peerId, state);
         },
         onError: (error) => (this.#options.onError ?? defaultOnError)(peerId, error),
+        timers: this.#options.timers,
       }),
     };
     this.#entries.set(peerId, entry);
-    void this.adaptQuality();
+    listener?.peerAdded(peerId);
   }
 
   /** Camera stream on the tile, the announced screen stream on its own tile. */

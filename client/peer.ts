@@ -73,7 +73,7 @@ export const CHAT_CHANNEL = "chat";
 
 /** A remote participant's connection. */
 export class Peer {
-  readonly pc: RTCPeerConnection;
+  #pc: RTCPeerConnection;
   #options: PeerOptions;
   #makingOffer = false;
   #ignoreOffer = false;
@@ -94,10 +94,10 @@ export class Peer {
   #candidateErrors: IceFacts["candidateErrors"][number][] = [];
   #restartTimer: unknown;
   /** ICE restarts done since the connection last worked. */
-  restarts = 0;
+  #restarts = 0;
 
   constructor(pc: RTCPeerConnection, options: PeerOptions) {
-    this.pc = pc;
+    this.#pc = pc;
     this.#options = options;
     pc.onnegotiationneeded = () => void this.#negotiate();
     pc.onicecandidate = ({ candidate }) => {
@@ -138,6 +138,11 @@ export class Peer {
     }
   }
 
+  /** `RTCPeerConnection.connectionState`, for deciding whether to restart ICE. */
+  get connectionState(): RTCPeerConnectionState {
+    return this.#pc.connectionState;
+  }
+
   /** Whether the chat channel can carry messages now. */
   get channelOpen(): boolean {
     return this.#channel?.readyState === "open";
@@ -167,7 +172,7 @@ export class Peer {
     if (sender !== undefined && local === null && kind === "screen") {
       // A share ends for good: remove it so the other side drops the tile.
       this.#senders.delete(kind);
-      this.pc.removeTrack(sender);
+      this.#pc.removeTrack(sender);
     } else if (sender !== undefined) {
       await sender.replaceTrack(local?.track ?? null);
     } else if (local !== null) {
@@ -189,7 +194,7 @@ export class Peer {
   /** The connection's stats as plain entries. */
   async stats(): Promise<StatsEntry[]> {
     if (this.#closed) return [];
-    const report = await this.pc.getStats();
+    const report = await this.#pc.getStats();
     return [...report.values()] as StatsEntry[];
   }
 
@@ -209,8 +214,8 @@ export class Peer {
    */
   restartIce(): void {
     if (this.#closed) return;
-    this.restarts++;
-    this.pc.restartIce();
+    this.#restarts++;
+    this.#pc.restartIce();
   }
 
   /** Sends a data channel message; returns false if the channel is not open. */
@@ -236,20 +241,20 @@ export class Peer {
     this.#closed = true;
     this.#cancelRestart();
     this.#channel?.close();
-    this.pc.onnegotiationneeded = null;
-    this.pc.onicecandidate = null;
-    this.pc.onicecandidateerror = null;
-    this.pc.ontrack = null;
-    this.pc.onconnectionstatechange = null;
-    this.pc.ondatachannel = null;
-    this.pc.close();
+    this.#pc.onnegotiationneeded = null;
+    this.#pc.onicecandidate = null;
+    this.#pc.onicecandidateerror = null;
+    this.#pc.ontrack = null;
+    this.#pc.onconnectionstatechange = null;
+    this.#pc.ondatachannel = null;
+    this.#pc.close();
   }
 
   async #negotiate(): Promise<void> {
     if (this.#closed) return;
     try {
       this.#makingOffer = true;
-      await this.pc.setLocalDescription();
+      await this.#pc.setLocalDescription();
       this.#emitDescription();
     } catch (error) {
       this.#guard(() => this.#options.onError?.(error));
@@ -260,7 +265,7 @@ export class Peer {
 
   async #apply(message: PeerSignal): Promise<void> {
     if (this.#closed) return;
-    const { pc } = this;
+    const pc = this.#pc;
     if ("description" in message) {
       const { description } = message;
       // An answer being applied will leave us stable before this offer is
@@ -294,7 +299,7 @@ export class Peer {
 
   async #addCandidate(candidate: RTCIceCandidateInit): Promise<void> {
     try {
-      await this.pc.addIceCandidate(candidate);
+      await this.#pc.addIceCandidate(candidate);
     } catch (error) {
       // Candidates for an offer we ignored are expected to fail.
       if (!this.#ignoreOffer) throw error;
@@ -315,13 +320,13 @@ export class Peer {
   #watchConnection(state: RTCPeerConnectionState) {
     this.#cancelRestart();
     if (state === "connected") {
-      this.restarts = 0;
-    } else if (state === "failed" && this.restarts < MAX_AUTO_RESTARTS) {
+      this.#restarts = 0;
+    } else if (state === "failed" && this.#restarts < MAX_AUTO_RESTARTS) {
       this.restartIce();
     } else if (state === "disconnected") {
       // Often a blip that heals by itself; restart only if it lasts.
       this.#restartTimer = (this.#options.timers ?? GLOBAL_TIMERS).setTimeout(() => {
-        if (this.pc.connectionState === "disconnected") this.restartIce();
+        if (this.#pc.connectionState === "disconnected") this.restartIce();
       }, this.#options.disconnectedRestartMs ?? 4000);
     }
   }
@@ -334,7 +339,7 @@ export class Peer {
   }
 
   #addTrack(local: LocalTrack) {
-    this.#senders.set(local.kind, this.pc.addTrack(local.track, local.stream));
+    this.#senders.set(local.kind, this.#pc.addTrack(local.track, local.stream));
   }
 
   #adoptChannel(channel: RTCDataChannel) {
@@ -352,7 +357,7 @@ export class Peer {
   }
 
   #emitDescription() {
-    const description = this.pc.localDescription;
+    const description = this.#pc.localDescription;
     if (description !== null) this.#emit({ description: description.toJSON() });
   }
 

@@ -7,7 +7,7 @@
  */
 
 import { computed, createModel, signal } from "@preact/signals-core";
-import type { LinkStatus } from "./connection.ts";
+import type { LinkStatus } from "./signaling.ts";
 import type { Diagnosis } from "./diagnosis.ts";
 import type { PeerQuality } from "./quality.ts";
 
@@ -83,12 +83,17 @@ export interface DeviceLists {
 /** The device chosen for each kind; `""` means the browser's default. */
 export type DeviceChoice = Record<keyof DeviceLists, string>;
 
+/** A popover of the call's controls. */
+export type Panel = "people" | "settings" | "help";
+
 /** Options for a new {@linkcode CallModel}. */
 export interface CallModelOptions {
   /** The room from the URL, or `null` on the lobby page. */
   room: string | null;
   /** The name remembered from last time. */
   name: string;
+  /** Whether the chat panel starts open (phones fold it away). Default false. */
+  chatOpen?: boolean;
 }
 
 /** The signals model of one browser tab's call. */
@@ -135,6 +140,10 @@ export const CallModel = createModel((options: CallModelOptions) => {
    * raised hands — never stats or quality changes, which would drown them.
    */
   const announcements = signal<readonly Announcement[]>([]);
+  /** Whether the chat panel is open (on a phone: the overlay is showing). */
+  const chatOpen = signal(options.chatOpen ?? false);
+  /** The popover showing in the call, if any. */
+  const openPanel = signal<Panel | null>(null);
   const participantList = computed(() => [...participants.value.values()]);
   let chatId = 0;
   let announcementId = 0;
@@ -183,6 +192,8 @@ export const CallModel = createModel((options: CallModelOptions) => {
     linkStatus,
     announcements,
     announce,
+    chatOpen,
+    openPanel,
 
     /** Goes to the pre-join screen of `roomName`. */
     enterRoom(roomName: string) {
@@ -193,6 +204,8 @@ export const CallModel = createModel((options: CallModelOptions) => {
     /** Moves to `next`; leaving the call forgets everyone in it. */
     setPhase(next: Phase) {
       phase.value = next;
+      // Popovers belong to the call screen; the chat keeps its place.
+      if (next !== "in-call") openPanel.value = null;
       if (next !== "in-call" && next !== "joining") {
         participants.value = new Map();
         chat.value = [];
@@ -253,8 +266,22 @@ export const CallModel = createModel((options: CallModelOptions) => {
       if (message.from !== null && options.panelOpen === false) unread.value++;
       if (message.from !== null) announce(`Message from ${message.name}: ${message.text}`);
     },
+    /** Clears the unread count. */
     markChatRead() {
       unread.value = 0;
+    },
+    /** Opens or closes the chat; either way what was there has been seen. */
+    toggleChat() {
+      chatOpen.value = !chatOpen.value;
+      unread.value = 0;
+    },
+    /** Opens `panel`, or closes it if it is the one showing (one popover at a time). */
+    togglePanel(panel: Panel) {
+      openPanel.value = openPanel.value === panel ? null : panel;
+    },
+    /** Closes whichever popover is showing. */
+    closePanel() {
+      openPanel.value = null;
     },
   };
 });

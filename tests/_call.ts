@@ -2,8 +2,9 @@
 
 import { CallController, type CallDeps } from "../client/call.ts";
 import { CallModel } from "../client/store.ts";
-import { FakePeerConnection, FakeStream, FakeTrack } from "./_fake_rtc.ts";
+import { FakePeerConnection, FakeStream, FakeTrack, quiet } from "./_fake_rtc.ts";
 import { FakeSocket } from "./_helpers.ts";
+import { until } from "./_wait.ts";
 
 // The controller publishes display copies of the local stream.
 Object.assign(globalThis, { MediaStream: FakeStream });
@@ -78,5 +79,37 @@ export function fakeCall(options: FakeCallOptions = {}) {
     socket.serverSend("joined", { channel: "room", peers: [] });
     introduce(socket, "bob", "Bob");
   };
-  return { store, call, sockets, pcs, saved, requests, welcome, joinAs, meetBob, introduce };
+  /**
+   * With the preview started: joins as Ann (with resume `token`, if any),
+   * meets Bob and whoever `others` names, and waits until our offer to each
+   * has gone out and the fakes are quiet. Returns the socket.
+   */
+  const meetEveryone = async (
+    { token, others = [] }: { token?: string; others?: [id: string, name: string][] } = {},
+  ) => {
+    await call.media.startPreview();
+    const socket = joinAs("Ann", token);
+    meetBob(socket);
+    for (const [id, name] of others) introduce(socket, id, name);
+    const count = 1 + others.length;
+    await until(
+      () => pcs.length === count && pcs.every((pc) => pc.offersMade === 1),
+      `our offers to all ${count} peers`,
+    );
+    await until(quiet, "the negotiations to settle");
+    return socket;
+  };
+  return {
+    store,
+    call,
+    sockets,
+    pcs,
+    saved,
+    requests,
+    welcome,
+    joinAs,
+    meetBob,
+    introduce,
+    meetEveryone,
+  };
 }

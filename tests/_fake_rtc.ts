@@ -4,10 +4,37 @@
  * setLocalDescription(), implicit rollback when an offer meets a local
  * offer, addIceCandidate refusing before a remote description,
  * negotiationneeded fired asynchronously in "stable", and tracks carried in
- * the "SDP" (JSON here) to the other side.
+ * the "SDP" (JSON here) to the other side. Also the shared media
+ * fixtures: fake tracks grouped in a stream, as `LocalTrack`s.
  */
 
+import type { LocalTrack } from "../client/peer.ts";
+
 let nextId = 0;
+
+/** Fake work scheduled and not yet run (see {@linkcode quiet}). */
+let inFlight = 0;
+
+/**
+ * Runs `fn` in a later task, counted: the fakes, and the in-memory routers
+ * tests build on them, schedule everything through this.
+ */
+export function later(fn: () => void): void {
+  inFlight++;
+  setTimeout(() => {
+    inFlight--;
+    fn();
+  }, 0);
+}
+
+/**
+ * Whether no fake work is pending: nothing negotiating, no candidate or
+ * message on its way. With `until(quiet, …)` a test can assert that
+ * something did *not* happen once everything that could have has run.
+ */
+export function quiet(): boolean {
+  return inFlight === 0;
+}
 
 /** A MediaStreamTrack stand-in. */
 export class FakeTrack {
@@ -92,7 +119,7 @@ export class FakeDataChannel {
     }
     this.sent.push(data);
     const twin = this.twin;
-    setTimeout(() => twin?.onmessage?.({ data }), 0);
+    later(() => twin?.onmessage?.({ data }));
   }
   open() {
     this.readyState = "open";
@@ -208,10 +235,7 @@ export class FakePeerConnection {
           "InvalidStateError",
         );
       }
-      setTimeout(
-        () => this.onicecandidate?.({ candidate: this.#candidate() }),
-        0,
-      );
+      later(() => this.onicecandidate?.({ candidate: this.#candidate() }));
     });
   }
 
@@ -269,14 +293,14 @@ export class FakePeerConnection {
 
   #later(fn: () => void): Promise<void> {
     return new Promise((resolve, reject) =>
-      setTimeout(() => {
+      later(() => {
         try {
           fn();
           resolve();
         } catch (error) {
           reject(error);
         }
-      }, 0)
+      })
     );
   }
 
@@ -351,10 +375,10 @@ export class FakePeerConnection {
       mine.twin = answerSide;
       answerSide.twin = mine;
       remote.ondatachannel?.({ channel: answerSide });
-      setTimeout(() => {
+      later(() => {
         mine.open();
         answerSide.open();
-      }, 0);
+      });
     }
   }
 
@@ -366,22 +390,43 @@ export class FakePeerConnection {
   #schedule() {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    setTimeout(() => {
+    later(() => {
       this.#scheduled = false;
       if (this.#needed && this.signalingState === "stable") {
         this.#needed = false;
         this.onnegotiationneeded?.();
       }
-    }, 0);
+    });
   }
 
   /** The other end, found from the origin of its description. */
   #remote: FakePeerConnection | null = null;
 }
 
-/** Lets the event loop run until every pending fake operation is done. */
-export async function settle(rounds = 100): Promise<void> {
-  for (let i = 0; i < rounds; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 0));
-  }
+/**
+ * Local tracks of `kinds` in one stream (a new one unless given), as a
+ * camera and microphone would be sent.
+ */
+export function fakeMedia(
+  kinds: ("audio" | "video")[] = ["audio", "video"],
+  stream: FakeStream = new FakeStream(),
+): LocalTrack[] {
+  return kinds.map((kind) => {
+    const track = new FakeTrack(kind);
+    stream.addTrack(track);
+    return {
+      kind,
+      track: track as unknown as MediaStreamTrack,
+      stream: stream as unknown as MediaStream,
+    };
+  });
+}
+
+/** A host candidate line as a browser would trickle it. */
+export function hostCandidate(n: number): RTCIceCandidateInit {
+  return {
+    candidate: `candidate:${n} 1 udp 1 127.0.0.1 ${n} typ host`,
+    sdpMid: "0",
+    sdpMLineIndex: 0,
+  };
 }

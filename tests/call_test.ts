@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
-import { describeMediaError } from "../client/call.ts";
-import { FakeStream, FakeTrack, settle } from "./_fake_rtc.ts";
 import { fakeCall } from "./_call.ts";
-
-const setup = fakeCall;
+import { quiet } from "./_fake_rtc.ts";
+import { ManualTimers, until } from "./_wait.ts";
 
 Deno.test("CallController joins with the typed name once the server welcomes it", async () => {
-  const { store, call, saved, joinAs } = setup();
-  await call.startPreview();
+  const { store, call, saved, joinAs } = fakeCall();
+  await call.media.startPreview();
   const socket = joinAs("  Ann  ");
   assert.equal(store.phase.value, "joining");
   assert.deepEqual(socket.frames(), [
@@ -20,11 +18,14 @@ Deno.test("CallController joins with the typed name once the server welcomes it"
 });
 
 Deno.test("CallController sends its camera and microphone to peers that arrive", async () => {
-  const { call, pcs, joinAs, meetBob } = setup();
-  await call.startPreview();
+  const { call, pcs, joinAs, meetBob } = fakeCall();
+  await call.media.startPreview();
   const socket = joinAs("Ann");
   meetBob(socket);
-  await settle(5);
+  await until(
+    () => socket.frames().some((f) => f.event === "relaySessionDescription"),
+    "the offer to Bob",
+  );
   assert.deepEqual(pcs[0].senders.map((s) => s.kind).sort(), [
     "audio",
     "video",
@@ -36,18 +37,18 @@ Deno.test("CallController sends its camera and microphone to peers that arrive",
 });
 
 Deno.test("CallController sends a camera that started after Join to peers met meanwhile", async () => {
-  const { call, pcs, joinAs, meetBob } = setup();
-  const preview = call.startPreview(); // Join is pressed before it resolves
+  const { call, pcs, joinAs, meetBob } = fakeCall();
+  const preview = call.media.startPreview(); // Join is pressed before it resolves
   const socket = joinAs("Ann");
   meetBob(socket);
   assert.deepEqual(pcs[0].senders.map((s) => s.kind), [], "no tracks yet when Bob arrived");
   await preview;
-  await settle(5);
+  await until(() => pcs[0].senders.length === 2, "the late camera and microphone to reach Bob");
   assert.deepEqual(pcs[0].senders.map((s) => s.kind).sort(), ["audio", "video"]);
 });
 
 Deno.test("CallController explains a full room and returns to the pre-join screen", () => {
-  const { store, sockets, joinAs } = setup();
+  const { store, sockets, joinAs } = fakeCall();
   const socket = joinAs("Ann");
   socket.serverSend("error", {
     code: "channel_full",
@@ -60,7 +61,7 @@ Deno.test("CallController explains a full room and returns to the pre-join scree
 });
 
 Deno.test("CallController explains an unreachable server", () => {
-  const { store, call, sockets } = setup();
+  const { store, call, sockets } = fakeCall();
   call.join("Ann");
   sockets[0].serverClose(1006);
   assert.equal(store.phase.value, "prejoin");
@@ -68,8 +69,8 @@ Deno.test("CallController explains an unreachable server", () => {
 });
 
 Deno.test("CallController keeps the calls when the signaling socket drops mid-call", async () => {
-  const { store, call, pcs, joinAs, meetBob } = setup();
-  await call.startPreview();
+  const { store, call, pcs, joinAs, meetBob } = fakeCall();
+  await call.media.startPreview();
   const socket = joinAs("Ann");
   meetBob(socket);
   socket.serverClose(1006);
@@ -80,14 +81,18 @@ Deno.test("CallController keeps the calls when the signaling socket drops mid-ca
 });
 
 Deno.test("CallController turns a denied camera into words and joins receive-only", async () => {
-  const { store, call, pcs, joinAs, meetBob } = setup({ deny: "NotAllowedError" });
-  await call.startPreview();
+  const { store, call, pcs, joinAs, meetBob } = fakeCall({ deny: "NotAllowedError" });
+  await call.media.startPreview();
   assert.match(store.mediaError.value ?? "", /denied/);
   assert.equal(store.micOn.value, false);
   assert.equal(store.camOn.value, false);
   const socket = joinAs("Viewer");
   meetBob(socket);
-  await settle(5);
+  await until(
+    () => socket.frames().some((f) => f.event === "relaySessionDescription"),
+    "the offer to Bob",
+  );
+  await until(quiet, "the negotiation with Bob to settle");
   assert.deepEqual(pcs[0].senders, []);
   assert.equal(
     pcs[0].channels.length,
@@ -96,58 +101,9 @@ Deno.test("CallController turns a denied camera into words and joins receive-onl
   );
 });
 
-Deno.test("describeMediaError covers missing and busy devices", () => {
-  assert.match(
-    describeMediaError(new DOMException("x", "NotFoundError")),
-    /No camera or microphone/,
-  );
-  assert.match(
-    describeMediaError(new DOMException("x", "NotReadableError")),
-    /in use/,
-  );
-  assert.match(describeMediaError("weird"), /unavailable/);
-});
-
-Deno.test("CallController camera off stops the track; on again swaps a new one in without renegotiating", async () => {
-  const { store, call, pcs, requests, joinAs, meetBob } = setup();
-  await call.startPreview();
-  const socket = joinAs("Ann");
-  meetBob(socket);
-  await settle(5);
-  const video = pcs[0].senders.find((s) => s.kind === "video")!;
-  const firstTrack = video.track!;
-  const offers = pcs[0].offersMade;
-  await call.toggleCamera();
-  assert.equal(store.camOn.value, false);
-  assert.equal(firstTrack.readyState, "ended", "the camera light goes off");
-  assert.equal(video.track, null);
-  assert.equal(store.localStream.value?.getVideoTracks().length, 0);
-  await call.toggleCamera();
-  assert.equal(store.camOn.value, true);
-  assert.deepEqual(requests.at(-1), {
-    video: { width: { ideal: 1280 }, height: { ideal: 720 } },
-  });
-  assert.notEqual(video.track, null);
-  assert.notEqual(video.track, firstTrack);
-  await settle(5);
-  assert.equal(pcs[0].offersMade, offers, "replaceTrack needs no new offer");
-});
-
-Deno.test("CallController mute in a call disables the audio track, keeping it", async () => {
-  const { store, call } = setup();
-  await call.startPreview();
-  store.setPhase("in-call");
-  const track = (store.localStream.value as unknown as FakeStream).getAudioTracks()[0];
-  await call.toggleMic();
-  assert.equal(store.micOn.value, false);
-  assert.equal(track.enabled, false);
-  await call.toggleMic();
-  assert.equal(track.enabled, true);
-});
-
 Deno.test("CallController leave parts the room, closes the socket and peers", async () => {
-  const { store, call, pcs, joinAs, meetBob } = setup();
-  await call.startPreview();
+  const { store, call, pcs, joinAs, meetBob } = fakeCall();
+  await call.media.startPreview();
   const socket = joinAs("Ann");
   meetBob(socket);
   call.leave();
@@ -165,110 +121,78 @@ Deno.test("CallController leave parts the room, closes the socket and peers", as
   );
 });
 
-Deno.test("CallController shares the screen and stops when the browser's bar ends it", async () => {
-  const screenTrack = new FakeTrack("video");
-  const { store, call, pcs, joinAs, meetBob } = setup({
-    deps: {
-      getDisplayMedia: () =>
-        Promise.resolve(new FakeStream([screenTrack]) as unknown as MediaStream),
-    },
-  });
-  await call.startPreview();
-  meetBob(joinAs("Ann"));
-  await call.toggleScreenShare();
-  assert.notEqual(store.screenStream.value, null);
-  assert.equal(screenTrack.contentHint, "detail");
-  assert.ok(pcs[0].senders.some((s) => s.track === screenTrack), "sent to Bob");
-  screenTrack.end(); // the browser's "Stop sharing" button
-  await settle(5);
-  assert.equal(store.screenStream.value, null);
-  assert.ok(!pcs[0].senders.some((s) => s.track === screenTrack));
-});
-
-Deno.test("CallController switches the camera with replaceTrack and no renegotiation", async () => {
-  const { store, call, pcs, requests, joinAs, meetBob } = setup();
-  await call.startPreview();
-  const socket = joinAs("Ann");
-  meetBob(socket);
-  await settle();
-  const sender = pcs[0].senders.find((s) => s.kind === "video")!;
-  const old = sender.track!;
-  const offers = pcs[0].offersMade;
-  await call.selectDevice("videoinput", "cam-2");
-  assert.deepEqual(requests.at(-1), {
-    video: { width: { ideal: 1280 }, height: { ideal: 720 }, deviceId: { exact: "cam-2" } },
-  });
-  assert.equal(old.readyState, "ended");
-  assert.notEqual(sender.track, old);
-  assert.equal(sender.replaced, 1);
-  assert.equal(store.selectedDevices.value.videoinput, "cam-2");
-  await settle();
-  assert.equal(pcs[0].offersMade, offers);
-});
-
-Deno.test("CallController lists devices and falls back to the default when one is unplugged", async () => {
-  let devices = [
-    { kind: "videoinput", deviceId: "cam-1", label: "Front" },
-    { kind: "videoinput", deviceId: "cam-2", label: "" },
-    { kind: "audioinput", deviceId: "mic-1", label: "Mic" },
-    { kind: "audiooutput", deviceId: "spk-1", label: "Speaker" },
-  ];
-  const { store, call, requests } = setup({
-    deps: { enumerateDevices: () => Promise.resolve(devices as unknown as MediaDeviceInfo[]) },
-  });
-  await call.startPreview();
-  assert.deepEqual(store.devices.value.videoinput, [
-    { id: "cam-1", label: "Front" },
-    { id: "cam-2", label: "Camera 2" },
-  ]);
-  await call.selectDevice("videoinput", "cam-2");
-  await call.selectDevice("audiooutput", "spk-1");
-  devices = devices.filter((d) => d.deviceId !== "cam-2" && d.deviceId !== "spk-1");
-  await call.refreshDevices();
-  assert.deepEqual(store.selectedDevices.value, {
-    videoinput: "",
-    audioinput: "",
-    audiooutput: "",
-  });
-  assert.deepEqual(requests.at(-1), { video: { width: { ideal: 1280 }, height: { ideal: 720 } } });
-  assert.equal(store.camOn.value, true);
-});
-
-Deno.test("CallController turning the microphone off before joining releases it", async () => {
-  const { store, call, pcs, joinAs, meetBob } = setup();
-  await call.startPreview();
-  const mic = (store.localStream.value as unknown as FakeStream).getAudioTracks()[0];
-  await call.toggleMic();
-  assert.equal(mic.readyState, "ended");
-  assert.equal(store.micOn.value, false);
-  const socket = joinAs("Ann");
-  meetBob(socket);
-  await settle();
-  assert.deepEqual(pcs[0].senders.map((s) => s.kind), ["video"]);
-  await call.toggleMic();
-  await settle();
-  assert.equal(store.micOn.value, true);
-  assert.deepEqual(pcs[0].senders.map((s) => s.kind).sort(), ["audio", "video"]);
-});
-
 Deno.test("CallController raising a hand updates the store", () => {
-  const { store, call } = setup();
+  const { store, call } = fakeCall();
   call.toggleHand();
   assert.equal(store.handRaised.value, true);
   call.toggleHand();
   assert.equal(store.handRaised.value, false);
 });
 
-Deno.test("CallController unmutes a microphone muted in the last call from the pre-join screen", async () => {
-  const { store, call, joinAs, meetBob } = setup();
-  await call.startPreview();
-  meetBob(joinAs("Ann"));
-  await call.toggleMic(); // muted in the call: the track stays, disabled
+Deno.test("CallController keeps its peer connections and tiles across a signaling drop", async () => {
+  const timers = new ManualTimers();
+  const { store, call, sockets, pcs, welcome, meetEveryone } = fakeCall({
+    deps: { timers, random: () => 0.5 },
+  });
+  await meetEveryone({ token: "t" });
+  const tiles = store.participants.value;
+  const peer = call.mesh!.peer("bob");
+
+  sockets[0].serverClose(1006);
+  assert.equal(store.linkStatus.value, "reconnecting");
+  assert.equal(store.phase.value, "in-call");
+  timers.fire();
+  welcome("temp");
+  sockets[1].serverSend("resumed", { peer_id: "me", channels: ["room"] });
+  // After a restart the server reintroduces Bob: the existing call stays.
+  sockets[1].serverSend("addPeer", {
+    peer_id: "bob",
+    should_create_offer: false,
+    polite: true,
+    userdata: { name: "Bob" },
+  });
+  assert.equal(store.linkStatus.value, "connected");
+  assert.equal(call.mesh!.peer("bob"), peer, "same RTCPeerConnection, roles unchanged");
+  assert.equal(pcs.length, 1);
+  assert.equal(store.participants.value.get("bob"), tiles.get("bob"), "the tile never changed");
+  assert.notEqual(pcs[0].connectionState, "closed");
+});
+
+Deno.test("CallController drops peers a restarted server never reintroduces", async () => {
+  const timers = new ManualTimers();
+  const { store, sockets, welcome, introduce, meetEveryone } = fakeCall({
+    deps: { timers, random: () => 0.5 },
+  });
+  const first = await meetEveryone({ token: "t", others: [["cid", "Cid"]] });
+  first.serverClose(1006);
+  timers.fire(); // reconnect
+  const second = welcome("temp");
+  second.serverSend("resumed", { peer_id: "me", channels: ["room"], restored: true });
+  // Bob comes back; Cid closed their tab while the server was down.
+  introduce(second, "bob", "Bob", false);
+  assert.deepEqual([...store.participants.value.keys()].sort(), ["bob", "cid"]);
+  assert.equal(timers.fire(), 30_000, "the server's 25 s window plus a margin");
+  assert.deepEqual([...store.participants.value.keys()], ["bob"]);
+  assert.equal(sockets.length, 2);
+});
+
+Deno.test("CallController on a network change restarts ICE only where connections suffer", async () => {
+  const { call, pcs, meetEveryone } = fakeCall();
+  await meetEveryone({ token: "t", others: [["cid", "Cid"]] });
+  pcs[0].setConnectionState("connected");
+  pcs[1].setConnectionState("disconnected");
+  call.networkChanged();
+  assert.equal(pcs[0].iceRestarts, 0, "a healthy connection is left alone");
+  assert.equal(pcs[1].iceRestarts, 1);
   call.leave();
-  assert.equal(store.phase.value, "prejoin");
-  const track = (store.localStream.value as unknown as FakeStream).getAudioTracks()[0];
-  assert.equal(track.enabled, false);
-  await call.toggleMic();
-  assert.equal(track.enabled, true, "turned back on, not released");
-  assert.equal(store.micOn.value, true);
+});
+
+Deno.test("CallController runs each connection's ICE-restart wait on the injected timers", async () => {
+  const timers = new ManualTimers();
+  const { pcs, meetEveryone } = fakeCall({ deps: { timers } });
+  await meetEveryone();
+  assert.equal(timers.pending.size, 0);
+  pcs[0].setConnectionState("disconnected");
+  assert.equal(timers.fire(), 4000, "the wait before restarting ICE");
+  assert.equal(pcs[0].iceRestarts, 1);
 });

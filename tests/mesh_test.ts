@@ -1,78 +1,14 @@
 import assert from "node:assert/strict";
-import { Mesh, PEER_MESSAGE_BURST } from "../client/mesh.ts";
-import type { LocalTrack } from "../client/peer.ts";
-import { CallModel, type CallStore } from "../client/store.ts";
+import { PEER_MESSAGE_BURST } from "../client/mesh.ts";
 import { Hub } from "../lib/hub.ts";
-import { encode, parseServerMessage, type ServerMessage } from "../lib/protocol.ts";
-import { FakePeerConnection, FakeStream, FakeTrack, settle } from "./_fake_rtc.ts";
+import { FakeStream, FakeTrack, quiet } from "./_fake_rtc.ts";
 import { sequentialIds } from "./_helpers.ts";
+import { connect, deliver, MESH_NOW, type MeshClient, meshed } from "./_mesh.ts";
+import { until } from "./_wait.ts";
 
-interface Client {
-  store: CallStore;
-  mesh: Mesh;
-  id: string;
-  pcs: FakePeerConnection[];
-  received: ServerMessage[];
-  leave(): void;
-}
-
-function tracks(): LocalTrack[] {
-  const stream = new FakeStream();
-  return (["audio", "video"] as const).map((kind) => {
-    const track = new FakeTrack(kind);
-    stream.addTrack(track);
-    return {
-      kind,
-      track: track as unknown as MediaStreamTrack,
-      stream: stream as unknown as MediaStream,
-    };
-  });
-}
-
-/** A client mesh wired to a real Hub, frames delivered in later tasks. */
-function connect(hub: Hub, name: string, room = "room"): Client {
-  const store = new CallModel({ room, name });
-  const pcs: FakePeerConnection[] = [];
-  const received: ServerMessage[] = [];
-  const local = tracks();
-  const session = hub.connect({
-    bufferedAmount: 0,
-    send: (text) => {
-      const parsed = parseServerMessage(text);
-      assert.ok(parsed.ok, text);
-      setTimeout(() => {
-        received.push(parsed.value);
-        mesh.handle(parsed.value);
-      }, 0);
-    },
-    close: () => {},
-  });
-  const mesh: Mesh = new Mesh({
-    store,
-    send: (message) => setTimeout(() => session.receive(encode(message)), 0),
-    createConnection: (config) => {
-      const pc = new FakePeerConnection(config);
-      pcs.push(pc);
-      return pc as unknown as RTCPeerConnection;
-    },
-    localTracks: () => local,
-    now: () => Date.UTC(2026, 0, 1, 12, 30),
-  });
-  setTimeout(
-    () =>
-      session.receive(
-        encode({ event: "join", data: { channel: room, userdata: { name } } }),
-      ),
-    0,
-  );
-  return {
-    store,
-    mesh,
-    id: session.peerId,
-    pcs,
-    received,
-    leave: () => session.close(),
-  };
+/** The chat lines a client has, as text. */
+function textsOf(client: MeshClient): string[] {
+  return client.store.chat.value.map((m) => m.text);
 }
 
 Deno.test("Mesh connects everyone in a room through the hub with one stream per peer", async () => {
@@ -85,7 +21,7 @@ Deno.test("Mesh connects everyone in a room through the hub with one stream per 
     connect(hub, "Bob"),
     connect(hub, "Cid"),
   ];
-  await settle();
+  await meshed(clients);
   for (const client of clients) {
     const others = clients.filter((c) => c !== client);
     assert.deepEqual(
@@ -113,10 +49,10 @@ Deno.test("Mesh connects everyone in a room through the hub with one stream per 
 Deno.test("Mesh delivers chat with the sender's server-introduced name, never HTML", async () => {
   const hub = new Hub({ newId: sequentialIds() });
   const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
-  await settle();
+  await meshed([ann, bob]);
   assert.equal(ann.mesh.sendChat("  <img src=x onerror=alert(1)>  "), true);
   assert.equal(ann.mesh.sendChat("   "), false);
-  await settle(5);
+  await until(() => bob.store.chat.value.length > 0, "Bob to receive Ann's message");
   assert.deepEqual(ann.store.chat.value.map((m) => [m.from, m.name, m.text]), [
     [null, "Ann", "<img src=x onerror=alert(1)>"],
   ]);
@@ -127,7 +63,7 @@ Deno.test("Mesh delivers chat with the sender's server-introduced name, never HT
         ann.id,
         "Ann",
         "<img src=x onerror=alert(1)>",
-        Date.UTC(2026, 0, 1, 12, 30),
+        MESH_NOW,
       ],
     ],
   );
@@ -136,10 +72,13 @@ Deno.test("Mesh delivers chat with the sender's server-introduced name, never HT
 Deno.test("Mesh shows a peer's mute and camera state from its data channel", async () => {
   const hub = new Hub({ newId: sequentialIds() });
   const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
-  await settle();
+  await meshed([ann, bob]);
   ann.store.micOn.value = false;
   ann.mesh.announceState();
-  await settle(5);
+  await until(
+    () => bob.store.participants.value.get(ann.id)?.micOn === false,
+    "Bob to see Ann muted",
+  );
   const seen = bob.store.participants.value.get(ann.id)!;
   assert.equal(seen.micOn, false);
   assert.equal(seen.camOn, true);
@@ -148,7 +87,7 @@ Deno.test("Mesh shows a peer's mute and camera state from its data channel", asy
 Deno.test("Mesh ignores malformed data channel messages", async () => {
   const hub = new Hub({ newId: sequentialIds() });
   const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
-  await settle();
+  await meshed([ann, bob]);
   for (
     const junk of [
       "nope",
@@ -159,18 +98,22 @@ Deno.test("Mesh ignores malformed data channel messages", async () => {
   ) {
     ann.mesh.broadcast(junk);
   }
-  await settle(5);
+  await until(quiet, "the junk to be delivered");
   assert.deepEqual(bob.store.chat.value, []);
   assert.equal(bob.store.participants.value.get(ann.id)?.micOn, true);
+  // Positive control: the same channel does deliver a well-formed message.
+  ann.mesh.sendChat("real");
+  await until(() => bob.store.chat.value.length > 0, "Bob to receive the real message");
+  assert.deepEqual(textsOf(bob), ["real"]);
 });
 
 Deno.test("Mesh removes the tile and closes the connection on removePeer", async () => {
   const hub = new Hub({ newId: sequentialIds() });
   const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
-  await settle();
+  await meshed([ann, bob]);
   const pc = ann.pcs[0];
   bob.leave();
-  await settle(5);
+  await until(() => ann.mesh.peerIds.length === 0, "Ann to hear that Bob left");
   assert.deepEqual(ann.mesh.peerIds, []);
   assert.equal(ann.store.participants.value.size, 0);
   assert.equal(pc.connectionState, "closed");
@@ -179,14 +122,14 @@ Deno.test("Mesh removes the tile and closes the connection on removePeer", async
 Deno.test("Mesh keeps a failed peer's tile, restarts ICE and says why it failed", async () => {
   const hub = new Hub({ newId: sequentialIds() });
   const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
-  await settle();
+  await meshed([ann, bob]);
   ann.pcs[0].setConnectionState("failed");
   assert.equal(ann.pcs[0].iceRestarts, 1);
   const seen = ann.store.participants.value.get(bob.id)!;
   assert.equal(seen.connection, "failed");
   assert.match(seen.diagnosis?.summary ?? "", /could not connect to Bob/);
   assert.match(seen.diagnosis?.operatorHint ?? "", /TURN/);
-  await settle();
+  await until(quiet, "the ICE restart to renegotiate");
   assert.equal(ann.pcs[0].signalingState, "stable", "the restart renegotiated");
   ann.pcs[0].setConnectionState("connected");
   assert.equal(ann.store.participants.value.get(bob.id)?.diagnosis, null);
@@ -196,9 +139,10 @@ Deno.test("Mesh keeps a failed peer's tile, restarts ICE and says why it failed"
 Deno.test("Mesh keeps the existing connection when addPeer repeats", async () => {
   const hub = new Hub({ newId: sequentialIds() });
   const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
-  await settle();
+  await meshed([ann, bob]);
   const before = ann.mesh.peer(bob.id);
-  ann.mesh.handle({
+  assert.notEqual(before, undefined, "Ann is connected to Bob");
+  deliver(ann.store, ann.mesh, {
     event: "addPeer",
     data: {
       peer_id: bob.id,
@@ -215,15 +159,22 @@ Deno.test("Mesh does not mesh across rooms", async () => {
   const hub = new Hub({ newId: sequentialIds() });
   const ann = connect(hub, "Ann", "one");
   const bob = connect(hub, "Bob", "two");
-  await settle();
-  assert.deepEqual(ann.mesh.peerIds, []);
+  // Positive control: a third person in Ann's room does mesh with her.
+  const cid = connect(hub, "Cid", "one");
+  await meshed([ann, cid]);
+  assert.deepEqual(ann.mesh.peerIds, [cid.id]);
+  assert.deepEqual(cid.mesh.peerIds, [ann.id]);
   assert.deepEqual(bob.mesh.peerIds, []);
+  assert.deepEqual(bob.store.participantList.value, []);
+  assert.ok(!ann.mesh.peerIds.includes(bob.id));
 });
 
 Deno.test("Mesh closeAll closes every connection and empties the grid", async () => {
   const hub = new Hub({ newId: sequentialIds() });
-  const [ann] = [connect(hub, "Ann"), connect(hub, "Bob"), connect(hub, "Cid")];
-  await settle();
+  const clients = [connect(hub, "Ann"), connect(hub, "Bob"), connect(hub, "Cid")];
+  const [ann] = clients;
+  await meshed(clients);
+  assert.equal(ann.pcs.length, 2);
   ann.mesh.closeAll();
   assert.equal(ann.store.participants.value.size, 0);
   assert.ok(ann.pcs.every((pc) => pc.connectionState === "closed"));
@@ -234,7 +185,7 @@ for (const sharer of ["Ann", "Bob"] as const) {
     const hub = new Hub({ newId: sequentialIds() });
     const ann = connect(hub, "Ann");
     const bob = connect(hub, "Bob");
-    await settle();
+    await meshed([ann, bob]);
     const [from, to] = sharer === "Ann" ? [ann, bob] : [bob, ann];
     const track = new FakeTrack("video");
     const screen = new FakeStream([track]);
@@ -245,7 +196,11 @@ for (const sharer of ["Ann", "Bob"] as const) {
       track: track as unknown as MediaStreamTrack,
       stream: screen as unknown as MediaStream,
     });
-    await settle();
+    await until(
+      () => to.store.participants.value.get(from.id)?.screen != null,
+      `${to.store.name.value} to see ${sharer}'s screen`,
+    );
+    await until(quiet, "the share to finish negotiating");
     const seen = to.store.participants.value.get(from.id)!;
     assert.equal((seen.screen as unknown as FakeStream)?.id, screen.id);
     assert.notEqual(
@@ -261,7 +216,11 @@ for (const sharer of ["Ann", "Bob"] as const) {
     from.store.screenStream.value = null;
     from.mesh.announceState();
     await from.mesh.setTrack("screen", null);
-    await settle();
+    await until(
+      () => to.store.participants.value.get(from.id)?.screen === null,
+      `${to.store.name.value} to drop ${sharer}'s screen`,
+    );
+    await until(quiet, "the removal to finish negotiating");
     assert.equal(to.store.participants.value.get(from.id)?.screen, null);
     assert.equal(from.pcs[0].senders.length, 2, "the screen sender was removed");
     assert.equal(from.pcs[0].signalingState, "stable");
@@ -271,93 +230,23 @@ for (const sharer of ["Ann", "Bob"] as const) {
 Deno.test("Mesh tells everyone about a raised hand", async () => {
   const hub = new Hub({ newId: sequentialIds() });
   const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
-  await settle();
+  await meshed([ann, bob]);
   ann.store.handRaised.value = true;
   ann.mesh.announceState();
-  await settle(5);
-  assert.equal(bob.store.participants.value.get(ann.id)?.handRaised, true);
-});
-
-Deno.test("Mesh samples stats into quality and picks the active speaker", async () => {
-  const hub = new Hub({ newId: sequentialIds() });
-  const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
-  await settle();
-  ann.pcs[0].stats = [
-    { type: "transport", id: "T", selectedCandidatePairId: "P" },
-    { type: "candidate-pair", id: "P", localCandidateId: "L", currentRoundTripTime: 0.01 },
-    { type: "local-candidate", id: "L", candidateType: "host" },
-    { type: "inbound-rtp", id: "A", kind: "audio", audioLevel: 0.5 },
-  ];
-  await ann.mesh.sampleStats();
-  const seen = ann.store.participants.value.get(bob.id)!;
-  assert.equal(seen.quality?.candidateType, "host");
-  assert.equal(seen.quality?.rttMs, 10);
-  assert.equal(ann.store.activeSpeaker.value, bob.id);
-  // A muted participant is never highlighted, whatever the stats say.
-  ann.store.patchParticipant(bob.id, { micOn: false });
-  await ann.mesh.sampleStats();
-  assert.equal(ann.store.activeSpeaker.value, null);
-});
-
-Deno.test("Mesh diagnoses a connection stuck connecting", async () => {
-  let now = 0;
-  const store = new CallModel({ room: "r", name: "Ann" });
-  const pcs: FakePeerConnection[] = [];
-  const mesh = new Mesh({
-    store,
-    send: () => {},
-    createConnection: (config) => {
-      const pc = new FakePeerConnection(config);
-      pcs.push(pc);
-      return pc as unknown as RTCPeerConnection;
-    },
-    localTracks: () => [],
-    now: () => now,
-  });
-  mesh.handle({
-    event: "welcome",
-    data: { peer_id: "me", protocol: 1, ice_servers: [{ urls: "stun:stun.example" }] },
-  });
-  mesh.handle({
-    event: "addPeer",
-    data: { peer_id: "bob", should_create_offer: true, polite: false, userdata: { name: "Bob" } },
-  });
-  await mesh.sampleStats();
-  assert.equal(store.participants.value.get("bob")?.diagnosis, null);
-  now = 11_000;
-  await mesh.sampleStats();
-  assert.match(
-    store.participants.value.get("bob")?.diagnosis?.summary ?? "",
-    /still trying to connect to Bob/,
+  await until(
+    () => bob.store.participants.value.get(ann.id)?.handRaised === true,
+    "Bob to see Ann's hand",
   );
-  mesh.closeAll();
-});
-
-Deno.test("Mesh lowers each video copy's bitrate as the room grows", async () => {
-  const hub = new Hub({ newId: sequentialIds() });
-  const ann = connect(hub, "Ann");
-  connect(hub, "Bob");
-  await settle();
-  await ann.mesh.adaptQuality();
-  const video = () => ann.pcs.map((pc) => pc.senders.find((s) => s.kind === "video")!);
-  assert.equal(video()[0].parameters.encodings[0].maxBitrate, 1_500_000);
-  connect(hub, "Cid");
-  connect(hub, "Dee");
-  await settle();
-  await ann.mesh.adaptQuality();
-  for (const sender of video()) {
-    assert.equal(sender.parameters.encodings[0].maxBitrate, 650_000);
-    assert.equal(sender.parameters.encodings[0].scaleResolutionDownBy, 1.5);
-  }
+  assert.equal(bob.store.participants.value.get(ann.id)?.handRaised, true);
 });
 
 Deno.test("Mesh drops a peer's chat flood past its allowance, keeping the first messages", async () => {
   const hub = new Hub({ newId: sequentialIds() });
   const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
-  await settle();
+  await meshed([ann, bob]);
   for (let i = 0; i < 3 * PEER_MESSAGE_BURST; i++) ann.mesh.sendChat(`line ${i}`);
-  await settle(5);
-  const got = bob.store.chat.value.map((m) => m.text);
+  await until(quiet, "every line of the flood to reach Bob's side");
+  const got = textsOf(bob);
   assert.ok(got.length > 0 && got.length <= PEER_MESSAGE_BURST, `${got.length} delivered`);
   assert.equal(got[0], "line 0", "the first messages get through");
   assert.equal(ann.store.chat.value.length, 3 * PEER_MESSAGE_BURST, "our own all show");
@@ -366,32 +255,32 @@ Deno.test("Mesh drops a peer's chat flood past its allowance, keeping the first 
 Deno.test("Mesh announces people who join after us, leaves, messages and hands — not those we find", async () => {
   const hub = new Hub({ newId: sequentialIds() });
   const ann = connect(hub, "Ann");
-  await settle();
+  await until(() => ann.received.some((m) => m.event === "joined"), "Ann to join");
   const bob = connect(hub, "Bob");
-  await settle();
-  const said = (client: Client) => client.store.announcements.value.map((a) => a.text);
+  await meshed([ann, bob]);
+  const said = (client: MeshClient) => client.store.announcements.value.map((a) => a.text);
   assert.deepEqual(said(ann), ["Bob joined"]);
   assert.deepEqual(said(bob), [], "Ann was already there: nothing to announce");
 
   bob.store.handRaised.value = true;
   bob.mesh.announceState();
   bob.mesh.sendChat("hi Ann");
-  await settle();
+  await until(() => said(ann).length === 3, "Ann to hear of Bob's hand and message");
   bob.mesh.announceState(); // the same state again says nothing new
-  await settle();
+  await until(quiet, "Bob's repeated state to arrive");
   assert.deepEqual(said(ann), ["Bob joined", "Bob raised a hand", "Message from Bob: hi Ann"]);
 
   // Stats samples are not announced.
-  await ann.mesh.sampleStats();
+  await ann.monitor.sample();
   assert.equal(said(ann).length, 3);
 
   bob.leave();
-  await settle();
+  await until(() => said(ann).length === 4, "Ann to hear that Bob left");
   assert.deepEqual(said(ann).at(-1), "Bob left");
 
   // Our own leaving announces nobody.
   const cid = connect(hub, "Cid");
-  await settle();
+  await meshed([ann, cid]);
   const before = said(ann).length;
   ann.mesh.closeAll();
   assert.equal(said(ann).length, before);

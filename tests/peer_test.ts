@@ -1,19 +1,20 @@
 import assert from "node:assert/strict";
-import { type LocalTrack, MAX_EARLY_CANDIDATES, Peer, type PeerSignal } from "../client/peer.ts";
-import { FakePeerConnection, FakeStream, FakeTrack, settle } from "./_fake_rtc.ts";
-
-function media(
-  kinds: ("audio" | "video")[] = ["audio", "video"],
-  stream = new FakeStream(),
-): LocalTrack[] {
-  const tracks = kinds.map((k) => new FakeTrack(k));
-  for (const track of tracks) stream.addTrack(track);
-  return tracks.map((track) => ({
-    kind: track.kind,
-    track: track as unknown as MediaStreamTrack,
-    stream: stream as unknown as MediaStream,
-  }));
-}
+import {
+  type LocalTrack,
+  MAX_EARLY_CANDIDATES,
+  Peer,
+  type PeerOptions,
+  type PeerSignal,
+} from "../client/peer.ts";
+import {
+  fakeMedia as media,
+  FakePeerConnection,
+  FakeStream,
+  hostCandidate,
+  later,
+  quiet,
+} from "./_fake_rtc.ts";
+import { ManualTimers, until } from "./_wait.ts";
 
 /** An offer from a connection this test did not create (data channel only). */
 const REMOTE_OFFER = {
@@ -65,7 +66,7 @@ function link(
       signal: (message) => {
         side.signals.push(message);
         const copy = structuredClone(message);
-        setTimeout(() => void sides[other].peer.receive(copy), 0);
+        later(() => void sides[other].peer.receive(copy));
       },
       onStream: (stream) => {
         const s = stream as unknown as FakeStream;
@@ -85,9 +86,39 @@ function kindsOf(stream: FakeStream | undefined) {
   return stream?.getTracks().map((t) => t.kind).sort() ?? [];
 }
 
+/** A peer with no other side: what it signals is kept in `sent`. */
+function alone(
+  options: Partial<PeerOptions> & Pick<PeerOptions, "polite">,
+): { peer: Peer; pc: FakePeerConnection; sent: PeerSignal[] } {
+  const pc = new FakePeerConnection({});
+  const sent: PeerSignal[] = [];
+  const peer = new Peer(pc as unknown as RTCPeerConnection, {
+    initiator: !options.polite,
+    tracks: [],
+    signal: (m) => sent.push(m),
+    ...options,
+  });
+  return { peer, pc, sent };
+}
+
+/** Waits until every fake operation and relayed signal has run. */
+function settled(): Promise<void> {
+  return until(quiet, "the peers to finish negotiating");
+}
+
+/** Waits until both sides are connected with their data channel open. */
+function connected({ a, b }: Record<"a" | "b", Side>): Promise<void> {
+  return until(
+    () => [a, b].every((s) => s.pc.connectionState === "connected" && s.peer.channelOpen),
+    "both sides to connect and open the data channel",
+  );
+}
+
 Deno.test("Peer connects an offerer and an answerer with one offer and no glare", async () => {
-  const { a, b } = link();
-  await settle();
+  const sides = link();
+  const { a, b } = sides;
+  await connected(sides);
+  await settled();
   for (const side of [a, b]) {
     assert.equal(side.pc.signalingState, "stable");
     assert.equal(side.pc.connectionState, "connected");
@@ -108,15 +139,17 @@ Deno.test("Peer connects an offerer and an answerer with one offer and no glare"
 });
 
 Deno.test("Peer starts a call when neither side has media (the data channel offers)", async () => {
-  const { a, b } = link({ aTracks: [], bTracks: [] });
-  await settle();
+  const sides = link({ aTracks: [], bTracks: [] });
+  const { a, b } = sides;
+  await connected(sides);
+  await settled();
   assert.equal(a.pc.signalingState, "stable");
   assert.equal(b.pc.connectionState, "connected");
   assert.equal(a.peer.send("hi"), true);
-  await settle(5);
+  await until(() => b.messages.length > 0, "B to receive A's message");
   assert.deepEqual(b.messages, ["hi"]);
   assert.equal(b.peer.send("hello back"), true);
-  await settle(5);
+  await until(() => a.messages.length > 0, "A to receive B's reply");
   assert.deepEqual(a.messages, ["hello back"]);
 });
 
@@ -124,12 +157,14 @@ for (const aPolite of [false, true]) {
   Deno.test(`Peer resolves glare when both sides renegotiate in one tick (A ${aPolite ? "polite" : "impolite"})`, async () => {
     const aStream = new FakeStream();
     const bStream = new FakeStream();
-    const { a, b } = link({
+    const sides = link({
       aPolite,
       aTracks: media(["audio"], aStream),
       bTracks: media(["audio"], bStream),
     });
-    await settle();
+    const { a, b } = sides;
+    await connected(sides);
+    await settled();
     const [polite, impolite] = aPolite ? [a, b] : [b, a];
     const rollbacksBefore = polite.pc.rollbacks;
     // Both add video in the same tick: both fire negotiationneeded and offer.
@@ -140,7 +175,11 @@ for (const aPolite of [false, true]) {
       a.peer.setTrack("video", aVideo),
       b.peer.setTrack("video", bVideo),
     ]);
-    await settle();
+    await until(
+      () => kindsOf(a.streams[0]).includes("video") && kindsOf(b.streams[0]).includes("video"),
+      "both sides to receive the other's video",
+    );
+    await settled();
     assert.equal(a.pc.signalingState, "stable");
     assert.equal(b.pc.signalingState, "stable");
     assert.equal(
@@ -160,13 +199,15 @@ for (const aPolite of [false, true]) {
 }
 
 Deno.test("Peer switches a track with replaceTrack and no renegotiation", async () => {
-  const { a, b } = link();
-  await settle();
+  const sides = link();
+  const { a, b } = sides;
+  await connected(sides);
+  await settled();
   const offers = a.pc.offersMade + b.pc.offersMade;
   const next = media(["video"])[0];
   await a.peer.setTrack("video", next);
   await a.peer.setTrack("video", null); // camera off
-  await settle();
+  await settled();
   const sender = a.pc.senders.find((s) => s.kind === "video")!;
   assert.equal(sender.replaced, 2);
   assert.equal(sender.track, null);
@@ -174,32 +215,23 @@ Deno.test("Peer switches a track with replaceTrack and no renegotiation", async 
 });
 
 Deno.test("Peer adds a track it never had by renegotiating from the answering side", async () => {
-  const { a, b } = link({ bTracks: [] });
-  await settle();
+  const sides = link({ bTracks: [] });
+  const { a, b } = sides;
+  await connected(sides);
+  await settled();
   assert.deepEqual(kindsOf(a.streams[0]), []);
   await b.peer.setTrack("audio", media(["audio"])[0]);
-  await settle();
+  await until(() => kindsOf(a.streams[0]).includes("audio"), "A to receive B's new audio");
+  await settled();
   assert.equal(b.pc.offersMade, 1, "the polite side offers when it needs to");
   assert.deepEqual(kindsOf(a.streams[0]), ["audio"]);
   assert.equal(a.pc.signalingState, "stable");
 });
 
 Deno.test("Peer holds a candidate that arrives before any description, then applies it", async () => {
-  const pc = new FakePeerConnection({});
   const errors: unknown[] = [];
-  const sent: PeerSignal[] = [];
-  const peer = new Peer(pc as unknown as RTCPeerConnection, {
-    polite: true,
-    initiator: false,
-    tracks: [],
-    signal: (m) => sent.push(m),
-    onError: (e) => errors.push(e),
-  });
-  const early = {
-    candidate: "candidate:9 1 udp 1 127.0.0.1 9 typ host",
-    sdpMid: "0",
-    sdpMLineIndex: 0,
-  };
+  const { peer, pc, sent } = alone({ polite: true, onError: (e) => errors.push(e) });
+  const early = hostCandidate(9);
   await peer.receive({ candidate: early });
   assert.deepEqual(pc.candidates, []);
   await peer.receive({ description: REMOTE_OFFER });
@@ -212,15 +244,9 @@ Deno.test("Peer holds a candidate that arrives before any description, then appl
 });
 
 Deno.test("Peer ignores a colliding offer on the impolite side", async () => {
-  const pc = new FakePeerConnection({});
-  const sent: PeerSignal[] = [];
-  const peer = new Peer(pc as unknown as RTCPeerConnection, {
-    polite: false,
-    initiator: true,
-    tracks: [],
-    signal: (m) => sent.push(m),
-  });
-  await settle();
+  const { peer, pc, sent } = alone({ polite: false });
+  await until(() => pc.signalingState === "have-local-offer", "our own offer");
+  await settled();
   assert.equal(pc.signalingState, "have-local-offer");
   await peer.receive({ description: REMOTE_OFFER });
   // A candidate belonging to the ignored offer must not surface as an error.
@@ -237,8 +263,9 @@ Deno.test("Peer ignores a colliding offer on the impolite side", async () => {
 });
 
 Deno.test("Peer close closes the connection and ignores later signals", async () => {
-  const { a, b } = link();
-  await settle();
+  const sides = link();
+  const { a, b } = sides;
+  await connected(sides);
   a.peer.close();
   assert.equal(a.pc.connectionState, "closed");
   await a.peer.receive({ description: { type: "offer", sdp: "{}" } });
@@ -251,24 +278,39 @@ Deno.test("Peer delivers data channel messages sent before the channel opened", 
   const { a, b } = link();
   assert.equal(a.peer.channelOpen, false);
   assert.equal(a.peer.send("sent while connecting"), true);
-  await settle();
+  await until(() => b.messages.length > 0, "the message sent while connecting");
   assert.deepEqual(b.messages, ["sent while connecting"]);
 });
 
 Deno.test("Peer holds at most MAX_EARLY_CANDIDATES from a peer that never describes itself", async () => {
-  const pc = new FakePeerConnection({});
-  const peer = new Peer(pc as unknown as RTCPeerConnection, {
-    polite: true,
-    initiator: false,
-    tracks: [],
-    signal: () => {},
-  });
+  const { peer, pc } = alone({ polite: true });
   for (let i = 0; i < MAX_EARLY_CANDIDATES + 50; i++) {
-    await peer.receive({
-      candidate: { candidate: `candidate:${i} 1 udp 1 127.0.0.1 ${i} typ host`, sdpMid: "0" },
-    });
+    await peer.receive({ candidate: hostCandidate(i) });
   }
   await peer.receive({ description: REMOTE_OFFER });
   assert.equal(pc.candidates.length, MAX_EARLY_CANDIDATES, "the first ones, no more");
+  peer.close();
+});
+
+Deno.test("Peer restarts ICE when a connection stays disconnected", () => {
+  const timers = new ManualTimers();
+  const { peer, pc } = alone({ polite: false, timers });
+  pc.setConnectionState("disconnected");
+  pc.setConnectionState("connected"); // healed by itself: the wait is cancelled
+  assert.equal(timers.pending.size, 0);
+  assert.equal(pc.iceRestarts, 0);
+  pc.setConnectionState("disconnected");
+  assert.equal(timers.fire(), 4000, "waits a few seconds first");
+  assert.equal(pc.iceRestarts, 1);
+  peer.close();
+});
+
+Deno.test("Peer stops restarting ICE on its own after three failures", () => {
+  const { peer, pc } = alone({ polite: true });
+  for (let i = 0; i < 5; i++) pc.setConnectionState("failed");
+  assert.equal(pc.iceRestarts, 3);
+  pc.setConnectionState("connected");
+  pc.setConnectionState("failed");
+  assert.equal(pc.iceRestarts, 4, "a working connection resets the count");
   peer.close();
 });

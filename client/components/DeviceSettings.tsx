@@ -27,7 +27,7 @@ export function DeviceSettings({ call }: { call: CallController }) {
               id={id}
               value={selected[kind]}
               disabled={list.length === 0}
-              onChange={(e) => void call.selectDevice(kind, e.currentTarget.value)}
+              onChange={(e) => void call.media.selectDevice(kind, e.currentTarget.value)}
             >
               <option value="">Default</option>
               {list.map((d) => <option key={d.id} value={d.id}>{d.label}</option>)}

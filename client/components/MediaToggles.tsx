@@ -14,7 +14,7 @@ export function MediaToggles({ call }: { call: CallController }) {
         aria-label="Microphone"
         title={micOn.value ? "Mute microphone (M)" : "Unmute microphone (M)"}
         aria-pressed={micOn.value}
-        onClick={() => void call.toggleMic()}
+        onClick={() => void call.media.toggleMic()}
       >
         <Icon name={micOn.value ? "mic" : "micOff"} />
       </button>
@@ -24,7 +24,7 @@ export function MediaToggles({ call }: { call: CallController }) {
         aria-label="Camera"
         title={camOn.value ? "Turn camera off (V)" : "Turn camera on (V)"}
         aria-pressed={camOn.value}
-        onClick={() => void call.toggleCamera()}
+        onClick={() => void call.media.toggleCamera()}
       >
         <Icon name={camOn.value ? "cam" : "camOff"} />
       </button>

@@ -18,7 +18,7 @@ export function PreJoin({ call, inviteUrl }: PreJoinProps) {
   const { store } = call;
   const [name, setName] = useState(store.name.value);
   useEffect(() => {
-    void call.startPreview();
+    void call.media.startPreview();
   }, [call]);
   const joining = store.phase.value === "joining";
   const stream = store.localStream.value;
@@ -44,7 +44,7 @@ export function PreJoin({ call, inviteUrl }: PreJoinProps) {
       {mediaError !== null && (
         <div class="alert" role="alert">
           <p>{mediaError}</p>
-          <button type="button" onClick={() => void call.startPreview()}>
+          <button type="button" onClick={() => void call.media.startPreview()}>
             Try camera again
           </button>
         </div>

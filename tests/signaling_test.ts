@@ -1,31 +1,8 @@
 import assert from "node:assert/strict";
-import { BACKOFF_STEPS, backoffDelay, SignalingClient } from "../client/connection.ts";
-import { Peer } from "../client/peer.ts";
+import { BACKOFF_STEPS, backoffDelay, SignalingClient, signalingUrl } from "../client/signaling.ts";
 import type { ServerMessage } from "../lib/protocol.ts";
-import { fakeCall } from "./_call.ts";
-import { FakePeerConnection, settle } from "./_fake_rtc.ts";
 import { FakeSocket } from "./_helpers.ts";
-
-/** Timers the test fires by hand. */
-class ManualTimers {
-  pending = new Map<number, { fn: () => void; ms: number }>();
-  #next = 0;
-  setTimeout = (fn: () => void, ms: number): unknown => {
-    this.pending.set(++this.#next, { fn, ms });
-    return this.#next;
-  };
-  clearTimeout = (id: unknown) => {
-    this.pending.delete(id as number);
-  };
-  /** Fires the one pending timer and returns its delay. */
-  fire(): number {
-    assert.equal(this.pending.size, 1, "exactly one timer pending");
-    const [[id, { fn, ms }]] = this.pending;
-    this.pending.delete(id);
-    fn();
-    return ms;
-  }
-}
+import { ManualTimers } from "./_wait.ts";
 
 function client(options: { online?: () => boolean } = {}) {
   const sockets: FakeSocket[] = [];
@@ -61,6 +38,17 @@ function client(options: { online?: () => boolean } = {}) {
   return { link, sockets, messages, statuses, gaveUp, timers, welcome };
 }
 
+Deno.test("signalingUrl follows the page's scheme and host", () => {
+  assert.equal(
+    signalingUrl({ protocol: "http:", host: "localhost:8000" }),
+    "ws://localhost:8000/ws",
+  );
+  assert.equal(
+    signalingUrl({ protocol: "https:", host: "meet.example" }),
+    "wss://meet.example/ws",
+  );
+});
+
 Deno.test("backoffDelay starts fast, doubles, caps at 15 s, and jitters ±30 %", () => {
   assert.deepEqual([0, 1, 2, 3, 4, 5, 9].map((n) => backoffDelay(n, 0.5)), [
     250,
@@ -73,7 +61,13 @@ Deno.test("backoffDelay starts fast, doubles, caps at 15 s, and jitters ±30 %",
   ]);
   assert.equal(backoffDelay(1, 0), 700);
   assert.equal(backoffDelay(1, 1), 1300);
-  assert.equal(BACKOFF_STEPS[0], 250);
+  // Every step is the centre of its jitter range: the table is what the
+  // delays are, not just a list beside them.
+  BACKOFF_STEPS.forEach((step, attempt) => {
+    assert.equal(backoffDelay(attempt, 0.5), step, `attempt ${attempt}`);
+    assert.equal(backoffDelay(attempt, 0), Math.round(step * 0.7), `attempt ${attempt}, earliest`);
+    assert.equal(backoffDelay(attempt, 1), Math.round(step * 1.3), `attempt ${attempt}, latest`);
+  });
 });
 
 Deno.test("SignalingClient reconnects with backoff, resumes, and flushes what was queued", () => {
@@ -181,108 +175,4 @@ Deno.test("SignalingClient close is deliberate: no reconnect", () => {
   assert.equal(sockets[0].closedWith, 1000);
   assert.equal(timers.pending.size, 0);
   assert.equal(link.status, "closed");
-});
-
-Deno.test("CallController keeps its peer connections and tiles across a signaling drop", async () => {
-  const timers = new ManualTimers();
-  const { store, call, sockets, pcs, joinAs, welcome, meetBob } = fakeCall({
-    deps: { timers, random: () => 0.5 },
-  });
-  await call.startPreview();
-  meetBob(joinAs("Ann", "t"));
-  await settle(5);
-  const tiles = store.participants.value;
-  const peer = call.mesh!.peer("bob");
-
-  sockets[0].serverClose(1006);
-  assert.equal(store.linkStatus.value, "reconnecting");
-  assert.equal(store.phase.value, "in-call");
-  timers.fire();
-  welcome("temp");
-  sockets[1].serverSend("resumed", { peer_id: "me", channels: ["room"] });
-  // After a restart the server reintroduces Bob: the existing call stays.
-  sockets[1].serverSend("addPeer", {
-    peer_id: "bob",
-    should_create_offer: false,
-    polite: true,
-    userdata: { name: "Bob" },
-  });
-  assert.equal(store.linkStatus.value, "connected");
-  assert.equal(call.mesh!.peer("bob"), peer, "same RTCPeerConnection, roles unchanged");
-  assert.equal(pcs.length, 1);
-  assert.equal(store.participants.value.get("bob"), tiles.get("bob"), "the tile never changed");
-  assert.notEqual(pcs[0].connectionState, "closed");
-});
-
-Deno.test("Peer restarts ICE when a connection stays disconnected", () => {
-  const pc = new FakePeerConnection({});
-  const timers = new ManualTimers();
-  const peer = new Peer(pc as unknown as RTCPeerConnection, {
-    polite: false,
-    initiator: true,
-    tracks: [],
-    signal: () => {},
-    timers,
-  });
-  pc.setConnectionState("disconnected");
-  pc.setConnectionState("connected"); // healed by itself: the wait is cancelled
-  assert.equal(timers.pending.size, 0);
-  assert.equal(pc.iceRestarts, 0);
-  pc.setConnectionState("disconnected");
-  assert.equal(timers.fire(), 4000, "waits a few seconds first");
-  assert.equal(pc.iceRestarts, 1);
-  peer.close();
-});
-
-Deno.test("Peer stops restarting ICE on its own after three failures", () => {
-  const pc = new FakePeerConnection({});
-  const peer = new Peer(pc as unknown as RTCPeerConnection, {
-    polite: true,
-    initiator: false,
-    tracks: [],
-    signal: () => {},
-  });
-  for (let i = 0; i < 5; i++) pc.setConnectionState("failed");
-  assert.equal(pc.iceRestarts, 3);
-  pc.setConnectionState("connected");
-  pc.setConnectionState("failed");
-  assert.equal(pc.iceRestarts, 4, "a working connection resets the count");
-  peer.close();
-});
-
-Deno.test("CallController drops peers a restarted server never reintroduces", async () => {
-  const timers = new ManualTimers();
-  const { store, call, sockets, joinAs, welcome, meetBob, introduce } = fakeCall({
-    deps: { timers, random: () => 0.5 },
-  });
-  await call.startPreview();
-  const first = joinAs("Ann", "t");
-  meetBob(first);
-  introduce(first, "cid", "Cid");
-  await settle(5);
-  first.serverClose(1006);
-  timers.fire(); // reconnect
-  const second = welcome("temp");
-  second.serverSend("resumed", { peer_id: "me", channels: ["room"], restored: true });
-  // Bob comes back; Cid closed their tab while the server was down.
-  introduce(second, "bob", "Bob", false);
-  assert.deepEqual([...store.participants.value.keys()].sort(), ["bob", "cid"]);
-  assert.equal(timers.fire(), 30_000, "the server's 25 s window plus a margin");
-  assert.deepEqual([...store.participants.value.keys()], ["bob"]);
-  assert.equal(sockets.length, 2);
-});
-
-Deno.test("CallController on a network change restarts ICE only where connections suffer", async () => {
-  const { call, pcs, joinAs, meetBob, introduce } = fakeCall();
-  await call.startPreview();
-  const socket = joinAs("Ann", "t");
-  meetBob(socket);
-  introduce(socket, "cid", "Cid");
-  await settle(5);
-  pcs[0].setConnectionState("connected");
-  pcs[1].setConnectionState("disconnected");
-  call.networkChanged();
-  assert.equal(pcs[0].iceRestarts, 0, "a healthy connection is left alone");
-  assert.equal(pcs[1].iceRestarts, 1);
-  call.leave();
 });

@@ -1,10 +1,5 @@
 import assert from "node:assert/strict";
-import { encodePeerMessage, MAX_CHAT_LENGTH, parsePeerMessage } from "../client/peer_message.ts";
-import { randomRoomName } from "../client/room_name.ts";
-import { Signaling, signalingUrl } from "../client/signaling.ts";
 import { CallModel, cleanName, MAX_ANNOUNCEMENTS, MAX_CHAT_MESSAGES } from "../client/store.ts";
-import { isValidChannel } from "../lib/protocol.ts";
-import { FakeSocket } from "./_helpers.ts";
 
 Deno.test("cleanName trims, caps and strips control and bidi characters", () => {
   assert.equal(cleanName("  Ann  "), "Ann");
@@ -95,116 +90,33 @@ Deno.test("CallModel announces joins, leaves, others' messages and new hands, ke
   assert.deepEqual(said(), [], "leaving the call forgets them");
 });
 
-Deno.test("parsePeerMessage accepts chat and state and refuses the rest", () => {
-  assert.deepEqual(
-    parsePeerMessage(encodePeerMessage({ type: "chat", text: " hi " })),
-    {
-      type: "chat",
-      text: "hi",
-    },
-  );
-  assert.deepEqual(
-    parsePeerMessage('{"type":"state","mic":false,"cam":true,"x":1}'),
-    { type: "state", mic: false, cam: true, hand: false, screen: null },
-  );
-  assert.deepEqual(
-    parsePeerMessage('{"type":"state","mic":true,"cam":true,"hand":true,"screen":"s1"}'),
-    { type: "state", mic: true, cam: true, hand: true, screen: "s1" },
-  );
-  const long = parsePeerMessage(
-    JSON.stringify({ type: "chat", text: "x".repeat(3000) }),
-  );
-  assert.equal(long?.type === "chat" && long.text.length, MAX_CHAT_LENGTH);
-  for (
-    const bad of [
-      "",
-      "null",
-      "[]",
-      '{"type":"chat"}',
-      '{"type":"chat","text":"  "}',
-      '{"type":"x"}',
-      5,
-    ]
-  ) {
-    assert.equal(parsePeerMessage(bad), undefined, String(bad));
-  }
-});
-
-Deno.test("randomRoomName makes valid, readable channel names", () => {
-  assert.equal(randomRoomName(() => [0, 1, 0, 42]), "amber-beacon-000000000001a");
+Deno.test("CallModel keeps the chat's open state and the open popover as signals", () => {
+  const store = new CallModel({ room: "r", name: "Ann", chatOpen: true });
   assert.equal(
-    randomRoomName(() => [0, 1, 0xffffffff, 0xffffffff]),
-    "amber-beacon-fzzzzzzzzzzzz",
-    "all 64 bits reach the name",
-  );
-  const seen = new Set(Array.from({ length: 200 }, () => randomRoomName().split("-")[2]));
-  assert.equal(seen.size, 200, "the random part does not repeat");
-  for (let i = 0; i < 50; i++) assert.ok(isValidChannel(randomRoomName()));
-});
-
-Deno.test("signalingUrl follows the page's scheme and host", () => {
-  assert.equal(
-    signalingUrl({ protocol: "http:", host: "localhost:8000" }),
-    "ws://localhost:8000/ws",
-  );
-  assert.equal(
-    signalingUrl({ protocol: "https:", host: "meet.example" }),
-    "wss://meet.example/ws",
-  );
-});
-
-Deno.test("Signaling parses server frames and reports junk separately", () => {
-  const messages: unknown[] = [];
-  const junk: string[] = [];
-  let socket!: FakeSocket;
-  const signaling = new Signaling("ws://x/ws", {
-    createSocket: (url) => (socket = new FakeSocket(url)),
-    onMessage: (m) => messages.push(m),
-    onClose: () => {},
-    onProtocolError: (m) => junk.push(m),
-  });
-  assert.equal(
-    signaling.send({ event: "part", data: { channel: "r" } }),
+    new CallModel({ room: "r", name: "Ann" }).chatOpen.value,
     false,
-    "not open yet",
+    "closed by default",
   );
-  socket.open();
-  socket.serverSend("removePeer", { peer_id: "p2" });
-  socket.onmessage?.(new MessageEvent("message", { data: "garbage" }));
-  socket.serverSend("removePeer", { peer_id: 5 });
-  assert.deepEqual(messages, [{
-    event: "removePeer",
-    data: { peer_id: "p2" },
-  }]);
-  assert.equal(junk.length, 2);
-  assert.equal(signaling.send({ event: "part", data: { channel: "r" } }), true);
-  assert.deepEqual(socket.frames(), [{
-    event: "part",
-    data: { channel: "r" },
-  }]);
-});
-
-Deno.test("Signaling tells a refused connection, a drop and a deliberate close apart", () => {
-  const closes: unknown[] = [];
-  const make = () => {
-    let socket!: FakeSocket;
-    const signaling = new Signaling("ws://x/ws", {
-      createSocket: (url) => (socket = new FakeSocket(url)),
-      onMessage: () => {},
-      onClose: (info) => closes.push(info),
-    });
-    return { signaling, socket };
-  };
-  make().socket.serverClose(1006);
-  const dropped = make();
-  dropped.socket.open();
-  dropped.socket.serverClose(1006);
-  const left = make();
-  left.socket.open();
-  left.signaling.close();
-  assert.deepEqual(closes, [
-    { code: 1006, opened: false, deliberate: false },
-    { code: 1006, opened: true, deliberate: false },
-    { code: 1000, opened: true, deliberate: true },
-  ]);
+  store.addChat({ from: "p1", name: "Bob", text: "hi", at: 0 }, { panelOpen: false });
+  assert.equal(store.unread.value, 1);
+  store.toggleChat();
+  assert.equal(store.chatOpen.value, false);
+  assert.equal(store.unread.value, 0, "toggling the chat marks it read");
+  store.setPhase("in-call");
+  store.togglePanel("people");
+  assert.equal(store.openPanel.value, "people");
+  store.togglePanel("help");
+  assert.equal(store.openPanel.value, "help", "one popover at a time");
+  store.togglePanel("help");
+  assert.equal(store.openPanel.value, null, "the same button closes it");
+  store.togglePanel("settings");
+  store.closePanel();
+  assert.equal(store.openPanel.value, null);
+  store.togglePanel("people");
+  store.setPhase("prejoin");
+  assert.equal(store.openPanel.value, null, "popovers close with the call");
+  assert.equal(store.chatOpen.value, false, "the chat keeps its place across calls");
+  store.toggleChat();
+  store.setPhase("joining");
+  assert.equal(store.chatOpen.value, true);
 });

@@ -1,0 +1,79 @@
+/** The call's control bar: media, screen, hand, the popovers, invite, chat and Leave. */
+
+import type { RefObject } from "preact";
+import type { CallController } from "../call.ts";
+import { Icon } from "./Icon.tsx";
+import { InviteButton } from "./InviteButton.tsx";
+import { MediaToggles } from "./MediaToggles.tsx";
+import { PanelButton } from "./PanelButton.tsx";
+
+interface ControlsProps {
+  call: CallController;
+  inviteUrl: string;
+  /** The chat button, so closing the chat overlay can give it focus back. */
+  chatToggleRef: RefObject<HTMLButtonElement | null>;
+}
+
+/** The buttons; `aria-pressed` for toggles, `aria-expanded` for what opens a panel. */
+export function Controls({ call, inviteUrl, chatToggleRef }: ControlsProps) {
+  const { store } = call;
+  const sharing = store.screenStream.value !== null;
+  const unread = store.unread.value;
+  return (
+    <nav class="controls" aria-label="Call controls">
+      <MediaToggles call={call} />
+      {store.canShareScreen.value && (
+        <button
+          type="button"
+          class="round toggle"
+          aria-label="Share screen"
+          title={sharing ? "Stop sharing" : "Share your screen"}
+          aria-pressed={sharing}
+          onClick={() => void call.media.toggleScreenShare()}
+        >
+          <Icon name="screen" />
+        </button>
+      )}
+      <button
+        type="button"
+        class="round toggle"
+        aria-label="Raise hand"
+        title="Raise hand (H)"
+        aria-pressed={store.handRaised.value}
+        onClick={() => call.toggleHand()}
+      >
+        <Icon name="hand" />
+      </button>
+      <PanelButton store={store} panel="people" label="People" icon="people" />
+      <PanelButton
+        store={store}
+        panel="settings"
+        label="Devices"
+        icon="settings"
+        onToggle={() => void call.media.refreshDevices()}
+      />
+      <InviteButton url={inviteUrl} compact />
+      <button
+        ref={chatToggleRef}
+        type="button"
+        class="round chat-toggle"
+        aria-label={unread > 0 ? `Chat, ${unread} unread` : "Chat"}
+        aria-expanded={store.chatOpen.value}
+        onClick={() => store.toggleChat()}
+      >
+        <Icon name="chat" />
+        {unread > 0 && <span class="unread" aria-hidden="true">{unread}</span>}
+      </button>
+      <PanelButton store={store} panel="help" label="Keyboard shortcuts" icon="help" />
+      <button
+        type="button"
+        class="leave"
+        onClick={() => call.leave()}
+        title="Leave (Shift+L)"
+      >
+        <Icon name="leave" />
+        <span>Leave</span>
+      </button>
+    </nav>
+  );
+}

@@ -1,0 +1,32 @@
+/** Our own tile in the call. */
+
+import { Avatar } from "./Avatar.tsx";
+import { TileCaption } from "./TileCaption.tsx";
+import { Video } from "./Video.tsx";
+
+interface LocalTileProps {
+  name: string;
+  stream: MediaStream | null;
+  micOn: boolean;
+  camOn: boolean;
+  handRaised: boolean;
+  speaking: boolean;
+}
+
+/** Our own preview: muted, mirrored, marked `data-local`. */
+export function LocalTile(
+  { name, stream, micOn, camOn, handRaised, speaking }: LocalTileProps,
+) {
+  const hasVideo = camOn && (stream?.getVideoTracks().length ?? 0) > 0;
+  return (
+    <figure
+      class={`tile local${speaking ? " speaking" : ""}`}
+      data-local
+      aria-label={`${name} (you)`}
+    >
+      <Video stream={stream} local hidden={!hasVideo} />
+      {!hasVideo && <Avatar name={name} />}
+      <TileCaption text={`${name} (you)`} handRaised={handRaised} micOn={micOn} />
+    </figure>
+  );
+}

@@ -1,0 +1,45 @@
+/** A remote participant's tile: video, caption, quality, and why it fails. */
+
+import type { Participant } from "../store.ts";
+import { Avatar } from "./Avatar.tsx";
+import { QualityIndicator } from "./QualityIndicator.tsx";
+import { TileCaption } from "./TileCaption.tsx";
+import { Video } from "./Video.tsx";
+
+interface RemoteTileProps {
+  participant: Participant;
+  speaking: boolean;
+  sinkId: string;
+}
+
+/** A remote participant; `data-peer-id` identifies them for tests and CSS. */
+export function RemoteTile({ participant, speaking, sinkId }: RemoteTileProps) {
+  const { id, name, stream, micOn, camOn, connection, handRaised, diagnosis } = participant;
+  const hasVideo = camOn && (stream?.getVideoTracks().length ?? 0) > 0;
+  const connecting = connection === "new" || connection === "connecting";
+  return (
+    <figure
+      class={`tile${speaking ? " speaking" : ""}`}
+      data-peer-id={id}
+      data-connection={connection}
+      aria-label={name}
+    >
+      <Video stream={stream} hidden={!hasVideo} sinkId={sinkId} />
+      {!hasVideo && <Avatar name={name} />}
+      <TileCaption text={name} handRaised={handRaised} micOn={micOn} camOn={camOn} who={name} />
+      <QualityIndicator quality={participant.quality} name={name} />
+      {diagnosis !== null
+        ? (
+          <div class="diagnosis" role="alert">
+            <p>{diagnosis.summary}</p>
+            <p class="operator">For the operator: {diagnosis.operatorHint}</p>
+          </div>
+        )
+        : connecting
+        ? <div class="status-chip">Connecting…</div>
+        : connection === "disconnected" || connection === "failed"
+        ? <div class="status-chip warn">Reconnecting…</div>
+        : null}
+    </figure>
+  );
+}

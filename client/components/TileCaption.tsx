@@ -1,0 +1,29 @@
+/** A tile's caption: the name with hand, muted and camera-off badges. */
+
+import { Badge } from "./Badge.tsx";
+
+interface TileCaptionProps {
+  /** The text shown, e.g. "Ann" or "Ann (you)". */
+  text: string;
+  handRaised: boolean;
+  micOn: boolean;
+  /** Absent on our own tile, where the preview already shows it. */
+  camOn?: boolean;
+  /** Whose tile, for tooltips that name them; our own tile has none. */
+  who?: string;
+}
+
+/** The `.name` line under a tile, badges before and after it. */
+export function TileCaption({ text, handRaised, micOn, camOn = true, who }: TileCaptionProps) {
+  const about = (words: string) => who === undefined ? undefined : `${who}${words}`;
+  return (
+    <figcaption class="caption">
+      {handRaised && (
+        <Badge class="badge hand" icon="hand" label="hand raised" title={about(" raised a hand")} />
+      )}
+      <span class="name">{text}</span>
+      {!micOn && <Badge icon="micOff" label="muted" title={about(" is muted")} />}
+      {!camOn && <Badge icon="camOff" label="camera off" title={about("'s camera is off")} />}
+    </figcaption>
+  );
+}

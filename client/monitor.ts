@@ -1,0 +1,173 @@
+/**
+ * Watches the mesh's connections and writes what it sees into the store:
+ * quality per peer from periodic stats, who is speaking, why a connection
+ * fails or is stuck, and — because in a mesh every participant uploads one
+ * copy per peer — each video sender's bitrate for the room size. Separate
+ * from the mesh so connecting people and judging connections change apart.
+ *
+ * @module
+ */
+
+import { GLOBAL_TIMERS, type Timers } from "./_timers.ts";
+import { applyEncoding, videoEncodingFor } from "./adaptive.ts";
+import { diagnose } from "./diagnosis.ts";
+import type { MeshListener } from "./mesh.ts";
+import type { Peer } from "./peer.ts";
+import {
+  localAudioLevel,
+  pickActiveSpeaker,
+  type SpeakerState,
+  type StatsSample,
+  summarizeStats,
+} from "./quality.ts";
+import type { CallStore } from "./store.ts";
+
+/** The part of the mesh a monitor reads. */
+export interface MonitoredPeers {
+  readonly peerIds: string[];
+  peer(peerId: string): Peer | undefined;
+  readonly iceServers: readonly RTCIceServer[];
+}
+
+/** Collaborators of a {@linkcode Monitor}. */
+export interface MonitorOptions {
+  store: CallStore;
+  /**
+   * The connections to watch (the mesh). A function because the mesh is
+   * made after its monitor, which it tells about peers as they come.
+   */
+  peers(): MonitoredPeers;
+  /** Clock in ms. Default `Date.now`. */
+  now?: () => number;
+  /** How long a connection may stay "connecting" before it is diagnosed, ms. Default 10,000. */
+  stuckAfterMs?: number;
+  /** Timers for the sampling interval. Default {@linkcode GLOBAL_TIMERS}. */
+  timers?: Timers;
+}
+
+/** Stats bookkeeping for one peer. */
+interface Watch {
+  addedAt: number;
+  sample: StatsSample | null;
+}
+
+/** Quality, speaker, diagnosis and sender adaptation for one call's mesh. */
+export class Monitor implements MeshListener {
+  #options: MonitorOptions;
+  #now: () => number;
+  #watches = new Map<string, Watch>();
+  #speaker: SpeakerState = { id: null, since: 0 };
+  #timer: unknown;
+
+  constructor(options: MonitorOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Samples every `intervalMs` until {@linkcode stop}; 0 does nothing. */
+  start(intervalMs: number): void {
+    if (intervalMs <= 0 || this.#timer !== undefined) return;
+    const timers = this.#options.timers ?? GLOBAL_TIMERS;
+    const tick = () => {
+      // Re-armed before sampling, like an interval: a slow getStats() does
+      // not stretch the period.
+      this.#timer = timers.setTimeout(tick, intervalMs);
+      void this.sample();
+    };
+    this.#timer = timers.setTimeout(tick, intervalMs);
+  }
+
+  /** Stops sampling. */
+  stop(): void {
+    if (this.#timer === undefined) return;
+    (this.#options.timers ?? GLOBAL_TIMERS).clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** A new peer: the room grew, so every copy gets a smaller share. */
+  peerAdded(peerId: string): void {
+    this.#watches.set(peerId, { addedAt: this.#now(), sample: null });
+    void this.adaptQuality();
+  }
+
+  /** A peer left: the room shrank, so every copy may use more. */
+  peerRemoved(peerId: string): void {
+    this.#watches.delete(peerId);
+    void this.adaptQuality();
+  }
+
+  /** A connection works again (the diagnosis goes) or failed (say why). */
+  connectionChanged(peerId: string, state: RTCPeerConnectionState): void {
+    const { store } = this.#options;
+    if (state === "connected") {
+      store.patchParticipant(peerId, { diagnosis: null });
+      void this.adaptQuality();
+    }
+    if (state === "failed") {
+      store.patchParticipant(peerId, { diagnosis: this.#diagnose(peerId, true) });
+    }
+  }
+
+  /**
+   * Polls every connection's stats once: quality per peer, the active
+   * speaker, a diagnosis for connections stuck connecting, and sender
+   * quality for the room size.
+   */
+  async sample(): Promise<void> {
+    const { store } = this.#options;
+    const peers = this.#options.peers();
+    const now = this.#now();
+    const levels = new Map<string, number>();
+    let ownLevel = 0;
+    await Promise.all(peers.peerIds.map(async (peerId) => {
+      const peer = peers.peer(peerId);
+      const watch = this.#watches.get(peerId);
+      if (peer === undefined || watch === undefined) return;
+      let entries;
+      try {
+        entries = await peer.stats();
+      } catch {
+        return; // closed meanwhile
+      }
+      const { quality, sample } = summarizeStats(entries, { previous: watch.sample, now });
+      watch.sample = sample;
+      ownLevel = Math.max(ownLevel, localAudioLevel(entries));
+      const participant = store.participants.value.get(peerId);
+      if (participant === undefined) return;
+      if (participant.micOn) levels.set(peerId, quality.audioLevel);
+      const failed = participant.connection === "failed";
+      const stuck = participant.connection !== "connected" &&
+        now - watch.addedAt > (this.#options.stuckAfterMs ?? 10_000);
+      store.patchParticipant(peerId, {
+        quality,
+        diagnosis: stuck || failed ? this.#diagnose(peerId, failed) : null,
+      });
+    }));
+    if (store.micOn.value) levels.set("self", ownLevel);
+    this.#speaker = pickActiveSpeaker(levels, { current: this.#speaker, now });
+    store.activeSpeaker.value = this.#speaker.id;
+    await this.adaptQuality();
+  }
+
+  /** Sets every video sender's bitrate and resolution for the room size. */
+  async adaptQuality(): Promise<void> {
+    const peers = this.#options.peers();
+    const all = peers.peerIds.flatMap((peerId) => peers.peer(peerId) ?? []);
+    await Promise.all(
+      all.flatMap((peer) =>
+        peer.videoSenders().map(({ source, sender }) =>
+          applyEncoding(sender, videoEncodingFor(all.length, source)).catch(() => false)
+        )
+      ),
+    );
+  }
+
+  #diagnose(peerId: string, failed: boolean) {
+    const { store } = this.#options;
+    const peers = this.#options.peers();
+    const peer = peers.peer(peerId);
+    const name = store.participants.value.get(peerId)?.name;
+    if (peer === undefined || name === undefined) return null;
+    return diagnose(peer.iceFacts(peers.iceServers, failed), name);
+  }
+}

@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { Monitor } from "../client/monitor.ts";
+import { CallModel } from "../client/store.ts";
+import { Hub } from "../lib/hub.ts";
+import { sequentialIds } from "./_helpers.ts";
+import { connect, deliver, meshed, wireMesh } from "./_mesh.ts";
+import { ManualTimers } from "./_wait.ts";
+
+Deno.test("Monitor samples stats into quality and picks the active speaker", async () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
+  await meshed([ann, bob]);
+  ann.pcs[0].stats = [
+    { type: "transport", id: "T", selectedCandidatePairId: "P" },
+    { type: "candidate-pair", id: "P", localCandidateId: "L", currentRoundTripTime: 0.01 },
+    { type: "local-candidate", id: "L", candidateType: "host" },
+    { type: "inbound-rtp", id: "A", kind: "audio", audioLevel: 0.5 },
+  ];
+  await ann.monitor.sample();
+  const seen = ann.store.participants.value.get(bob.id)!;
+  assert.equal(seen.quality?.candidateType, "host");
+  assert.equal(seen.quality?.rttMs, 10);
+  assert.equal(ann.store.activeSpeaker.value, bob.id);
+  // A muted participant is never highlighted, whatever the stats say.
+  ann.store.patchParticipant(bob.id, { micOn: false });
+  await ann.monitor.sample();
+  assert.equal(ann.store.activeSpeaker.value, null);
+});
+
+Deno.test("Monitor diagnoses a connection stuck connecting", async () => {
+  let now = 0;
+  const store = new CallModel({ room: "r", name: "Ann" });
+  const { mesh, monitor } = wireMesh(store, { now: () => now });
+  deliver(store, mesh, {
+    event: "welcome",
+    data: { peer_id: "me", protocol: 1, ice_servers: [{ urls: "stun:stun.example" }] },
+  });
+  deliver(store, mesh, {
+    event: "addPeer",
+    data: { peer_id: "bob", should_create_offer: true, polite: false, userdata: { name: "Bob" } },
+  });
+  await monitor.sample();
+  assert.equal(store.participants.value.get("bob")?.diagnosis, null);
+  now = 11_000;
+  await monitor.sample();
+  assert.match(
+    store.participants.value.get("bob")?.diagnosis?.summary ?? "",
+    /still trying to connect to Bob/,
+  );
+  mesh.closeAll();
+});
+
+Deno.test("Monitor lowers each video copy's bitrate as the room grows", async () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const ann = connect(hub, "Ann");
+  const bob = connect(hub, "Bob");
+  await meshed([ann, bob]);
+  await ann.monitor.adaptQuality();
+  const video = () => ann.pcs.map((pc) => pc.senders.find((s) => s.kind === "video")!);
+  assert.equal(video()[0].parameters.encodings[0].maxBitrate, 1_500_000);
+  const cid = connect(hub, "Cid");
+  const dee = connect(hub, "Dee");
+  await meshed([ann, bob, cid, dee]);
+  await ann.monitor.adaptQuality();
+  assert.equal(video().length, 3);
+  for (const sender of video()) {
+    assert.equal(sender.parameters.encodings[0].maxBitrate, 650_000);
+    assert.equal(sender.parameters.encodings[0].scaleResolutionDownBy, 1.5);
+  }
+});
+
+Deno.test("Monitor samples on the injected timers until stopped", () => {
+  const timers = new ManualTimers();
+  const store = new CallModel({ room: "r", name: "Ann" });
+  let samples = 0;
+  const { mesh } = wireMesh(store);
+  const monitor = new Monitor({
+    store,
+    peers: () => ({
+      get peerIds() {
+        samples++;
+        return mesh.peerIds;
+      },
+      peer: (id) => mesh.peer(id),
+      iceServers: mesh.iceServers,
+    }),
+    timers,
+  });
+  monitor.start(0);
+  assert.equal(timers.pending.size, 0, "0 turns sampling off");
+  monitor.start(500);
+  assert.equal(timers.fire(), 500);
+  assert.ok(samples > 0, "a sample ran");
+  assert.equal(timers.pending.size, 1, "the next one is already scheduled");
+  monitor.stop();
+  assert.equal(timers.pending.size, 0);
+});
