@@ -99,6 +99,22 @@ export function fakeCall(options: FakeCallOptions = {}) {
     await until(quiet, "the negotiations to settle");
     return socket;
   };
+  /**
+   * Bob (a fake connection of his own) answers our latest offer to him, so
+   * our side is back in "stable" — where a change that needs a new offer
+   * would make one.
+   */
+  const bobAnswers = async (socket: FakeSocket) => {
+    const bob = new FakePeerConnection({});
+    await bob.setRemoteDescription(pcs[0].localDescription!);
+    await bob.setLocalDescription();
+    socket.serverSend("sessionDescription", {
+      peer_id: "bob",
+      session_description: bob.localDescription!,
+    });
+    await until(() => pcs[0].signalingState === "stable", "our side to apply Bob's answer");
+    await until(quiet, "the negotiation to settle");
+  };
   return {
     store,
     call,
@@ -111,5 +127,6 @@ export function fakeCall(options: FakeCallOptions = {}) {
     meetBob,
     introduce,
     meetEveryone,
+    bobAnswers,
   };
 }

@@ -3,9 +3,17 @@ import { fakeCall } from "./_call.ts";
 import { FakeStream, FakeTrack, quiet } from "./_fake_rtc.ts";
 import { until } from "./_wait.ts";
 
+/** A screen to share: the positive control that a new track makes an offer. */
+const screenToShare = {
+  getDisplayMedia: () =>
+    Promise.resolve(new FakeStream([new FakeTrack("video")]) as unknown as MediaStream),
+};
+
 Deno.test("LocalMedia camera off stops the track; on again swaps a new one in without renegotiating", async () => {
-  const { store, call, pcs, requests, meetEveryone } = fakeCall();
-  await meetEveryone();
+  const { store, call, pcs, requests, meetEveryone, bobAnswers } = fakeCall({
+    deps: screenToShare,
+  });
+  await bobAnswers(await meetEveryone());
   const video = pcs[0].senders.find((s) => s.kind === "video")!;
   const firstTrack = video.track!;
   const offers = pcs[0].offersMade;
@@ -23,6 +31,9 @@ Deno.test("LocalMedia camera off stops the track; on again swaps a new one in wi
   assert.notEqual(video.track, firstTrack);
   await until(quiet, "any renegotiation to happen");
   assert.equal(pcs[0].offersMade, offers, "replaceTrack needs no new offer");
+  // Positive control: in this state a new track does make an offer.
+  await call.media.toggleScreenShare();
+  await until(() => pcs[0].offersMade === offers + 1, "an offer for the screen share");
 });
 
 Deno.test("LocalMedia mute in a call disables the audio track, keeping it", async () => {
@@ -61,8 +72,10 @@ Deno.test("LocalMedia shares the screen and stops when the browser's bar ends it
 });
 
 Deno.test("LocalMedia switches the camera with replaceTrack and no renegotiation", async () => {
-  const { store, call, pcs, requests, meetEveryone } = fakeCall();
-  await meetEveryone();
+  const { store, call, pcs, requests, meetEveryone, bobAnswers } = fakeCall({
+    deps: screenToShare,
+  });
+  await bobAnswers(await meetEveryone());
   const sender = pcs[0].senders.find((s) => s.kind === "video")!;
   const old = sender.track!;
   const offers = pcs[0].offersMade;
@@ -76,6 +89,9 @@ Deno.test("LocalMedia switches the camera with replaceTrack and no renegotiation
   assert.equal(store.selectedDevices.value.videoinput, "cam-2");
   await until(quiet, "any renegotiation to happen");
   assert.equal(pcs[0].offersMade, offers);
+  // Positive control: in this state a new track does make an offer.
+  await call.media.toggleScreenShare();
+  await until(() => pcs[0].offersMade === offers + 1, "an offer for the screen share");
 });
 
 Deno.test("LocalMedia lists devices and falls back to the default when one is unplugged", async () => {
