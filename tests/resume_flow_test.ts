@@ -1,48 +1,34 @@
-import assert from "node:assert/strict";
-import { isDeliberateClose } from "../lib/http.ts";
-import { Hub, type HubOptions } from "../lib/hub.ts";
-import { loadSecret } from "../lib/secret.ts";
-import { TokenSigner } from "../lib/token.ts";
-import { FakeClock, FakeConnection, frame, sequentialIds } from "./_helpers.ts";
+/**
+ * Session resume end to end through the hub: drops held away, tokens
+ * verified, identities moved onto new connections, rooms rebuilt after a
+ * restart. `resume_test.ts` tests the decisions of lib/resume.ts alone.
+ */
 
-const SECRET = new TextEncoder().encode("0123456789abcdef0123456789abcdef");
-const CANDIDATE = { candidate: "candidate:1 1 udp 1 10.0.0.1 9 typ host" };
+import assert from "node:assert/strict";
+import { Hub, type HubOptions } from "../lib/hub.ts";
+import { TokenSigner } from "../lib/token.ts";
+import {
+  CANDIDATE,
+  FakeConnection,
+  frame,
+  hubFixture,
+  join,
+  SECRET,
+  sequentialIds,
+} from "./_helpers.ts";
 
 function setup(options: HubOptions = {}) {
-  const clock = new FakeClock();
-  clock.ms = 1_700_000_000_000;
-  const ids = sequentialIds();
-  const hub = new Hub({
-    newId: ids,
-    now: clock.now,
+  return hubFixture({
     tokens: new TokenSigner(SECRET),
     resumeWindowMs: 25_000,
     tokenTtlMs: 120_000,
     ...options,
-  });
-  /** Connects, joins `room` and returns the socket, session and token. */
-  const member = (room = "room") => {
-    const conn = new FakeConnection();
-    const session = hub.connect(conn);
-    const token: string = conn.frames("welcome")[0].data.resume_token;
-    session.receive(frame("join", { channel: room, userdata: { name: session.peerId } }));
-    return { conn, session, token, id: session.peerId };
-  };
-  /** A new connection resuming with `token`. */
-  const resume = (token: string, channels = [{ channel: "room", userdata: {} }]) => {
-    const conn = new FakeConnection();
-    const session = hub.connect(conn);
-    conn.take();
-    session.receive(frame("resume", { token, channels }));
-    return { conn, session };
-  };
-  return { hub, clock, member, resume };
+  }, { startMs: 1_700_000_000_000 });
 }
-
 Deno.test("Hub welcome carries a resume token and the window", () => {
   const { member } = setup();
   const a = member();
-  const welcome = a.conn.frames("welcome")[0].data;
+  const welcome = a.welcome;
   assert.equal(typeof welcome.resume_token, "string");
   assert.equal(welcome.resume_window, 25);
 });
@@ -182,16 +168,14 @@ Deno.test("Hub refuses a resume after joining, and without a token signer", () =
 });
 
 Deno.test("Hub without resume support removes dropped peers at once", () => {
-  const hub = new Hub({ newId: sequentialIds() });
-  const a = new FakeConnection();
-  const b = new FakeConnection();
-  const sa = hub.connect(a);
-  const sb = hub.connect(b);
-  sa.receive(frame("join", { channel: "r" }));
-  sb.receive(frame("join", { channel: "r" }));
-  b.take();
-  sa.close({ deliberate: false });
-  assert.deepEqual(b.take(), [{ event: "removePeer", data: { peer_id: "p1" } }]);
+  const { connect } = hubFixture();
+  const a = connect();
+  const b = connect();
+  join(a.session, "r");
+  join(b.session, "r");
+  b.conn.take();
+  a.session.close({ deliberate: false });
+  assert.deepEqual(b.conn.take(), [{ event: "removePeer", data: { peer_id: "p1" } }]);
 });
 
 Deno.test("Hub refreshes resume tokens at half-life", () => {
@@ -218,76 +202,6 @@ Deno.test("Hub bounds what it holds for an away peer", () => {
   }
   const back = resume(a.token);
   assert.equal(back.conn.frames("iceCandidate").length, 3);
-});
-
-Deno.test("TokenSigner round-trips claims and rejects tampering", () => {
-  const signer = new TokenSigner(SECRET);
-  const token = signer.sign({ peerId: "peer-1", expiresAt: 2000 });
-  assert.deepEqual(signer.verify(token, 1000), { peerId: "peer-1", expiresAt: 2000 });
-  assert.equal(signer.verify(token, 2000), "expired");
-  const [payload, mac] = token.split(".");
-  const other = btoa(JSON.stringify({ p: "peer-2", e: 2000 })).replace(/=+$/, "");
-  assert.equal(signer.verify(`${other}.${mac}`, 1000), "forged");
-  assert.equal(signer.verify(`${payload}`, 1000), "malformed");
-  assert.equal(signer.verify("a".repeat(600), 1000), "malformed");
-  assert.throws(() => new TokenSigner(new Uint8Array(4)), RangeError);
-});
-
-Deno.test("TokenSigner accepts only the canonical spelling of a MAC", () => {
-  const signer = new TokenSigner(SECRET);
-  const token = signer.sign({ peerId: "peer-1", expiresAt: 2000 });
-  const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  const last = ALPHABET.indexOf(token.at(-1)!);
-  // The last character carries 4 bits: its 3 siblings decode to the same MAC.
-  const siblings = [0, 1, 2, 3].map((k) => (last & ~3) | k).filter((i) => i !== last);
-  assert.equal(siblings.length, 3);
-  for (const i of siblings) {
-    assert.equal(signer.verify(token.slice(0, -1) + ALPHABET[i], 1000), "forged");
-  }
-  assert.equal(signer.verify(`${token}=`, 1000), "forged", "padding is not canonical");
-  assert.deepEqual(signer.verify(token, 1000), { peerId: "peer-1", expiresAt: 2000 });
-});
-
-Deno.test("TokenSigner refuses a long but low-entropy secret", () => {
-  const spaces = new TextEncoder().encode(" ".repeat(32));
-  assert.throws(() => new TokenSigner(spaces), /fewer than 8 distinct bytes/);
-  assert.throws(() => new TokenSigner(new TextEncoder().encode("abab".repeat(8))), RangeError);
-  assert.ok(new TokenSigner(SECRET), "a real secret is accepted");
-});
-
-Deno.test("loadSecret generates a secret once, keeps it, and prefers SESSION_SECRET", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const first = await loadSecret(undefined, `${dir}/data`);
-    assert.equal(first.source, "generated");
-    const again = await loadSecret(undefined, `${dir}/data`);
-    assert.equal(again.source, "file");
-    assert.deepEqual(again.secret, first.secret, "a restart verifies old tokens");
-    assert.equal((await Deno.stat(`${dir}/data/session_secret`)).mode! & 0o777, 0o600);
-    const env = await loadSecret("x".repeat(40), `${dir}/data`);
-    assert.equal(env.source, "env");
-    await Deno.writeTextFile(`${dir}/data/session_secret`, "short");
-    await assert.rejects(() => loadSecret(undefined, `${dir}/data`), /expected 64 hex digits/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("isDeliberateClose tells leaving from dropping", () => {
-  assert.equal(isDeliberateClose({ code: 1000, reason: "" }, false), true);
-  assert.equal(isDeliberateClose({ code: 1001, reason: "" }, false), true, "tab closed");
-  assert.equal(
-    isDeliberateClose({ code: 1005, reason: "" }, false),
-    true,
-    "close() without a code",
-  );
-  assert.equal(isDeliberateClose({ code: 1006, reason: "" }, false), false, "network drop");
-  assert.equal(
-    isDeliberateClose({ code: 1001, reason: "No response from ping frame." }, true),
-    false,
-    "ping timeout",
-  );
-  assert.equal(isDeliberateClose({ code: 1000, reason: "" }, true), false);
 });
 
 Deno.test("Hub leaves no phantom when a resuming peer is kicked as a slow consumer mid-resume", () => {
@@ -375,4 +289,29 @@ Deno.test("Hub lets a refreshed token supersede the older one", () => {
   assert.notEqual(old.session.peerId, a.id);
   const back = resume(newer);
   assert.equal(back.session.peerId, a.id, "the newest token still resumes");
+});
+
+Deno.test("Hub removes a dropped peer at once when too many are already away", () => {
+  const { hub, member } = setup({ maxAwayPeers: 1 });
+  const [a, b] = [member(), member(), member()];
+  a.session.close({ deliberate: false });
+  assert.equal(hub.awayCount, 1, "the first is held away");
+  b.session.close({ deliberate: false });
+  assert.equal(hub.awayCount, 1, "the second is not");
+  assert.deepEqual(hub.registry.membersOf("room"), ["p1", "p3"]);
+});
+
+Deno.test("Hub logs dropped frames for an away peer once, not once per frame", () => {
+  const lines: string[] = [];
+  const { member } = setup({
+    maxHeldMessages: 2,
+    logger: { enabled: () => true, log: (level, msg) => lines.push(`${level} ${msg}`) },
+  });
+  const [a, b] = [member(), member()];
+  a.session.close({ deliberate: false });
+  for (let i = 0; i < 50; i++) {
+    b.session.receive(frame("relayICECandidate", { peer_id: a.id, ice_candidate: CANDIDATE }));
+  }
+  const warnings = lines.filter((l) => l.startsWith("warn") && l.includes("away peer"));
+  assert.equal(warnings.length, 1, "48 frames dropped, one line");
 });
