@@ -5,17 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { Hub, type HubOptions } from "../lib/hub.ts";
+import type { HubOptions } from "../lib/hub.ts";
 import { TokenSigner } from "../lib/token.ts";
-import {
-  CANDIDATE,
-  FakeConnection,
-  frame,
-  hubFixture,
-  join,
-  SECRET,
-  sequentialIds,
-} from "./_helpers.ts";
+import { CANDIDATE, FakeConnection, frame, hubFixture, join, SECRET } from "./_helpers.ts";
 
 function setup(options: HubOptions = {}) {
   return hubFixture({
@@ -159,12 +151,10 @@ Deno.test("Hub refuses a resume after joining, and without a token signer", () =
   const a = member();
   a.session.receive(frame("resume", { token: a.token, channels: [] }));
   assert.equal(a.conn.frames("error")[0].data.code, "bad_request");
-  const plain = new Hub({ newId: sequentialIds() });
-  const conn = new FakeConnection();
-  const session = plain.connect(conn);
-  assert.equal(conn.frames("welcome")[0].data.resume_token, undefined);
-  session.receive(frame("resume", { token: "x.y", channels: [] }));
-  assert.match(conn.frames("error")[0].data.message, /does not support resuming/);
+  const plain = hubFixture().connect();
+  assert.equal(plain.welcome.resume_token, undefined);
+  plain.session.receive(frame("resume", { token: "x.y", channels: [] }));
+  assert.match(plain.conn.frames("error")[0].data.message, /does not support resuming/);
 });
 
 Deno.test("Hub without resume support removes dropped peers at once", () => {
