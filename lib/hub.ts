@@ -4,10 +4,13 @@
  * — and `Session.receive()` never throws, because Deno ends the process on
  * an exception inside a WebSocket event handler.
  *
- * Identity outlives a connection: a peer whose socket drops abnormally is
- * held "away" for a grace window, with relays to it queued, and a new
- * connection presenting its resume token takes it back — also on a
- * restarted hub that shares the token secret. See docs/protocol.md.
+ * The hub owns peers and their connections and routes each frame; the
+ * rules live beside it: `rate_limit.ts` (frame and join budgets),
+ * `membership.ts` (who may join, and the addPeer/removePeer a join or part
+ * sends) and `resume.ts` (tokens, away peers and their held frames,
+ * retired ids). Two seams: every admission to a room passes
+ * `Membership#admit`, every message to a peer id passes `Hub#deliver`.
+ * See docs/protocol.md.
  *
  * @module
  */
