@@ -436,6 +436,7 @@ export class Hub {
    * the token proves anything is for `Resume` to say.
    */
   #resumeAs(link: Link, fresh: Peer, token: string, channels: ResumeChannel[]) {
+    // Without a signer the claim below refuses first, saying resuming is off.
     if (this.#resume.enabled && this.registry.channelsOf(fresh.id).size > 0) {
       return this.#error(fresh, "bad_request", "Cannot resume after joining a channel", "resume");
     }
