@@ -8,6 +8,7 @@ import type { ResumeChannel } from "../lib/protocol.ts";
 export const CANDIDATE = {
   candidate: "candidate:1 1 udp 2122260223 10.0.0.1 5000 typ host",
   sdpMid: "0",
+  sdpMLineIndex: 0,
 };
 
 /** A session description as a client relays it; opaque to the server. */
