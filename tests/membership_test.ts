@@ -115,10 +115,7 @@ Deno.test("Membership uses the documented limits by default", () => {
 
 Deno.test("Membership parts with removePeer both ways only when no channel is shared", () => {
   const { membership, refused, take, join } = setup();
-  join("a", "room");
-  join("a", "other");
-  join("b", "room");
-  join("b", "other");
+  for (const id of ["a", "b"]) for (const channel of ["room", "other"]) join(id, channel);
   take("a");
   take("b");
   membership.part("b", "room");
@@ -133,10 +130,7 @@ Deno.test("Membership parts with removePeer both ways only when no channel is sh
 
 Deno.test("Membership tells neighbours once and removes a leaver from every channel", () => {
   const { membership, registry, take, join } = setup();
-  join("a", "room");
-  join("a", "other");
-  join("b", "room");
-  join("b", "other");
+  for (const id of ["a", "b"]) for (const channel of ["room", "other"]) join(id, channel);
   join("c", "other");
   join("d", "elsewhere");
   for (const id of ["a", "b", "c", "d"]) take(id);

@@ -158,11 +158,9 @@ Deno.test("Hub refuses a resume after joining, and without a token signer", () =
 });
 
 Deno.test("Hub without resume support removes dropped peers at once", () => {
-  const { connect } = hubFixture();
-  const a = connect();
-  const b = connect();
-  join(a.session, "r");
-  join(b.session, "r");
+  const { member } = hubFixture();
+  const a = member("r");
+  const b = member("r");
   b.conn.take();
   a.session.close({ deliberate: false });
   assert.deepEqual(b.conn.take(), [{ event: "removePeer", data: { peer_id: "p1" } }]);
