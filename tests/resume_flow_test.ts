@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type { HubOptions } from "../lib/hub.ts";
 import { TokenSigner } from "../lib/token.ts";
-import { CANDIDATE, FakeConnection, frame, hubFixture, join, SECRET } from "./_helpers.ts";
+import { CANDIDATE, FakeConnection, frame, hubFixture, SECRET } from "./_helpers.ts";
 
 function setup(options: HubOptions = {}) {
   return hubFixture({
