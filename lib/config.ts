@@ -62,6 +62,41 @@ export const DEFAULT_ICE_SERVERS: IceServer[] = [{
   urls: "stun:stun.l.google.com:19302",
 }];
 
+/**
+ * Every default, once: the settings table below and the hub, the rate
+ * limiter, the resume keeper and the HTTP layer all read their defaults
+ * here, so a changed default cannot disagree with its documentation.
+ */
+export const DEFAULTS = {
+  port: 8000,
+  host: "0.0.0.0",
+  /** A mesh uploads N-1 streams: eight people is about what a laptop carries. */
+  maxPeersPerChannel: 8,
+  maxChannelsPerPeer: 8,
+  maxMessageBytes: 64 * 1024,
+  /** Enough for a join into a full room with ICE gathering. */
+  rateBurst: 500,
+  ratePerSecond: 100,
+  /** Rate-refused frames, without a pause, before a connection is closed. */
+  abuseLimit: 1000,
+  /** Bytes queued to a socket before it is closed as a slow consumer. */
+  maxBufferedBytes: 1024 * 1024,
+  idleTimeoutSeconds: 30,
+  dataDir: ".data",
+  resumeWindowSeconds: 25,
+  resumeTokenTtlSeconds: 120,
+  /** Frames and bytes held for an away peer. */
+  maxHeldMessages: 200,
+  maxHeldBytes: 256 * 1024,
+  maxConnections: 10_000,
+  maxConnectionsPerAddress: 50,
+  joinBurst: 10,
+  joinsPerMinute: 10,
+  maxAwayPeers: 1000,
+  /** Clients join right after `welcome`; a socket that never does only holds memory. */
+  joinTimeoutSeconds: 15,
+} as const;
+
 type Parser<T> = (raw: string, name: string) => T;
 
 function integer(min: number, max: number): Parser<number> {
@@ -160,8 +195,8 @@ const logLevel: Parser<LogLevel> = (raw, name) => {
 
 /** Each setting: its environment variable, parser and default. */
 const SETTINGS = {
-  port: { env: "PORT", parse: integer(0, 65535), fallback: 8000 },
-  host: { env: "HOST", parse: text, fallback: "0.0.0.0" },
+  port: { env: "PORT", parse: integer(0, 65535), fallback: DEFAULTS.port },
+  host: { env: "HOST", parse: text, fallback: DEFAULTS.host },
   iceServers: {
     env: "ICE_SERVERS",
     parse: iceServers,
@@ -170,28 +205,28 @@ const SETTINGS = {
   maxPeersPerChannel: {
     env: "MAX_PEERS_PER_CHANNEL",
     parse: integer(2, 1000),
-    fallback: 8,
+    fallback: DEFAULTS.maxPeersPerChannel,
   },
   maxChannelsPerPeer: {
     env: "MAX_CHANNELS_PER_PEER",
     parse: integer(1, 100),
-    fallback: 8,
+    fallback: DEFAULTS.maxChannelsPerPeer,
   },
   maxMessageBytes: {
     env: "MAX_MESSAGE_BYTES",
     parse: integer(1024, 16 * 1024 * 1024),
-    fallback: 64 * 1024,
+    fallback: DEFAULTS.maxMessageBytes,
   },
-  rateBurst: { env: "RATE_BURST", parse: integer(1, 1_000_000), fallback: 500 },
+  rateBurst: { env: "RATE_BURST", parse: integer(1, 1_000_000), fallback: DEFAULTS.rateBurst },
   ratePerSecond: {
     env: "RATE_PER_SECOND",
     parse: integer(1, 1_000_000),
-    fallback: 100,
+    fallback: DEFAULTS.ratePerSecond,
   },
   idleTimeoutSeconds: {
     env: "IDLE_TIMEOUT",
     parse: integer(1, 3600),
-    fallback: 30,
+    fallback: DEFAULTS.idleTimeoutSeconds,
   },
   allowedOrigins: {
     env: "ALLOWED_ORIGINS",
@@ -203,19 +238,39 @@ const SETTINGS = {
   tlsKey: { env: "TLS_KEY", parse: text, fallback: undefined },
   logLevel: { env: "LOG_LEVEL", parse: logLevel, fallback: "info" as LogLevel },
   sessionSecret: { env: "SESSION_SECRET", parse: secret, fallback: undefined },
-  dataDir: { env: "DATA_DIR", parse: text, fallback: ".data" },
-  resumeWindowSeconds: { env: "RESUME_WINDOW", parse: integer(0, 3600), fallback: 25 },
-  resumeTokenTtlSeconds: { env: "RESUME_TOKEN_TTL", parse: integer(10, 86_400), fallback: 120 },
-  maxConnections: { env: "MAX_CONNECTIONS", parse: integer(1, 10_000_000), fallback: 10_000 },
+  dataDir: { env: "DATA_DIR", parse: text, fallback: DEFAULTS.dataDir },
+  resumeWindowSeconds: {
+    env: "RESUME_WINDOW",
+    parse: integer(0, 3600),
+    fallback: DEFAULTS.resumeWindowSeconds,
+  },
+  resumeTokenTtlSeconds: {
+    env: "RESUME_TOKEN_TTL",
+    parse: integer(10, 86_400),
+    fallback: DEFAULTS.resumeTokenTtlSeconds,
+  },
+  maxConnections: {
+    env: "MAX_CONNECTIONS",
+    parse: integer(1, 10_000_000),
+    fallback: DEFAULTS.maxConnections,
+  },
   maxConnectionsPerAddress: {
     env: "MAX_CONNECTIONS_PER_ADDRESS",
     parse: integer(1, 10_000_000),
-    fallback: 50,
+    fallback: DEFAULTS.maxConnectionsPerAddress,
   },
   trustProxy: { env: "TRUST_PROXY", parse: boolean, fallback: false },
-  joinBurst: { env: "JOIN_BURST", parse: integer(1, 10_000_000), fallback: 10 },
-  joinsPerMinute: { env: "JOINS_PER_MINUTE", parse: integer(1, 10_000_000), fallback: 10 },
-  maxAwayPeers: { env: "MAX_AWAY_PEERS", parse: integer(0, 10_000_000), fallback: 1000 },
+  joinBurst: { env: "JOIN_BURST", parse: integer(1, 10_000_000), fallback: DEFAULTS.joinBurst },
+  joinsPerMinute: {
+    env: "JOINS_PER_MINUTE",
+    parse: integer(1, 10_000_000),
+    fallback: DEFAULTS.joinsPerMinute,
+  },
+  maxAwayPeers: {
+    env: "MAX_AWAY_PEERS",
+    parse: integer(0, 10_000_000),
+    fallback: DEFAULTS.maxAwayPeers,
+  },
   metricsToken: { env: "METRICS_TOKEN", parse: secret, fallback: undefined },
   sourceMap: { env: "SOURCE_MAP", parse: boolean, fallback: false },
 } as const;

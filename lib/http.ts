@@ -6,11 +6,12 @@
  * @module
  */
 
+import { DEFAULTS } from "./config.ts";
 import type { Hub, Session } from "./hub.ts";
 import { type Logger, SILENT_LOGGER } from "./log.ts";
 import { isValidChannel } from "./protocol.ts";
 import { type AssetTable, serveAsset } from "./static.ts";
-import { isDeliberateCode } from "./wire.ts";
+import { CLOSE_CODES, isDeliberateCode } from "./wire.ts";
 
 /** Options for {@linkcode createHandler}. */
 export interface HandlerOptions {
@@ -163,11 +164,11 @@ export function createHandler(
     allowedOrigins = [],
     publicOrigin,
     tls = false,
-    maxConnections = 10_000,
-    maxConnectionsPerAddress = 50,
+    maxConnections = DEFAULTS.maxConnections,
+    maxConnectionsPerAddress = DEFAULTS.maxConnectionsPerAddress,
     trustProxy = false,
     metricsToken,
-    idleTimeoutSeconds = 30,
+    idleTimeoutSeconds = DEFAULTS.idleTimeoutSeconds,
     logger = SILENT_LOGGER,
     now = Date.now,
   } = options;
@@ -234,7 +235,7 @@ export function createHandler(
         session = hub.connect(socket, { address });
       } catch (error) {
         logger.log("error", "connect failed", { error: String(error) });
-        socket.close(1011, "internal error");
+        socket.close(CLOSE_CODES.internalError, "internal error");
       }
     };
     let errored = false;

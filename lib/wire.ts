@@ -16,6 +16,8 @@ export const CLOSE_CODES = {
   noStatus: 1005,
   /** Refused for good: over a limit, or never joined. The client does not retry. */
   policyViolation: 1008,
+  /** The server failed to set the connection up (a bug, not the client's fault). */
+  internalError: 1011,
   /** Temporarily overloaded (a slow consumer): the client resumes. */
   tryAgainLater: 1013,
   /** Another connection resumed this identity (a second tab). The client gives up. */

@@ -1,7 +1,21 @@
-/** Shared fakes for the test suite. */
+/** Shared fakes and fixtures for the test suite. */
 
 import type { SocketLike } from "../client/signaling.ts";
-import type { Connection } from "../lib/hub.ts";
+import { type Connection, Hub, type HubOptions, type Session } from "../lib/hub.ts";
+import type { ResumeChannel } from "../lib/protocol.ts";
+
+/** An ICE candidate as a client relays it; opaque to the server. */
+export const CANDIDATE = {
+  candidate: "candidate:1 1 udp 2122260223 10.0.0.1 5000 typ host",
+  sdpMid: "0",
+  sdpMLineIndex: 0,
+};
+
+/** A session description as a client relays it; opaque to the server. */
+export const OFFER = { type: "offer", sdp: "v=0\r\n" };
+
+/** A token-signing secret with enough distinct bytes to be accepted. */
+export const SECRET = new TextEncoder().encode("0123456789abcdef0123456789abcdef");
 
 /** A frame as a test reads it. */
 export interface Frame {
@@ -57,6 +71,68 @@ export function sequentialIds(): () => string {
 /** Builds a client frame. */
 export function frame(event: string, data: unknown): string {
   return JSON.stringify({ event, data });
+}
+
+/** Sends `join` on `session`. */
+export function join(session: Session, channel: string, userdata: unknown = {}): void {
+  session.receive(frame("join", { channel, userdata }));
+}
+
+/** One connection to a {@linkcode hubFixture} hub, its `welcome` already read. */
+export interface Member {
+  conn: FakeConnection;
+  session: Session;
+  id: string;
+  // deno-lint-ignore no-explicit-any
+  welcome: any;
+  /** The resume token from `welcome` (undefined without a signer). */
+  token: string;
+}
+
+/**
+ * A hub on a fake clock with sequential ids (p1, p2, …) and helpers to
+ * connect, join and resume. `startMs` sets the clock (tokens carry times).
+ */
+export function hubFixture(options: HubOptions = {}, { startMs = 0 }: { startMs?: number } = {}) {
+  const clock = new FakeClock();
+  clock.ms = startMs;
+  const hub = new Hub({ newId: sequentialIds(), now: clock.now, ...options });
+  /** A new connection, `welcome` read and taken. */
+  const connect = (address?: string): Member => {
+    const conn = new FakeConnection();
+    const session = hub.connect(conn, { address });
+    const [welcome] = conn.take();
+    return {
+      conn,
+      session,
+      id: session.peerId,
+      welcome: welcome.data,
+      token: welcome.data.resume_token,
+    };
+  };
+  /** A new connection that joined `room` with its id as its name. */
+  const member = (room = "room"): Member => {
+    const m = connect();
+    join(m.session, room, { name: m.id });
+    return m;
+  };
+  /** Two peers in "room", with everything they were sent so far read. */
+  const pairInRoom = (): [Member, Member] => {
+    const pair: [Member, Member] = [connect(), connect()];
+    for (const p of pair) join(p.session, "room");
+    for (const p of pair) p.conn.take();
+    return pair;
+  };
+  /** A new connection resuming with `token` as its first frame. */
+  const resume = (
+    token: string,
+    channels: ResumeChannel[] = [{ channel: "room", userdata: {} }],
+  ): Member => {
+    const m = connect();
+    m.session.receive(frame("resume", { token, channels }));
+    return m;
+  };
+  return { hub, clock, connect, member, pairInRoom, resume };
 }
 
 /** A real WebSocket client that queues frames so tests can await them. */

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { DEFAULT_ICE_SERVERS, parseConfig } from "../lib/config.ts";
+import { parseConfig } from "../lib/config.ts";
 
 Deno.test("parseConfig uses documented defaults with an empty environment", () => {
   const config = parseConfig([], {});
   assert.equal(config.port, 8000);
   assert.equal(config.host, "0.0.0.0");
-  assert.deepEqual(config.iceServers, DEFAULT_ICE_SERVERS);
+  assert.deepEqual(config.iceServers, [{ urls: "stun:stun.l.google.com:19302" }]);
   assert.equal(config.maxPeersPerChannel, 8);
   assert.equal(config.maxMessageBytes, 65536);
   assert.deepEqual(config.allowedOrigins, []);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createHandler, isOriginAllowed } from "../lib/http.ts";
+import { createHandler, isDeliberateClose, isOriginAllowed } from "../lib/http.ts";
 import { Hub } from "../lib/hub.ts";
 import { buildAssetTable } from "../lib/static.ts";
 
@@ -274,4 +274,21 @@ Deno.test("Handler guards /metrics with METRICS_TOKEN when one is set", async ()
   const ok = ask(`Bearer ${token}`);
   assert.equal(ok.status, 200);
   assert.match(await ok.text(), /signal_connections /);
+});
+
+Deno.test("isDeliberateClose tells leaving from dropping", () => {
+  assert.equal(isDeliberateClose({ code: 1000, reason: "" }, false), true);
+  assert.equal(isDeliberateClose({ code: 1001, reason: "" }, false), true, "tab closed");
+  assert.equal(
+    isDeliberateClose({ code: 1005, reason: "" }, false),
+    true,
+    "close() without a code",
+  );
+  assert.equal(isDeliberateClose({ code: 1006, reason: "" }, false), false, "network drop");
+  assert.equal(
+    isDeliberateClose({ code: 1001, reason: "No response from ping frame." }, true),
+    false,
+    "ping timeout",
+  );
+  assert.equal(isDeliberateClose({ code: 1000, reason: "" }, true), false);
 });

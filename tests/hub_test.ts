@@ -1,35 +1,14 @@
 import assert from "node:assert/strict";
-import { Hub, type HubOptions, type Session } from "../lib/hub.ts";
-import { FakeClock, FakeConnection, frame, sequentialIds } from "./_helpers.ts";
-
-const CANDIDATE = {
-  candidate: "candidate:1 1 udp 2122260223 10.0.0.1 5000 typ host",
-  sdpMid: "0",
-};
-const OFFER = { type: "offer", sdp: "v=0\r\n" };
-
-function setup(options: HubOptions = {}) {
-  const clock = new FakeClock();
-  const hub = new Hub({ newId: sequentialIds(), now: clock.now, ...options });
-  const connect = () => {
-    const conn = new FakeConnection();
-    const session = hub.connect(conn);
-    conn.take(); // welcome
-    return { conn, session, id: session.peerId };
-  };
-  /** Two peers in "room", with everything they were sent so far read. */
-  const pairInRoom = () => {
-    const pair = [connect(), connect()];
-    for (const p of pair) join(p.session, "room");
-    for (const p of pair) p.conn.take();
-    return pair;
-  };
-  return { hub, clock, connect, pairInRoom };
-}
-
-function join(session: Session, channel: string, userdata: unknown = {}) {
-  session.receive(frame("join", { channel, userdata }));
-}
+import { Hub } from "../lib/hub.ts";
+import {
+  CANDIDATE,
+  FakeConnection,
+  frame,
+  hubFixture as setup,
+  join,
+  OFFER,
+  sequentialIds,
+} from "./_helpers.ts";
 
 /** A snapshot of everything observable about the hub's state. */
 function stateOf(hub: Hub) {
@@ -173,6 +152,10 @@ Deno.test("Hub relays a candidate only to a peer in a shared channel", () => {
       ["unknown_peer", "relayICECandidate"],
     ],
   );
+  // Positive control: the same relay to the peer in the shared channel arrives.
+  a.session.receive(frame("relayICECandidate", { peer_id: "p2", ice_candidate: CANDIDATE }));
+  assert.deepEqual(b.conn.frames("iceCandidate").map((f) => f.data.peer_id), ["p1"]);
+  assert.deepEqual(c.conn.take(), []);
 });
 
 Deno.test("Hub disconnect removes the peer for everyone it shared a channel with", () => {
@@ -365,6 +348,25 @@ Deno.test("Hub ignores frames after close", () => {
   join(a.session, "room");
   assert.equal(hub.channelCount, 0);
   assert.deepEqual(a.conn.take(), []);
+  // Positive control: the same join on an open connection is handled.
+  const b = connect();
+  join(b.session, "room");
+  assert.equal(hub.channelCount, 1);
+  assert.deepEqual(b.conn.frames("joined").length, 1);
+});
+
+Deno.test("Hub without options applies the documented limits", () => {
+  const { connect } = setup();
+  const members = Array.from({ length: 9 }, () => connect());
+  for (const m of members) join(m.session, "room");
+  assert.deepEqual(members.map((m) => m.conn.frames("joined").length), [1, 1, 1, 1, 1, 1, 1, 1, 0]);
+  assert.match(members[8].conn.frames("error")[0].data.message, /full \(8 peers\)/);
+  const a = members[0];
+  for (let i = 1; i <= 8; i++) join(a.session, `other-${i}`);
+  const refused = a.conn.frames("error").map((f) => f.data.message);
+  assert.deepEqual(refused, ['Cannot join channel "other-8": already in 8 channels']);
+  a.session.receive(frame("join", { channel: "big", userdata: { pad: "x".repeat(65_536) } }));
+  assert.equal(a.conn.frames("error").at(-1)?.data.code, "message_too_large");
 });
 
 Deno.test("Hub shutdown closes every socket with 1001", () => {
@@ -461,44 +463,6 @@ Deno.test("Hub gives each connection and each address a join budget (room scanni
   const other = new FakeConnection();
   join(hub.connect(other, { address: "192.0.2.1" }), "room");
   assert.equal(other.frames("joined").length, 1);
-});
-
-Deno.test("Hub removes a dropped peer at once when too many are already away", async () => {
-  const { TokenSigner } = await import("../lib/token.ts");
-  const hub = new Hub({
-    newId: sequentialIds(),
-    tokens: new TokenSigner(new TextEncoder().encode("0123456789abcdef0123456789abcdef")),
-    maxAwayPeers: 1,
-  });
-  const conns = [0, 1, 2].map(() => new FakeConnection());
-  const sessions = conns.map((c) => hub.connect(c));
-  for (const s of sessions) join(s, "room");
-  sessions[0].close({ deliberate: false });
-  assert.equal(hub.awayCount, 1, "the first is held away");
-  sessions[1].close({ deliberate: false });
-  assert.equal(hub.awayCount, 1, "the second is not");
-  assert.deepEqual(hub.registry.membersOf("room"), ["p1", "p3"]);
-});
-
-Deno.test("Hub logs dropped frames for an away peer once, not once per frame", async () => {
-  const { TokenSigner } = await import("../lib/token.ts");
-  const lines: string[] = [];
-  const hub = new Hub({
-    newId: sequentialIds(),
-    tokens: new TokenSigner(new TextEncoder().encode("0123456789abcdef0123456789abcdef")),
-    maxHeldMessages: 2,
-    logger: { enabled: () => true, log: (level, msg) => lines.push(`${level} ${msg}`) },
-  });
-  const [a, b] = [new FakeConnection(), new FakeConnection()];
-  const [sa, sb] = [hub.connect(a), hub.connect(b)];
-  join(sa, "room");
-  join(sb, "room");
-  sa.close({ deliberate: false });
-  for (let i = 0; i < 50; i++) {
-    sb.receive(frame("relayICECandidate", { peer_id: "p1", ice_candidate: CANDIDATE }));
-  }
-  const warnings = lines.filter((l) => l.startsWith("warn") && l.includes("away peer"));
-  assert.equal(warnings.length, 1, "48 frames dropped, one line");
 });
 
 Deno.test("Hub closes a connection that neither joins nor resumes within the timeout", () => {

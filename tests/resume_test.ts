@@ -1,378 +1,156 @@
 import assert from "node:assert/strict";
-import { isDeliberateClose } from "../lib/http.ts";
-import { Hub, type HubOptions } from "../lib/hub.ts";
-import { loadSecret } from "../lib/secret.ts";
+import { Resume, type ResumeOptions } from "../lib/resume.ts";
 import { TokenSigner } from "../lib/token.ts";
-import { FakeClock, FakeConnection, frame, sequentialIds } from "./_helpers.ts";
+import { SECRET } from "./_helpers.ts";
 
-const SECRET = new TextEncoder().encode("0123456789abcdef0123456789abcdef");
-const CANDIDATE = { candidate: "candidate:1 1 udp 1 10.0.0.1 9 typ host" };
+const T0 = 1_700_000_000_000;
 
-function setup(options: HubOptions = {}) {
-  const clock = new FakeClock();
-  clock.ms = 1_700_000_000_000;
-  const ids = sequentialIds();
-  const hub = new Hub({
-    newId: ids,
-    now: clock.now,
+function resume(options: ResumeOptions = {}) {
+  return new Resume({
     tokens: new TokenSigner(SECRET),
     resumeWindowMs: 25_000,
     tokenTtlMs: 120_000,
     ...options,
   });
-  /** Connects, joins `room` and returns the socket, session and token. */
-  const member = (room = "room") => {
-    const conn = new FakeConnection();
-    const session = hub.connect(conn);
-    const token: string = conn.frames("welcome")[0].data.resume_token;
-    session.receive(frame("join", { channel: room, userdata: { name: session.peerId } }));
-    return { conn, session, token, id: session.peerId };
-  };
-  /** A new connection resuming with `token`. */
-  const resume = (token: string, channels = [{ channel: "room", userdata: {} }]) => {
-    const conn = new FakeConnection();
-    const session = hub.connect(conn);
-    conn.take();
-    session.receive(frame("resume", { token, channels }));
-    return { conn, session };
-  };
-  return { hub, clock, member, resume };
 }
 
-Deno.test("Hub welcome carries a resume token and the window", () => {
-  const { member } = setup();
-  const a = member();
-  const welcome = a.conn.frames("welcome")[0].data;
-  assert.equal(typeof welcome.resume_token, "string");
-  assert.equal(welcome.resume_window, 25);
-});
-
-Deno.test("Hub holds a dropped peer away, queues relays, and resumes it without removePeer", () => {
-  const { hub, member, resume } = setup();
-  const a = member();
-  const b = member();
-  a.conn.take();
-  b.conn.take();
-  a.session.close({ deliberate: false });
-  assert.deepEqual(b.conn.take(), [{ event: "peerAway", data: { peer_id: a.id } }]);
-  assert.equal(hub.awayCount, 1);
-  b.session.receive(frame("relayICECandidate", { peer_id: a.id, ice_candidate: CANDIDATE }));
-  assert.deepEqual(b.conn.take(), [], "relaying to an away peer is not an error");
-
-  const back = resume(a.token);
-  assert.equal(back.session.peerId, a.id, "same identity");
-  const frames = back.conn.take();
-  assert.deepEqual(frames.map((f) => f.event), ["resumed", "iceCandidate", "session"]);
-  assert.deepEqual(frames[0].data, { peer_id: a.id, channels: ["room"], restored: false });
-  assert.deepEqual(frames[1].data, { peer_id: b.id, ice_candidate: CANDIDATE });
-  assert.deepEqual(b.conn.take(), [{ event: "peerBack", data: { peer_id: a.id } }]);
-  assert.equal(hub.awayCount, 0);
-  assert.equal(hub.connectionCount, 2);
-  assert.deepEqual(hub.registry.membersOf("room"), [a.id, b.id]);
-  assert.equal(hub.metrics.resumes, 1);
-});
-
-Deno.test("Hub removes an away peer when the window passes", () => {
-  const { hub, clock, member, resume } = setup();
-  const a = member();
-  const b = member();
-  b.conn.take();
-  a.session.close({ deliberate: false });
-  b.conn.take();
-  clock.advance(24_000);
-  hub.tick();
-  assert.deepEqual(b.conn.take(), []);
-  clock.advance(1_000);
-  hub.tick();
-  assert.deepEqual(b.conn.take(), [{ event: "removePeer", data: { peer_id: a.id } }]);
-  assert.equal(hub.channelCount, 1);
-  const late = resume(a.token);
-  assert.equal(late.conn.frames("error")[0].data.code, "bad_token");
-});
-
-Deno.test("Hub removes a deliberately closed peer at once and refuses its token after", () => {
-  const { hub, member, resume } = setup();
-  const a = member();
-  const b = member();
-  b.conn.take();
-  a.session.close({ deliberate: true });
-  assert.deepEqual(b.conn.take(), [{ event: "removePeer", data: { peer_id: a.id } }]);
-  const replay = resume(a.token);
-  const error = replay.conn.frames("error")[0].data;
-  assert.equal(error.code, "bad_token");
-  assert.equal(error.event, "resume");
-  assert.match(error.message, /has left/);
-  assert.notEqual(replay.session.peerId, a.id, "a fresh identity");
-  assert.equal(hub.registry.membersOf("room").includes(a.id), false);
-  replay.session.receive(frame("join", { channel: "room" }));
-  assert.equal(replay.conn.frames("joined").length, 1, "the fresh identity works");
-});
-
-Deno.test("Hub refuses forged, malformed and expired tokens with bad_token", () => {
-  const { clock, member, resume } = setup();
-  const a = member();
-  a.session.close({ deliberate: false });
-  const [payload, mac] = a.token.split(".");
-  const forged = new TokenSigner(new TextEncoder().encode("another-secret-another-secret!!")).sign({
-    peerId: a.id,
-    expiresAt: clock.ms + 60_000,
+Deno.test("Resume issues a token that claims its identity until it expires", () => {
+  const keeper = resume();
+  const token = keeper.issue("p1", T0);
+  assert.deepEqual(keeper.claim(token, { now: T0, current: "p9" }), { ok: true, peerId: "p1" });
+  assert.deepEqual(keeper.claim(token, { now: T0 + 120_000, current: "p9" }), {
+    ok: false,
+    why: "the token has expired",
   });
-  for (const token of [forged, `${payload}.${mac.slice(1)}x`, "garbage", `${payload}.${mac}.x`]) {
-    const attempt = resume(token);
-    assert.equal(attempt.conn.frames("error")[0].data.code, "bad_token", token);
-    assert.match(attempt.conn.frames("error")[0].data.message, /not valid/);
-  }
-  clock.advance(120_001);
-  const expired = resume(a.token);
-  assert.match(expired.conn.frames("error")[0].data.message, /expired/);
+  assert.deepEqual(keeper.claim("garbage", { now: T0, current: "p9" }), {
+    ok: false,
+    why: "the token is not valid",
+  });
 });
 
-Deno.test("Hub lets a second tab resuming the same token replace the first, leaving no ghost", () => {
-  const { hub, member, resume } = setup();
-  const a = member();
-  const b = member();
-  b.conn.take();
-  const tab2 = resume(a.token);
-  assert.equal(a.conn.closedWith?.code, 4001);
-  assert.equal(tab2.session.peerId, a.id);
-  a.session.close({ deliberate: false }); // the old tab's close event arrives late
-  assert.deepEqual(b.conn.take(), [], "no removePeer, no away");
-  assert.equal(hub.connectionCount, 2);
-  b.session.receive(frame("relayICECandidate", { peer_id: a.id, ice_candidate: CANDIDATE }));
-  assert.equal(tab2.conn.frames("iceCandidate").length, 1, "relays reach the new tab");
-  assert.equal(a.conn.frames("iceCandidate").length, 0);
+Deno.test("Resume refuses a token for the connection's own identity", () => {
+  const keeper = resume();
+  const token = keeper.issue("p1", T0);
+  assert.equal(keeper.claim(token, { now: T0, current: "p1" }).ok, false);
+  assert.equal(keeper.claim(token, { now: T0, current: "p2" }).ok, true);
 });
 
-Deno.test("Hub after a restart accepts tokens signed with the same secret and rebuilds rooms", () => {
-  const first = setup();
-  const a = first.member();
-  const b = first.member();
-  const c = first.member();
-  // The process dies; a new hub with the same secret starts empty.
-  const second = setup({ newId: () => `new-${crypto.randomUUID()}` });
-  const ra = second.resume(a.token, [{ channel: "room", userdata: { name: "A" } }]);
-  const rb = second.resume(b.token, [{ channel: "room", userdata: { name: "B" } }]);
-  const rc = second.resume(c.token, [{ channel: "room", userdata: { name: "C" } }]);
-  assert.deepEqual([ra, rb, rc].map((r) => r.session.peerId), [a.id, b.id, c.id]);
-  assert.deepEqual(second.hub.registry.membersOf("room"), [a.id, b.id, c.id]);
-  assert.equal(ra.conn.frames("resumed")[0].data.peer_id, a.id);
-  assert.equal(ra.conn.frames("resumed")[0].data.restored, true, "rebuilt, not held");
-  // Rejoining reintroduces pairs; clients keep their existing connections.
-  assert.deepEqual(ra.conn.frames("addPeer").map((f) => f.data.peer_id), [b.id, c.id]);
-  assert.equal(ra.conn.frames("joined").length, 0, "a resume rejoins quietly");
-  // A newcomer meshes with everyone.
-  const d = second.member();
-  assert.deepEqual(d.conn.frames("addPeer").map((f) => f.data.peer_id), [a.id, b.id, c.id]);
-  // And relays work between resumed peers.
-  ra.session.receive(frame("relayICECandidate", { peer_id: b.id, ice_candidate: CANDIDATE }));
-  assert.equal(rb.conn.frames("iceCandidate").length, 1);
+Deno.test("Resume lets the newest token supersede older ones, and accepts any after a restart", () => {
+  const keeper = resume();
+  const old = keeper.issue("p1", T0);
+  const newer = keeper.issue("p1", T0 + 60_000);
+  assert.deepEqual(keeper.claim(old, { now: T0 + 60_000, current: "p9" }), {
+    ok: false,
+    why: "the token was superseded by a newer one",
+  });
+  assert.equal(keeper.claim(newer, { now: T0 + 60_000, current: "p9" }).ok, true);
+  // A restarted hub with the same secret never issued either: both verify.
+  const restarted = resume();
+  assert.equal(restarted.claim(old, { now: T0 + 60_000, current: "p9" }).ok, true);
 });
 
-Deno.test("Hub refuses a resume after joining, and without a token signer", () => {
-  const { member } = setup();
-  const a = member();
-  a.session.receive(frame("resume", { token: a.token, channels: [] }));
-  assert.equal(a.conn.frames("error")[0].data.code, "bad_request");
-  const plain = new Hub({ newId: sequentialIds() });
-  const conn = new FakeConnection();
-  const session = plain.connect(conn);
-  assert.equal(conn.frames("welcome")[0].data.resume_token, undefined);
-  session.receive(frame("resume", { token: "x.y", channels: [] }));
-  assert.match(conn.frames("error")[0].data.message, /does not support resuming/);
+Deno.test("Resume refuses a retired identity until its tokens would have expired", () => {
+  const keeper = resume();
+  const token = keeper.issue("p1", T0);
+  const version = keeper.retiredVersion;
+  keeper.retire("p1", T0);
+  assert.equal(keeper.retiredVersion, version + 1);
+  assert.equal(keeper.isRetired("p1"), true);
+  assert.deepEqual(keeper.retiredEntries(), [["p1", T0 + 120_000]]);
+  assert.deepEqual(keeper.claim(token, { now: T0, current: "p9" }), {
+    ok: false,
+    why: "that peer has left",
+  });
+  keeper.sweep(T0 + 119_999);
+  assert.equal(keeper.isRetired("p1"), true);
+  keeper.sweep(T0 + 120_000);
+  assert.equal(keeper.isRetired("p1"), false);
+  assert.equal(keeper.retiredVersion, version + 2);
 });
 
-Deno.test("Hub without resume support removes dropped peers at once", () => {
-  const hub = new Hub({ newId: sequentialIds() });
-  const a = new FakeConnection();
-  const b = new FakeConnection();
-  const sa = hub.connect(a);
-  const sb = hub.connect(b);
-  sa.receive(frame("join", { channel: "r" }));
-  sb.receive(frame("join", { channel: "r" }));
-  b.take();
-  sa.close({ deliberate: false });
-  assert.deepEqual(b.take(), [{ event: "removePeer", data: { peer_id: "p1" } }]);
+Deno.test("Resume starts with the retired ids it is given (loaded from disk)", () => {
+  const keeper = resume({ retired: [["gone", T0 + 1000]] });
+  const token = new TokenSigner(SECRET).sign({ peerId: "gone", expiresAt: T0 + 60_000 });
+  assert.equal(keeper.claim(token, { now: T0, current: "p9" }).ok, false);
+  // Positive control: a token for an id that did not leave is accepted.
+  const stays = new TokenSigner(SECRET).sign({ peerId: "stays", expiresAt: T0 + 60_000 });
+  assert.equal(keeper.claim(stays, { now: T0, current: "p9" }).ok, true);
 });
 
-Deno.test("Hub refreshes resume tokens at half-life", () => {
-  const { hub, clock, member } = setup();
-  const a = member();
-  a.conn.take();
-  clock.advance(59_000);
-  hub.tick();
-  assert.deepEqual(a.conn.take(), []);
-  clock.advance(1_000);
-  hub.tick();
-  const [session] = a.conn.take();
-  assert.equal(session.event, "session");
-  assert.notEqual(session.data.resume_token, a.token);
-});
-
-Deno.test("Hub bounds what it holds for an away peer", () => {
-  const { member, resume } = setup({ maxHeldMessages: 3 });
-  const a = member();
-  const b = member();
-  a.session.close({ deliberate: false });
-  for (let i = 0; i < 10; i++) {
-    b.session.receive(frame("relayICECandidate", { peer_id: a.id, ice_candidate: CANDIDATE }));
-  }
-  const back = resume(a.token);
-  assert.equal(back.conn.frames("iceCandidate").length, 3);
-});
-
-Deno.test("TokenSigner round-trips claims and rejects tampering", () => {
-  const signer = new TokenSigner(SECRET);
-  const token = signer.sign({ peerId: "peer-1", expiresAt: 2000 });
-  assert.deepEqual(signer.verify(token, 1000), { peerId: "peer-1", expiresAt: 2000 });
-  assert.equal(signer.verify(token, 2000), "expired");
-  const [payload, mac] = token.split(".");
-  const other = btoa(JSON.stringify({ p: "peer-2", e: 2000 })).replace(/=+$/, "");
-  assert.equal(signer.verify(`${other}.${mac}`, 1000), "forged");
-  assert.equal(signer.verify(`${payload}`, 1000), "malformed");
-  assert.equal(signer.verify("a".repeat(600), 1000), "malformed");
-  assert.throws(() => new TokenSigner(new Uint8Array(4)), RangeError);
-});
-
-Deno.test("TokenSigner accepts only the canonical spelling of a MAC", () => {
-  const signer = new TokenSigner(SECRET);
-  const token = signer.sign({ peerId: "peer-1", expiresAt: 2000 });
-  const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  const last = ALPHABET.indexOf(token.at(-1)!);
-  // The last character carries 4 bits: its 3 siblings decode to the same MAC.
-  const siblings = [0, 1, 2, 3].map((k) => (last & ~3) | k).filter((i) => i !== last);
-  assert.equal(siblings.length, 3);
-  for (const i of siblings) {
-    assert.equal(signer.verify(token.slice(0, -1) + ALPHABET[i], 1000), "forged");
-  }
-  assert.equal(signer.verify(`${token}=`, 1000), "forged", "padding is not canonical");
-  assert.deepEqual(signer.verify(token, 1000), { peerId: "peer-1", expiresAt: 2000 });
-});
-
-Deno.test("TokenSigner refuses a long but low-entropy secret", () => {
-  const spaces = new TextEncoder().encode(" ".repeat(32));
-  assert.throws(() => new TokenSigner(spaces), /fewer than 8 distinct bytes/);
-  assert.throws(() => new TokenSigner(new TextEncoder().encode("abab".repeat(8))), RangeError);
-  assert.ok(new TokenSigner(SECRET), "a real secret is accepted");
-});
-
-Deno.test("loadSecret generates a secret once, keeps it, and prefers SESSION_SECRET", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const first = await loadSecret(undefined, `${dir}/data`);
-    assert.equal(first.source, "generated");
-    const again = await loadSecret(undefined, `${dir}/data`);
-    assert.equal(again.source, "file");
-    assert.deepEqual(again.secret, first.secret, "a restart verifies old tokens");
-    assert.equal((await Deno.stat(`${dir}/data/session_secret`)).mode! & 0o777, 0o600);
-    const env = await loadSecret("x".repeat(40), `${dir}/data`);
-    assert.equal(env.source, "env");
-    await Deno.writeTextFile(`${dir}/data/session_secret`, "short");
-    await assert.rejects(() => loadSecret(undefined, `${dir}/data`), /expected 64 hex digits/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("isDeliberateClose tells leaving from dropping", () => {
-  assert.equal(isDeliberateClose({ code: 1000, reason: "" }, false), true);
-  assert.equal(isDeliberateClose({ code: 1001, reason: "" }, false), true, "tab closed");
+Deno.test("Resume forgets a given-up identity without retiring it", () => {
+  const keeper = resume();
+  const old = keeper.issue("p1", T0);
+  keeper.issue("p1", T0 + 60_000);
+  keeper.forget("p1");
+  assert.equal(keeper.isRetired("p1"), false);
   assert.equal(
-    isDeliberateClose({ code: 1005, reason: "" }, false),
+    keeper.claim(old, { now: T0 + 60_000, current: "p9" }).ok,
     true,
-    "close() without a code",
+    "no newest token remembered",
   );
-  assert.equal(isDeliberateClose({ code: 1006, reason: "" }, false), false, "network drop");
-  assert.equal(
-    isDeliberateClose({ code: 1001, reason: "No response from ping frame." }, true),
-    false,
-    "ping timeout",
-  );
-  assert.equal(isDeliberateClose({ code: 1000, reason: "" }, true), false);
 });
 
-Deno.test("Hub leaves no phantom when a resuming peer is kicked as a slow consumer mid-resume", () => {
-  const { hub, member } = setup({ maxBufferedBytes: 1000 });
-  const a = member();
-  const b = member();
-  const d = member("other");
-  a.session.close({ deliberate: false });
-  b.session.receive(frame("relayICECandidate", { peer_id: a.id, ice_candidate: CANDIDATE }));
-  for (const p of [b, d]) p.conn.take();
-
-  // The resuming socket stops reading: the held frames overflow it.
-  const conn = new FakeConnection();
-  const session = hub.connect(conn);
-  conn.bufferedAmount = 5000;
-  session.receive(frame("resume", {
-    token: a.token,
-    channels: [{ channel: "room", userdata: {} }, { channel: "other", userdata: {} }],
-  }));
-  assert.equal(conn.closedWith?.code, 1013, "kicked as a slow consumer");
-  assert.deepEqual(b.conn.take(), [{ event: "removePeer", data: { peer_id: a.id } }]);
-  assert.deepEqual(d.conn.take(), [], "never introduced to someone already gone");
-  assert.deepEqual(hub.registry.membersOf("room"), [b.id]);
-  assert.deepEqual(hub.registry.membersOf("other"), [d.id]);
-  assert.equal(hub.connectionCount, 2);
-
-  // Positive control: the same resume from a socket that reads does rejoin.
-  const c = member();
-  c.session.close({ deliberate: false });
-  const healthy = new FakeConnection();
-  hub.connect(healthy).receive(frame("resume", {
-    token: c.token,
-    channels: [{ channel: "room", userdata: {} }, { channel: "other", userdata: {} }],
-  }));
-  assert.deepEqual(d.conn.frames("addPeer").map((f) => f.data.peer_id), [c.id]);
-  assert.deepEqual(hub.registry.membersOf("other"), [d.id, c.id]);
+Deno.test("Resume refreshes a token at half-life", () => {
+  const keeper = resume();
+  keeper.issue("p1", T0);
+  assert.equal(keeper.refreshDue("p1", T0 + 59_999), false);
+  assert.equal(keeper.refreshDue("p1", T0 + 60_000), true);
+  keeper.issue("p1", T0 + 60_000);
+  assert.equal(keeper.refreshDue("p1", T0 + 60_000), false);
 });
 
-Deno.test("Hub leaves no phantom when a peer restored after a restart is kicked mid-resume", () => {
-  const { hub, member } = setup({ maxBufferedBytes: 1000 });
-  const b = member();
-  b.conn.take();
-  // A token from before the restart: this hub has never seen its peer.
-  const token = new TokenSigner(SECRET).sign({ peerId: "ghost", expiresAt: 1_700_000_060_000 });
-  const conn = new FakeConnection();
-  const session = hub.connect(conn);
-  conn.bufferedAmount = 5000;
-  session.receive(frame("resume", { token, channels: [{ channel: "room", userdata: {} }] }));
-  assert.equal(conn.closedWith?.code, 1013);
-  assert.deepEqual(b.conn.frames("addPeer"), [], "no addPeer for an id no socket owns");
-  assert.deepEqual(hub.registry.membersOf("room"), [b.id]);
-  assert.equal(hub.channelCount, 1);
+Deno.test("Resume holds an away peer's frames, bounded, and hands them back in order", () => {
+  const lines: string[] = [];
+  const keeper = resume({
+    maxHeldMessages: 3,
+    maxHeldBytes: 10,
+    logger: { enabled: () => true, log: (level, message) => lines.push(`${level} ${message}`) },
+  });
+  keeper.hold("p1", "lost");
+  assert.equal(keeper.comeBack("p1"), undefined, "not away: nothing held");
+  assert.equal(keeper.goAway("p1", T0), true);
+  assert.equal(keeper.isAway("p1"), true);
+  assert.equal(keeper.awayCount, 1);
+  for (const text of ["a", "bb", "ccc", "dddd", "e"]) keeper.hold("p1", text);
+  assert.deepEqual(lines, ["warn dropping frames for an away peer (hold full)"], "warned once");
+  assert.deepEqual(keeper.comeBack("p1"), ["a", "bb", "ccc"], "three frames at most");
+  assert.equal(keeper.isAway("p1"), false);
+  // A new spell holds afresh and warns afresh.
+  keeper.goAway("p1", T0);
+  for (const text of ["1234567890", "x"]) keeper.hold("p1", text);
+  assert.deepEqual(keeper.comeBack("p1"), ["1234567890"], "ten bytes at most");
+  assert.equal(lines.length, 2);
 });
 
-Deno.test("Hub accepts resume only as a connection's first frame", () => {
-  const { hub, member } = setup();
-  const a = member();
-  a.session.close({ deliberate: false });
-  // Joined and parted again: no channels, but not the first frame either.
-  const conn = new FakeConnection();
-  const session = hub.connect(conn);
-  session.receive(frame("join", { channel: "elsewhere", userdata: {} }));
-  session.receive(frame("part", { channel: "elsewhere" }));
-  conn.take();
-  session.receive(frame("resume", { token: a.token, channels: [] }));
-  assert.deepEqual(conn.frames("error").map((f) => f.data.code), ["bad_request"]);
-  assert.match(conn.frames("error")[0].data.message, /first frame/);
-  assert.notEqual(session.peerId, a.id);
-  // Positive control: first on a fresh connection, the same token works.
-  const fresh = new FakeConnection();
-  const back = hub.connect(fresh);
-  back.receive(frame("resume", { token: a.token, channels: [] }));
-  assert.equal(back.peerId, a.id);
+Deno.test("Resume reports the window passing and caps the peers held away", () => {
+  const lines: string[] = [];
+  const keeper = resume({
+    maxAwayPeers: 1,
+    logger: { enabled: () => true, log: (level, message) => lines.push(`${level} ${message}`) },
+  });
+  assert.equal(keeper.goAway("p1", T0), true);
+  assert.equal(keeper.goAway("p2", T0), false, "one away at most");
+  assert.deepEqual(lines, ["warn too many away peers; removing at once"]);
+  assert.equal(keeper.windowPassed("p1", T0 + 24_999), false);
+  assert.equal(keeper.windowPassed("p1", T0 + 25_000), true);
+  assert.equal(keeper.windowPassed("p2", T0 + 25_000), false, "never away");
+  keeper.retire("p1", T0);
+  assert.equal(keeper.awayCount, 0);
+  assert.equal(keeper.goAway("p2", T0), true, "room again");
 });
 
-Deno.test("Hub lets a refreshed token supersede the older one", () => {
-  const { hub, clock, member, resume } = setup();
-  const a = member();
-  clock.advance(60_000);
-  hub.tick();
-  const newer: string = a.conn.frames("session").at(-1)!.data.resume_token;
-  a.session.close({ deliberate: false });
-  const old = resume(a.token);
-  assert.match(old.conn.frames("error")[0]?.data.message ?? "", /superseded/);
-  assert.notEqual(old.session.peerId, a.id);
-  const back = resume(newer);
-  assert.equal(back.session.peerId, a.id, "the newest token still resumes");
+Deno.test("Resume without a signer holds nobody, issues nothing and refuses every token", () => {
+  const keeper = new Resume();
+  assert.equal(keeper.enabled, false);
+  assert.equal(keeper.goAway("p1", T0), false);
+  assert.equal(keeper.refreshDue("p1", T0), false);
+  assert.throws(() => keeper.issue("p1", T0), TypeError);
+  const token = new TokenSigner(SECRET).sign({ peerId: "p1", expiresAt: T0 + 1000 });
+  assert.deepEqual(keeper.claim(token, { now: T0, current: "p2" }), {
+    ok: false,
+    why: "this server does not support resuming",
+  });
+  keeper.retire("p1", T0);
+  assert.equal(keeper.isRetired("p1"), false, "nothing to refuse: no tokens exist");
+  assert.equal(keeper.windowSeconds, 25, "the default window");
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parseConfig } from "../lib/config.ts";
 import { SILENT_LOGGER } from "../lib/log.ts";
 import { startServer } from "../server.ts";
-import { TestClient } from "./_helpers.ts";
+import { CANDIDATE, TestClient } from "./_helpers.ts";
 import { withServer } from "./_server.ts";
 
 Deno.test("Server joins, relays, parts and disconnects real WebSocket clients", async () => {
@@ -33,18 +33,13 @@ Deno.test("Server joins, relays, parts and disconnects real WebSocket clients", 
       peer_id: b.peerId,
       session_description: offer,
     });
-    const candidate = {
-      candidate: "candidate:0 1 UDP 1 127.0.0.1 9 typ host",
-      sdpMid: "0",
-      sdpMLineIndex: 0,
-    };
     a.client.send("relayICECandidate", {
       peer_id: b.peerId,
-      ice_candidate: candidate,
+      ice_candidate: CANDIDATE,
     });
     assert.deepEqual((await b.client.next("iceCandidate")).data, {
       peer_id: a.peerId,
-      ice_candidate: candidate,
+      ice_candidate: CANDIDATE,
     });
 
     b.client.send("part", { channel: "room" });
@@ -190,11 +185,10 @@ Deno.test("Server closes a flooding socket with 1008 while others keep relaying"
     await flooder.client.closed;
     assert.equal(server.hub.metrics.connectionsKicked, 1);
     assert.ok(server.hub.metrics.errors.rate_limited > 0);
-    const candidate = { candidate: "candidate:0 1 UDP 1 127.0.0.1 9 typ host" };
-    a.client.send("relayICECandidate", { peer_id: b.peerId, ice_candidate: candidate });
+    a.client.send("relayICECandidate", { peer_id: b.peerId, ice_candidate: CANDIDATE });
     assert.deepEqual((await b.client.next("iceCandidate")).data, {
       peer_id: a.peerId,
-      ice_candidate: candidate,
+      ice_candidate: CANDIDATE,
     });
     await a.client.close();
     await b.client.close();
