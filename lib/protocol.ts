@@ -2,7 +2,7 @@
  * Wire protocol v1: the frame types both ends exchange and hand-written
  * parsers that rebuild every value from checked fields.
  *
- * Shared by the server (`lib/hub.ts`) and the browser (`client/signaling.ts`),
+ * Shared by the server (`lib/hub.ts`) and the browser (`client/signaling_socket.ts`),
  * so it touches neither `Deno.*` nor the DOM. See `docs/protocol.md`.
  *
  * @module
