@@ -46,6 +46,10 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   message_too_large: "A message was too large for the server.",
   rate_limited: "Too many messages too fast; the server is slowing this tab down.",
   bad_token: "The server did not recognise this call any more; rejoining as new.",
+  not_allowed: "Only a host of this room can do that.",
+  room_locked: "This room is locked. Ask a host to let you in.",
+  password_required: "This room needs a password.",
+  wrong_password: "That password is not right.",
 };
 
 /** Plain words for a server `error` frame. */
