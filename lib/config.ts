@@ -95,6 +95,15 @@ export const DEFAULTS = {
   maxAwayPeers: 1000,
   /** Clients join right after `welcome`; a socket that never does only holds memory. */
   joinTimeoutSeconds: 15,
+  /** PBKDF2-SHA-256 iterations for room passwords (the hash runs off the event loop). */
+  passwordIterations: 100_000,
+  /** Password attempts one connection may make per `passwordTryWindowSeconds`. */
+  passwordTriesPerConnection: 5,
+  /** Password attempts all connections from one address may make per window. */
+  passwordTriesPerAddress: 20,
+  passwordTryWindowSeconds: 600,
+  /** Pending knocks one room holds; more are refused with rate_limited. */
+  maxKnocksPerRoom: 50,
 } as const;
 
 type Parser<T> = (raw: string, name: string) => T;

@@ -5,20 +5,24 @@
  * an exception inside a WebSocket event handler.
  *
  * The hub owns peers and their connections and routes each frame; the
- * rules live beside it: `rate_limit.ts` (frame and join budgets),
- * `membership.ts` (who may join, and the addPeer/removePeer a join or part
- * sends) and `resume.ts` (tokens, away peers and their held frames,
- * retired ids). Two seams: every admission to a room passes
+ * rules live beside it: `rate_limit.ts` (frame, join and password-try
+ * budgets), `membership.ts` (who may join, and the addPeer/removePeer a
+ * join or part sends, with `authority.ts`'s room policy: hosts, lock,
+ * knocks, password, removal) and `resume.ts` (tokens, away peers and their
+ * held frames, retired ids). Two seams: every admission to a room passes
  * `Membership#admit`, every message to a peer id passes `Hub#deliver`.
- * See docs/protocol.md.
+ * Password hashes are async: a connection's later frames wait in order
+ * behind one. See docs/protocol.md.
  *
  * @module
  */
 
+import { Authority, type RoomSnapshot } from "./authority.ts";
 import { DEFAULTS } from "./config.ts";
 import { type Logger, SILENT_LOGGER } from "./log.ts";
-import { Membership, type RoomLimits } from "./membership.ts";
+import { type JoinOptions, Membership, type RoomLimits } from "./membership.ts";
 import { Metrics } from "./metrics.ts";
+import { hashPassword, verifyPassword } from "./password.ts";
 import {
   type ClientMessage,
   encode,
@@ -87,7 +91,14 @@ export interface HubOptions extends RateLimitOptions, ResumeOptions, RoomLimits 
   logger?: Logger;
   /** Default: a fresh {@linkcode Metrics}. */
   metrics?: Metrics;
+  /** Rooms' authority saved before a restart (`saved_rooms.ts`); kept a resume window. */
+  rooms?: RoomSnapshot[];
+  /** Pending knocks one room holds. Default 50. */
+  maxKnocksPerRoom?: number;
 }
+
+/** Frames a connection may queue behind a password hash before they are refused. */
+const MAX_BACKLOG = 64;
 
 /** What a {@linkcode Link} reports to the hub that made it. */
 interface LinkEvents {
@@ -123,6 +134,9 @@ class Link implements Session {
   readonly #events: LinkEvents;
   #peer: Peer | null = null;
   #spoken = false;
+  /** Frames waiting behind an async step (a password hash), in arrival order. */
+  #backlog: ClientMessage[] | null = null;
+  #waits = 0;
 
   constructor(
     conn: Connection,
@@ -149,6 +163,37 @@ class Link implements Session {
 
   attach(peer: Peer | null): void {
     this.#peer = peer;
+  }
+
+  /** Whether frames must wait (an async step is running). */
+  get busy(): boolean {
+    return this.#backlog !== null;
+  }
+
+  /** An async step starts: frames wait behind it. */
+  wait(): void {
+    this.#waits++;
+    this.#backlog ??= [];
+  }
+
+  /** Queues a frame behind the running step; false when too many wait. */
+  queue(message: ClientMessage): boolean {
+    if (this.#backlog === null || this.#backlog.length >= MAX_BACKLOG) return false;
+    this.#backlog.push(message);
+    return true;
+  }
+
+  /** An async step ended: the frames to handle now, in order (none while another runs). */
+  done(): ClientMessage[] {
+    if (--this.#waits > 0) return [];
+    const out = this.#backlog ?? [];
+    this.#backlog = null;
+    return out;
+  }
+
+  /** A frame from the backlog started another step: the rest wait again, first. */
+  requeue(rest: ClientMessage[]): void {
+    this.#backlog = [...rest, ...(this.#backlog ?? [])];
   }
 
   /** Marks a frame dispatched; true if it was the first. */
@@ -193,6 +238,7 @@ export class Hub {
   readonly #limits: RateLimiter;
   readonly #resume: Resume;
   readonly #membership: Membership;
+  readonly #authority: Authority;
   /** Created once and shared by every link: nothing is allocated per frame. */
   readonly #linkEvents: LinkEvents = {
     frame: (link, data) => this.#handle(link, data),
@@ -212,8 +258,15 @@ export class Hub {
     this.metrics = options.metrics ?? new Metrics();
     this.#limits = new RateLimiter(options);
     this.#resume = new Resume({ ...options, logger: this.#logger });
+    this.#authority = new Authority({
+      maxKnocksPerRoom: options.maxKnocksPerRoom,
+      restored: options.rooms,
+      restoreGraceMs: options.resumeWindowMs,
+      now: this.#now,
+    });
     this.#membership = new Membership(this.registry, {
       ...options,
+      authority: this.#authority,
       logger: this.#logger,
       deliver: (peerId, message) => this.#deliver(peerId, message),
       refuse: (peerId, { code, message, event }) => {
@@ -232,6 +285,16 @@ export class Hub {
   /** Ids that left on purpose and until when their tokens are refused. */
   retiredEntries(): [string, number][] {
     return this.#resume.retiredEntries();
+  }
+
+  /** Bumped whenever a room's authority changes, so a saver knows when to write. */
+  get roomsVersion(): number {
+    return this.#authority.version;
+  }
+
+  /** Every room's authority (hosts, lock, knocks, password hash), for saving. */
+  roomsSnapshot(): RoomSnapshot[] {
+    return this.#authority.snapshot();
   }
 
   /** Open connections. */
@@ -307,6 +370,7 @@ export class Hub {
         });
       }
     }
+    this.#membership.sweep();
     this.#resume.sweep(now);
     this.#limits.sweep(now);
   }
@@ -360,7 +424,10 @@ export class Hub {
       this.#error(peer, parsed.code, parsed.message, parsed.event);
       return;
     }
-    this.#dispatch(link, peer, parsed.value);
+    if (link.busy && !link.queue(parsed.value)) {
+      return this.#error(peer, "rate_limited", "Slow down: still checking a password");
+    }
+    if (!link.busy) this.#dispatch(link, peer, parsed.value);
   }
 
   /** The transport closed: a deliberate close leaves, an abnormal one goes away. */
@@ -408,10 +475,35 @@ export class Hub {
             "join",
           );
         }
-        return this.#membership.join(peer.id, {
-          channel: message.data.channel,
-          userdata: message.data.userdata,
+        return this.#join(link, peer, message.data);
+      case "knock":
+        if (!link.limits.takeJoin(this.#now())) {
+          return this.#error(
+            peer,
+            "rate_limited",
+            "Cannot knock: too many join attempts; wait a minute",
+            "knock",
+          );
+        }
+        return this.#membership.knock(peer.id, message.data);
+      case "lock":
+        return this.#membership.lock(peer.id, message.data.channel, message.data.locked);
+      case "setPassword":
+        return this.#setPassword(link, peer, message.data);
+      case "makeHost":
+      case "mute":
+      case "admit":
+      case "deny":
+      case "remove": {
+        const { channel, peer_id: target } = message.data;
+        const done = this.#membership.hostAction(peer.id, {
+          event: message.event,
+          channel,
+          target,
         });
+        if (done && message.event === "remove") this.#removeFromRoom(channel, target);
+        return;
+      }
       case "part":
         return this.#membership.part(peer.id, message.data.channel);
       case "resume":
@@ -427,6 +519,82 @@ export class Hub {
           data: { peer_id: peer.id, session_description: message.data.session_description },
         });
     }
+  }
+
+  /**
+   * A join; into a room with a password, the password is hashed first (off
+   * the event loop, the connection's later frames waiting) and the join
+   * made again once it matched. Only wrong passwords spend the tries.
+   */
+  #join(link: Link, peer: Peer, request: JoinOptions) {
+    const record = this.#membership.join(peer.id, request);
+    if (record === undefined) return;
+    if (!link.limits.takePasswordTry(this.#now())) {
+      return this.#error(
+        peer,
+        "rate_limited",
+        "Cannot join: too many wrong passwords; wait ten minutes",
+        "join",
+      );
+    }
+    this.#after(link, verifyPassword(request.password ?? "", record), (right) => {
+      if (!right) {
+        return this.#error(peer, "wrong_password", "Cannot join: wrong password", "join");
+      }
+      link.limits.passwordWasRight();
+      // The password may have changed meanwhile: then it is checked again.
+      this.#join(link, peer, { ...request, verified: record });
+    });
+  }
+
+  /** A host sets (hashed off the event loop) or clears a room's password. */
+  #setPassword(
+    link: Link,
+    peer: Peer,
+    { channel, password }: { channel: string; password: string | null },
+  ) {
+    if (!this.#membership.allowHost(peer.id, channel, "setPassword")) return;
+    if (password === null) return this.#membership.setPassword(peer.id, channel, null);
+    this.#after(link, hashPassword(password), (record) => {
+      this.#membership.setPassword(peer.id, channel, record);
+    });
+  }
+
+  /**
+   * Runs `then` once `work` settles, if the link still speaks for the same
+   * peer; the link's frames that arrive meanwhile wait and are handled in
+   * order after it, so nothing overtakes the frame that started the work.
+   */
+  #after<T>(link: Link, work: Promise<T>, then: (value: T) => void) {
+    const peer = link.peer;
+    link.wait();
+    work.then((value) => {
+      if (peer !== null && link.peer === peer && this.#holds(peer)) then(value);
+    }).catch((error) => this.#logError(link.peerId, error)).finally(() => {
+      const waiting = link.done();
+      for (let i = 0; i < waiting.length; i++) {
+        const current = link.peer;
+        if (current === null) return;
+        this.#dispatch(link, current, waiting[i]);
+        if (link.busy) return link.requeue(waiting.slice(i + 1));
+      }
+    });
+  }
+
+  /**
+   * A host removed `targetId` from `channel`: it hears `removed`, its
+   * socket closes with 4003 at once, and it leaves like a Leave (everyone
+   * hears `removePeer`, its identity is retired: no resume).
+   */
+  #removeFromRoom(channel: string, targetId: string) {
+    const target = this.#peers.get(targetId);
+    if (target === undefined) return;
+    this.#logger.log("debug", "removed by a host", { peer: targetId });
+    this.#send(target, { event: "removed", data: { channel } });
+    if (target.link !== null) {
+      this.#dropLink(target.link, CLOSE_CODES.removed, "removed by a host");
+    }
+    this.#remove(target);
   }
 
   /**

@@ -1,16 +1,28 @@
 /**
  * Room membership as peers see it: who may join a channel, and the frames
  * a join or a part sends (`addPeer` both ways with the offer and politeness
- * roles, `joined`, `removePeer`, `parted`). The registry holds the data;
- * this module holds the rules and the order of the frames, and sends them
- * through the hub's delivery callback by peer id.
+ * roles, `joined`, `removePeer`, `parted`), with room authority plugged in
+ * at the admission gate: lock, knocks, password, removal, hosts, and the
+ * `roomState`/`knocks` frames their changes send. The registry holds the
+ * membership data and `authority.ts` the policy state; this module holds
+ * the order of the frames, and sends them through the hub's delivery
+ * callback by peer id.
  *
  * @module
  */
 
+import { Authority, type Change, type Entry } from "./authority.ts";
 import { DEFAULTS } from "./config.ts";
 import { type Logger, SILENT_LOGGER } from "./log.ts";
-import type { ErrorCode, ServerMessage, UserData } from "./protocol.ts";
+import type { PasswordRecord } from "./password.ts";
+import {
+  cleanName,
+  type ErrorCode,
+  type HostTargetEvent,
+  type KnockRequest,
+  type ServerMessage,
+  type UserData,
+} from "./protocol.ts";
 import type { Registry } from "./registry.ts";
 
 /** Limits of a {@linkcode Membership}; every field has a default. */
@@ -32,8 +44,26 @@ export interface MembershipOptions extends RoomLimits {
    * consumer, which removes it, so a fan-out checks between sends.
    */
   holds(peerId: string): boolean;
+  /** Room policy. Default: a fresh {@linkcode Authority}. */
+  authority?: Authority;
   /** Default: writes nothing. */
   logger?: Logger;
+}
+
+/** How one admission to a room is asked for; only `channel` and `userdata` are required. */
+export interface JoinOptions {
+  channel: string;
+  userdata: UserData;
+  /** A resume's rejoin: no `joined` frame, and only past members pass a lock. */
+  quiet?: boolean;
+  /** Let in by a host: lock, removal and password do not apply. */
+  admitted?: boolean;
+  /** The password the join carries. */
+  password?: string;
+  /** The password record `password` was already checked against. */
+  verified?: PasswordRecord;
+  /** The browser id the join carries (remembered if a host removes this person). */
+  browser?: string;
 }
 
 /** Why a frame was refused, as its `error` frame says it. */
@@ -51,6 +81,7 @@ export class Membership {
   readonly #deliver: MembershipOptions["deliver"];
   readonly #refuse: MembershipOptions["refuse"];
   readonly #holds: MembershipOptions["holds"];
+  readonly #authority: Authority;
   readonly #logger: Logger;
 
   /** Membership kept in `registry`, sending through `options.deliver`. */
@@ -61,23 +92,31 @@ export class Membership {
     this.#deliver = options.deliver;
     this.#refuse = options.refuse;
     this.#holds = options.holds;
+    this.#authority = options.authority ?? new Authority();
     this.#logger = options.logger ?? SILENT_LOGGER;
   }
 
   /**
    * Adds `peerId` to `channel` and introduces it to the members it did
    * not share a channel with yet, then sends `joined` (unless `quiet`: a
-   * resume rejoins without it).
+   * resume rejoins without it) and `roomState`.
+   *
+   * Returns a password record when the room has a password the join's
+   * `password` must first be checked against (nothing happened yet: the
+   * caller hashes, off the event loop, and joins again with `verified`).
    */
-  join(
-    peerId: string,
-    { channel, userdata, quiet = false }: { channel: string; userdata: UserData; quiet?: boolean },
-  ): void {
+  join(peerId: string, request: JoinOptions): PasswordRecord | undefined {
+    const { channel, userdata, quiet = false } = request;
     // A peer kicked earlier in this frame's handling must not come back.
     if (!this.#holds(peerId)) return;
-    const refusal = this.#admit(peerId, channel);
-    if (refusal !== undefined) return this.#refuse(peerId, refusal);
+    const verdict = this.#admit(peerId, request);
+    if (verdict !== undefined && "code" in verdict) {
+      this.#refuse(peerId, verdict);
+      return;
+    }
+    if (verdict !== undefined) return verdict;
     const { newlyShared, members } = this.#registry.join(peerId, { channel, userdata });
+    const change = this.#authority.entered(channel, peerId, { browser: request.browser });
     for (const other of newlyShared) {
       // Any send may kick a slow consumer, which removes it and tells the
       // others: a kicked joiner stops the fan-out, a kicked member is not
@@ -101,11 +140,23 @@ export class Membership {
     if (!this.#holds(peerId)) return;
     if (!quiet) this.#deliver(peerId, { event: "joined", data: { channel, peers: members } });
     this.#logger.log("debug", "join", { peer: peerId, channel, size: members.length + 1 });
+    if (change.hosts) this.#announce(channel);
+    else this.#tellState(peerId, channel);
+    if (change.knocks) this.#tellHostsKnocks(channel);
+    // A host entering (first in, or back after a restart) finds the pending list.
+    else if (this.#authority.isHost(channel, peerId)) this.#tellKnocks(peerId, channel);
   }
 
-  /** Removes `peerId` from `channel`; pairs that share no channel any more hear `removePeer`. */
+  /**
+   * Removes `peerId` from `channel`; pairs that share no channel any more
+   * hear `removePeer`. A knocker parting withdraws its knock.
+   */
   part(peerId: string, channel: string): void {
     if (!this.#registry.isMember(peerId, channel)) {
+      if (this.#authority.takeKnock(channel, peerId) !== undefined) {
+        this.#deliver(peerId, { event: "parted", data: { channel } });
+        return this.#tellHostsKnocks(channel);
+      }
       return this.#refuse(peerId, {
         code: "not_joined",
         message: `Cannot part channel "${channel}": not joined`,
@@ -118,12 +169,151 @@ export class Membership {
     }
     this.#deliver(peerId, { event: "parted", data: { channel } });
     this.#logger.log("debug", "part", { peer: peerId, channel });
+    this.#tellChange(channel, this.#authority.left(channel, peerId));
   }
 
-  /** Removes `peerId` from every channel; everyone it shared one with hears `removePeer`. */
+  /**
+   * Removes `peerId` for good: from every channel (everyone it shared one
+   * with hears `removePeer`, a host role passes on) and from every door it
+   * was knocking at.
+   */
   leaveAll(peerId: string): void {
+    const channels = [...this.#registry.channelsOf(peerId)];
     for (const other of this.#registry.leaveAll(peerId)) {
       this.#deliver(other, { event: "removePeer", data: { peer_id: peerId } });
+    }
+    for (const channel of channels) {
+      this.#tellChange(channel, this.#authority.left(channel, peerId));
+    }
+    for (const channel of this.#authority.forget(peerId)) this.#tellHostsKnocks(channel);
+  }
+
+  /**
+   * A knock on `channel`'s door: queued for the hosts (the knocker hears
+   * `knocking`, every host the new pending list), or, when nothing keeps
+   * the knocker out, a join at once.
+   */
+  knock(peerId: string, request: KnockRequest): void {
+    const { channel, userdata, browser } = request;
+    if (this.#registry.isMember(peerId, channel)) {
+      return this.#refuse(peerId, {
+        code: "already_joined",
+        message: `Cannot knock on channel "${channel}": already joined`,
+        event: "knock",
+      });
+    }
+    const knock = { peerId, name: cleanName(userdata.name), userdata, browser };
+    if (browser === undefined) delete knock.browser;
+    const outcome = this.#authority.knock(channel, knock);
+    if (outcome === "enter") {
+      this.join(peerId, { channel, userdata, browser });
+      return;
+    }
+    if (outcome === "full") {
+      return this.#refuse(peerId, {
+        code: "rate_limited",
+        message: `Cannot knock on channel "${channel}": too many people are waiting`,
+        event: "knock",
+      });
+    }
+    this.#deliver(peerId, { event: "knocking", data: { channel } });
+    this.#tellHostsKnocks(channel);
+  }
+
+  /**
+   * Checks that `peerId` holds the host role in `channel` (and is in it);
+   * otherwise refuses `event` with `not_allowed` and returns false.
+   */
+  allowHost(peerId: string, channel: string, event: string): boolean {
+    if (this.#registry.isMember(peerId, channel) && this.#authority.isHost(channel, peerId)) {
+      return true;
+    }
+    this.#refuse(peerId, {
+      code: "not_allowed",
+      message: `Cannot ${event} in channel "${channel}": only a host of that room may`,
+      event,
+    });
+    return false;
+  }
+
+  /**
+   * A host's action on one person: `makeHost`, `mute` and `remove` aim at a
+   * member, `admit` and `deny` at a knocker; anyone else is `unknown_peer`.
+   * `remove` is only checked here: the hub closes the socket and calls
+   * {@linkcode Membership.leaveAll}.
+   */
+  hostAction(
+    hostId: string,
+    { event, channel, target }: { event: HostTargetEvent; channel: string; target: string },
+  ): boolean {
+    if (!this.allowHost(hostId, channel, event)) return false;
+    const knocker = event === "admit" || event === "deny";
+    const known = knocker
+      ? this.#authority.isKnocking(channel, target)
+      : this.#registry.isMember(target, channel) && (event !== "remove" || target !== hostId);
+    if (!known) {
+      this.#refuse(hostId, {
+        code: "unknown_peer",
+        message: `Cannot ${event} peer "${target}": not ${
+          knocker ? "waiting to enter" : "in"
+        } channel "${channel}"`,
+        event,
+      });
+      return false;
+    }
+    switch (event) {
+      case "makeHost":
+        if (this.#authority.makeHost(channel, target)) {
+          this.#tellChange(channel, { hosts: true, knocks: false, newHosts: [target] });
+        }
+        return true;
+      case "mute":
+        this.#deliver(target, { event: "muted", data: { channel, by: hostId } });
+        return true;
+      case "remove":
+        this.#authority.rememberRemoved(channel, target);
+        return true;
+      case "admit":
+      case "deny": {
+        const knock = this.#authority.takeKnock(channel, target)!;
+        this.#tellHostsKnocks(channel);
+        if (event === "deny") {
+          this.#deliver(target, { event: "denied", data: { channel } });
+        } else {
+          this.join(target, {
+            channel,
+            userdata: knock.userdata,
+            admitted: true,
+            browser: knock.browser,
+          });
+        }
+        return true;
+      }
+    }
+  }
+
+  /** A host locks or unlocks `channel`; every member hears the new `roomState`. */
+  lock(hostId: string, channel: string, locked: boolean): void {
+    if (!this.allowHost(hostId, channel, "lock")) return;
+    if (this.#authority.setLocked(channel, locked)) this.#announce(channel);
+  }
+
+  /**
+   * A host sets (a hash computed by the caller) or clears `channel`'s
+   * password; the role is checked again, since hashing took a while.
+   */
+  setPassword(hostId: string, channel: string, password: PasswordRecord | null): void {
+    if (!this.allowHost(hostId, channel, "setPassword")) return;
+    if (this.#authority.setPassword(channel, password)) this.#announce(channel);
+  }
+
+  /**
+   * Ends the wait of rooms restored after a restart (see
+   * {@linkcode Authority.sweep}) and tells members and hosts what changed.
+   */
+  sweep(): void {
+    for (const [channel, change] of this.#authority.sweep(this.#holds)) {
+      this.#tellChange(channel, change);
     }
   }
 
@@ -132,12 +322,46 @@ export class Membership {
     for (const other of this.#registry.neighboursOf(peerId)) this.#deliver(other, message);
   }
 
+  /** `roomState` to every member (hosts, lock or password changed). */
+  #announce(channel: string) {
+    for (const member of this.#registry.membersOf(channel)) this.#tellState(member, channel);
+  }
+
+  #tellState(peerId: string, channel: string) {
+    const state = this.#authority.stateOf(channel);
+    if (state !== undefined) this.#deliver(peerId, { event: "roomState", data: state });
+  }
+
+  /** The frames a change of hosts or knocks sends. */
+  #tellChange(channel: string, change: Change) {
+    if (change.hosts) this.#announce(channel);
+    if (change.knocks) this.#tellHostsKnocks(channel);
+    // Pending requests reach someone who becomes host later.
+    else for (const host of change.newHosts) this.#tellKnocks(host, channel);
+  }
+
+  /** The whole pending list to every host present. */
+  #tellHostsKnocks(channel: string) {
+    for (const host of this.#authority.hostsOf(channel)) {
+      if (this.#registry.isMember(host, channel)) this.#tellKnocks(host, channel, true);
+    }
+  }
+
+  /** The pending list to one host; an empty one only when it changed (`always`). */
+  #tellKnocks(hostId: string, channel: string, always = false) {
+    const knocks = this.#authority.knocksOf(channel);
+    if (knocks.length === 0 && !always) return;
+    this.#deliver(hostId, { event: "knocks", data: { channel, knocks } });
+  }
+
   /**
-   * The one gate every admission to a room passes — a `join`, and the
-   * rejoin of a resume. Room policy (a host's lock, knocking, removal)
-   * plugs in here: it decides whether `peerId` may enter `channel`.
+   * The one gate every admission to a room passes — a `join`, an admitted
+   * knock, and the rejoin of a resume. Room policy plugs in here: the lock,
+   * removed browsers and the password decide whether `peerId` may enter
+   * `channel`; a password to check comes back as its record.
    */
-  #admit(peerId: string, channel: string): Refusal | undefined {
+  #admit(peerId: string, request: JoinOptions): Refusal | PasswordRecord | undefined {
+    const { channel } = request;
     if (this.#registry.isMember(peerId, channel)) {
       return {
         code: "already_joined",
@@ -152,12 +376,26 @@ export class Membership {
         event: "join",
       };
     }
+    const entry: Entry = request.admitted ? "admitted" : request.quiet ? "rejoin" : "join";
+    const admission = this.#authority.admit(channel, peerId, { ...request, entry });
+    if (!admission.ok) {
+      return {
+        code: admission.code,
+        message: admission.code === "room_locked"
+          ? `Cannot join channel "${channel}": the room is locked; knock to ask a host`
+          : `Cannot join channel "${channel}": the room needs a password`,
+        event: "join",
+      };
+    }
     if (this.#registry.size(channel) >= this.#maxPeers) {
       return {
         code: "channel_full",
         message: `Cannot join channel "${channel}": it is full (${this.#maxPeers} peers)`,
         event: "join",
       };
+    }
+    if (admission.verify !== undefined && admission.verify !== request.verified) {
+      return admission.verify;
     }
     return undefined;
   }

@@ -30,10 +30,35 @@ export const ERROR_CODES = [
   "message_too_large",
   "rate_limited",
   "bad_token",
+  "not_allowed",
+  "room_locked",
+  "password_required",
+  "wrong_password",
 ] as const;
 
 /** One of {@linkcode ERROR_CODES}. */
 export type ErrorCode = typeof ERROR_CODES[number];
+
+/** Room passwords: 1–128 characters. */
+export const MAX_PASSWORD_LENGTH = 128;
+
+/** A browser id (kept in localStorage): 1–64 characters of `[A-Za-z0-9_-]`. */
+export const BROWSER_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Longest display name, in characters (a knock's name). */
+export const MAX_NAME_LENGTH = 40;
+
+// Also invisible ones (zero-width, bidi marks, BOM), so "Al\u200Bice" cannot pass for "Alice".
+// deno-lint-ignore no-control-regex
+const UNPRINTABLE = /[\u0000-\u001f\u007f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
+
+/** Turns whatever arrived as a name into a short, printable one. */
+export function cleanName(value: unknown, fallback = "Guest"): string {
+  if (typeof value !== "string") return fallback;
+  // Control characters and bidi overrides would let a name spoof the UI.
+  const name = value.replace(UNPRINTABLE, "").trim().slice(0, MAX_NAME_LENGTH);
+  return name === "" ? fallback : name;
+}
 
 /** A JSON object as userdata carries it: opaque to the server. */
 export type UserData = Record<string, unknown>;
@@ -62,9 +87,48 @@ export interface IceServer {
   credential?: string;
 }
 
+/** A `join`: `password` for a room that has one, `browser` to be recognised after a removal. */
+export interface JoinRequest {
+  channel: string;
+  userdata: UserData;
+  password?: string;
+  browser?: string;
+}
+
+/** A `knock` on a locked room's door; the userdata is the one the admitted join uses. */
+export interface KnockRequest {
+  channel: string;
+  userdata: UserData;
+  browser?: string;
+}
+
+/** The host actions aimed at one member (or, for admit and deny, one knocker). */
+export const HOST_TARGET_EVENTS = ["makeHost", "remove", "mute", "admit", "deny"] as const;
+
+/** One of {@linkcode HOST_TARGET_EVENTS}. */
+export type HostTargetEvent = typeof HOST_TARGET_EVENTS[number];
+
+/** A room's authority as every member sees it in `roomState`. */
+export interface RoomState {
+  channel: string;
+  hosts: string[];
+  locked: boolean;
+  password: boolean;
+}
+
+/** One pending knock as hosts see it. */
+export interface KnockEntry {
+  peer_id: string;
+  name: string;
+}
+
 /** Frames a client sends. */
 export type ClientMessage =
-  | { event: "join"; data: { channel: string; userdata: UserData } }
+  | { event: "join"; data: JoinRequest }
+  | { event: "knock"; data: KnockRequest }
+  | { event: "lock"; data: { channel: string; locked: boolean } }
+  | { event: "setPassword"; data: { channel: string; password: string | null } }
+  | { event: HostTargetEvent; data: { channel: string; peer_id: string } }
   | { event: "part"; data: { channel: string } }
   | { event: "resume"; data: { token: string; channels: ResumeChannel[] } }
   | {
@@ -118,6 +182,12 @@ export type ServerMessage =
     event: "sessionDescription";
     data: { peer_id: string; session_description: SessionDescription };
   }
+  | { event: "roomState"; data: RoomState }
+  | { event: "knocking"; data: { channel: string } }
+  | { event: "knocks"; data: { channel: string; knocks: KnockEntry[] } }
+  | { event: "denied"; data: { channel: string } }
+  | { event: "removed"; data: { channel: string } }
+  | { event: "muted"; data: { channel: string; by: string } }
   | {
     event: "error";
     data: { code: ErrorCode; message: string; event?: string };
@@ -144,6 +214,10 @@ const CLIENT_EVENTS: ReadonlySet<string> = new Set<ClientEvent>([
   "relayICECandidate",
   "relaySessionDescription",
   "resume",
+  "knock",
+  "lock",
+  "setPassword",
+  ...HOST_TARGET_EVENTS,
 ]);
 
 /** Most channels one `resume` may rejoin. */
@@ -245,6 +319,17 @@ export function parseIceServer(value: unknown): IceServer | undefined {
   return out;
 }
 
+const PASSWORD_RULE = `password must be a string of 1-${MAX_PASSWORD_LENGTH} characters`;
+const BROWSER_RULE = "browser must be 1-64 characters of A-Z a-z 0-9 _ -";
+
+function isPassword(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0 && value.length <= MAX_PASSWORD_LENGTH;
+}
+
+function isBrowserId(value: unknown): value is string {
+  return typeof value === "string" && BROWSER_PATTERN.test(value);
+}
+
 function parsePeerId(value: unknown): string | undefined {
   return typeof value === "string" && value.length > 0 && value.length <= 64 ? value : undefined;
 }
@@ -300,7 +385,8 @@ export function parseClientMessage(text: string): ParseResult<ClientMessage> {
       }
       return { ok: true, value: { event: "resume", data: { token: data.token, channels } } };
     }
-    case "join": {
+    case "join":
+    case "knock": {
       if (!isObject(data)) return bad("data must be an object");
       if (!isValidChannel(data.channel)) {
         return bad(
@@ -312,9 +398,49 @@ export function parseClientMessage(text: string): ParseResult<ClientMessage> {
       if (utf8Length(JSON.stringify(userdata)) > MAX_USERDATA_BYTES) {
         return bad(`userdata must be at most ${MAX_USERDATA_BYTES} bytes`);
       }
+      if (data.browser !== undefined && !isBrowserId(data.browser)) return bad(BROWSER_RULE);
+      if (event === "knock") {
+        const knock: KnockRequest = { channel: data.channel, userdata };
+        if (data.browser !== undefined) knock.browser = data.browser;
+        return { ok: true, value: { event: "knock", data: knock } };
+      }
+      if (data.password !== undefined && !isPassword(data.password)) return bad(PASSWORD_RULE);
+      const join: JoinRequest = { channel: data.channel, userdata };
+      if (data.password !== undefined) join.password = data.password;
+      if (data.browser !== undefined) join.browser = data.browser;
+      return { ok: true, value: { event: "join", data: join } };
+    }
+    case "lock": {
+      if (!isObject(data) || !isValidChannel(data.channel) || typeof data.locked !== "boolean") {
+        return bad("data must be {channel, locked: boolean}");
+      }
       return {
         ok: true,
-        value: { event: "join", data: { channel: data.channel, userdata } },
+        value: { event: "lock", data: { channel: data.channel, locked: data.locked } },
+      };
+    }
+    case "setPassword": {
+      if (!isObject(data) || !isValidChannel(data.channel)) return bad("channel is not valid");
+      if (data.password !== null && !isPassword(data.password)) {
+        return bad(`password must be null or ${PASSWORD_RULE.slice("password must be ".length)}`);
+      }
+      return {
+        ok: true,
+        value: { event: "setPassword", data: { channel: data.channel, password: data.password } },
+      };
+    }
+    case "makeHost":
+    case "remove":
+    case "mute":
+    case "admit":
+    case "deny": {
+      if (!isObject(data) || !isValidChannel(data.channel)) return bad("channel is not valid");
+      const peerId = parsePeerId(data.peer_id);
+      if (peerId === undefined) return bad("peer_id must be a peer id string");
+      const target = event as HostTargetEvent;
+      return {
+        ok: true,
+        value: { event: target, data: { channel: data.channel, peer_id: peerId } },
       };
     }
     case "part": {
@@ -465,6 +591,42 @@ export function parseServerMessage(text: string): ParseResult<ServerMessage> {
           data: { peer_id: peerId, session_description: description },
         },
       };
+    }
+    case "roomState": {
+      if (!isValidChannel(data.channel) || !Array.isArray(data.hosts)) return bad();
+      const hosts = data.hosts.map(parsePeerId).filter((p) => p !== undefined);
+      return {
+        ok: true,
+        value: {
+          event,
+          data: {
+            channel: data.channel,
+            hosts,
+            locked: data.locked === true,
+            password: data.password === true,
+          },
+        },
+      };
+    }
+    case "knocks": {
+      if (!isValidChannel(data.channel) || !Array.isArray(data.knocks)) return bad();
+      const knocks: KnockEntry[] = [];
+      for (const item of data.knocks) {
+        if (!isObject(item)) continue;
+        const peerId = parsePeerId(item.peer_id);
+        if (peerId !== undefined) knocks.push({ peer_id: peerId, name: cleanName(item.name) });
+      }
+      return { ok: true, value: { event, data: { channel: data.channel, knocks } } };
+    }
+    case "knocking":
+    case "denied":
+    case "removed":
+      if (!isValidChannel(data.channel)) return bad();
+      return { ok: true, value: { event, data: { channel: data.channel } } };
+    case "muted": {
+      const by = parsePeerId(data.by);
+      if (!isValidChannel(data.channel) || by === undefined) return bad();
+      return { ok: true, value: { event, data: { channel: data.channel, by } } };
     }
     case "error": {
       const code = ERROR_CODES.find((c) => c === data.code);

@@ -38,6 +38,11 @@ export class TokenBucket {
     return true;
   }
 
+  /** Gives back an action taken by {@linkcode TokenBucket.take} (it turned out free). */
+  giveBack(): void {
+    this.#tokens = Math.min(this.#burst, this.#tokens + 1);
+  }
+
   /** Whether the bucket is back to a full burst (nothing to remember). */
   full(now: number): boolean {
     return this.#tokens + (now - this.#at) * this.#perMs >= this.#burst;
@@ -61,6 +66,15 @@ export interface RateLimitOptions {
   joinBurst?: number;
   /** Join attempts per minute once the burst is spent. Default 10. */
   joinsPerMinute?: number;
+  /**
+   * Wrong room passwords one connection may try per `passwordTryWindowMs`
+   * (a right one costs nothing). Default 5.
+   */
+  passwordTriesPerConnection?: number;
+  /** The same, for every connection from one client address together. Default 20. */
+  passwordTriesPerAddress?: number;
+  /** The window those refill over, ms. Default 600,000 (ten minutes). */
+  passwordTryWindowMs?: number;
 }
 
 /** What one more frame is: accepted, refused, or the last straw (close the connection). */
@@ -69,7 +83,7 @@ export type FrameVerdict = "accept" | "refuse" | "abusive";
 /** An office behind one NAT still joins: an address gets ten connections' budget. */
 const ADDRESS_FACTOR = 10;
 
-/** Join budgets shared by the connections of one client address. */
+/** Budgets (joins, password tries) shared by the connections of one client address. */
 class AddressBudgets {
   #byAddress = new Map<string, TokenBucket>();
   constructor(readonly burst: number, readonly perMs: number) {}
@@ -81,6 +95,10 @@ class AddressBudgets {
       this.#byAddress.set(address, shared);
     }
     return shared.take(now);
+  }
+
+  giveBack(address: string): void {
+    this.#byAddress.get(address)?.giveBack();
   }
 
   get size(): number {
@@ -101,26 +119,32 @@ export class ConnectionLimits {
   readonly #abuseLimit: number;
   #strikes = 0;
   readonly #joins: TokenBucket;
+  readonly #passwordTries: TokenBucket;
   readonly #address: string;
   readonly #addresses: AddressBudgets;
+  readonly #addressPasswordTries: AddressBudgets;
 
   /** Use {@linkcode RateLimiter.connect}; the budgets come from its limits. */
   constructor(
     address: string,
-    { frames, burst, abuseLimit, joins, addresses }: {
+    budgets: {
       frames: TokenBucket;
       burst: number;
       abuseLimit: number;
       joins: TokenBucket;
       addresses: AddressBudgets;
+      passwordTries: TokenBucket;
+      addressPasswordTries: AddressBudgets;
     },
   ) {
     this.#address = address;
-    this.#frames = frames;
-    this.#burst = burst;
-    this.#abuseLimit = abuseLimit;
-    this.#joins = joins;
-    this.#addresses = addresses;
+    this.#frames = budgets.frames;
+    this.#burst = budgets.burst;
+    this.#abuseLimit = budgets.abuseLimit;
+    this.#joins = budgets.joins;
+    this.#addresses = budgets.addresses;
+    this.#passwordTries = budgets.passwordTries;
+    this.#addressPasswordTries = budgets.addressPasswordTries;
   }
 
   /** Spends a frame; refused frames count as strikes until the bucket refills. */
@@ -141,6 +165,24 @@ export class ConnectionLimits {
     if (this.#address === "") return true;
     return this.#addresses.take(this.#address, now);
   }
+
+  /**
+   * Spends a password try from the connection's budget and its address's,
+   * before the (costly) hash is computed; {@linkcode ConnectionLimits.passwordWasRight}
+   * gives it back, so only wrong passwords count.
+   */
+  takePasswordTry(now: number): boolean {
+    if (!this.#passwordTries.take(now)) return false;
+    if (this.#address === "" || this.#addressPasswordTries.take(this.#address, now)) return true;
+    this.#passwordTries.giveBack();
+    return false;
+  }
+
+  /** Returns the try a right password took. */
+  passwordWasRight(): void {
+    this.#passwordTries.giveBack();
+    if (this.#address !== "") this.#addressPasswordTries.giveBack(this.#address);
+  }
 }
 
 /** Hands out each connection's allowances and keeps the per-address ones. */
@@ -151,6 +193,9 @@ export class RateLimiter {
   readonly #joinBurst: number;
   readonly #joinsPerMs: number;
   readonly #addresses: AddressBudgets;
+  readonly #passwordTries: number;
+  readonly #passwordTriesPerMs: number;
+  readonly #addressPasswordTries: AddressBudgets;
 
   /** A limiter with `options`, each defaulting to {@linkcode DEFAULTS}. */
   constructor(options: RateLimitOptions = {}) {
@@ -163,6 +208,11 @@ export class RateLimiter {
       this.#joinBurst * ADDRESS_FACTOR,
       this.#joinsPerMs * ADDRESS_FACTOR,
     );
+    const windowMs = options.passwordTryWindowMs ?? DEFAULTS.passwordTryWindowSeconds * 1000;
+    this.#passwordTries = options.passwordTriesPerConnection ?? DEFAULTS.passwordTriesPerConnection;
+    this.#passwordTriesPerMs = this.#passwordTries / windowMs;
+    const perAddress = options.passwordTriesPerAddress ?? DEFAULTS.passwordTriesPerAddress;
+    this.#addressPasswordTries = new AddressBudgets(perAddress, perAddress / windowMs);
   }
 
   /** Addresses with a join budget still refilling (for tests and metrics). */
@@ -178,11 +228,14 @@ export class RateLimiter {
       abuseLimit: this.#abuseLimit,
       joins: new TokenBucket(this.#joinBurst, { perMs: this.#joinsPerMs, now }),
       addresses: this.#addresses,
+      passwordTries: new TokenBucket(this.#passwordTries, { perMs: this.#passwordTriesPerMs, now }),
+      addressPasswordTries: this.#addressPasswordTries,
     });
   }
 
   /** Forgets address budgets that refilled: they would start full anyway. */
   sweep(now: number): void {
     this.#addresses.sweep(now);
+    this.#addressPasswordTries.sweep(now);
   }
 }

@@ -22,6 +22,8 @@ export const CLOSE_CODES = {
   tryAgainLater: 1013,
   /** Another connection resumed this identity (a second tab). The client gives up. */
   replaced: 4001,
+  /** A host removed this person from the room. The client does not resume. */
+  removed: 4003,
 } as const;
 
 /**

@@ -51,6 +51,14 @@ export class FakeConnection implements Connection {
     this.sent = [];
     return out;
   }
+
+  /**
+   * Like {@linkcode FakeConnection.take}, without `roomState` (which a v1
+   * client ignores): for tests of the v1 join, part and resume frames.
+   */
+  takeV1(): Frame[] {
+    return this.take().filter((f) => f.event !== "roomState");
+  }
 }
 
 /** A settable clock in milliseconds. */

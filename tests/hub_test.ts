@@ -45,7 +45,7 @@ Deno.test("Hub join sends addPeer both ways with offer and politeness roles, the
   const a = connect();
   const b = connect();
   join(a.session, "room", { name: "Ann" });
-  assert.deepEqual(a.conn.take(), [{
+  assert.deepEqual(a.conn.takeV1(), [{
     event: "joined",
     data: { channel: "room", peers: [] },
   }]);
@@ -70,6 +70,10 @@ Deno.test("Hub join sends addPeer both ways with offer and politeness roles, the
       },
     },
     { event: "joined", data: { channel: "room", peers: ["p1"] } },
+    {
+      event: "roomState",
+      data: { channel: "room", hosts: ["p1"], locked: false, password: false },
+    },
   ]);
 });
 
@@ -169,7 +173,7 @@ Deno.test("Hub disconnect removes the peer for everyone it shared a channel with
   for (const x of [a, b, c]) x.conn.take();
   a.session.close();
   a.session.close(); // idempotent
-  assert.deepEqual(b.conn.take(), [{
+  assert.deepEqual(b.conn.takeV1(), [{
     event: "removePeer",
     data: { peer_id: "p1" },
   }]);
@@ -301,7 +305,7 @@ Deno.test("Hub closes a connection that keeps flooding with 1008 and cleans up",
   b.conn.take();
   for (let i = 0; i < 100; i++) a.session.receive("junk");
   assert.equal(a.conn.closedWith?.code, 1008);
-  assert.deepEqual(b.conn.take(), [{
+  assert.deepEqual(b.conn.takeV1(), [{
     event: "removePeer",
     data: { peer_id: "p1" },
   }]);

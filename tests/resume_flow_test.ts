@@ -62,7 +62,7 @@ Deno.test("Hub removes an away peer when the window passes", () => {
   assert.deepEqual(b.conn.take(), []);
   clock.advance(1_000);
   hub.tick();
-  assert.deepEqual(b.conn.take(), [{ event: "removePeer", data: { peer_id: a.id } }]);
+  assert.deepEqual(b.conn.takeV1(), [{ event: "removePeer", data: { peer_id: a.id } }]);
   assert.equal(hub.channelCount, 1);
   const late = resume(a.token);
   assert.equal(late.conn.frames("error")[0].data.code, "bad_token");
@@ -74,7 +74,7 @@ Deno.test("Hub removes a deliberately closed peer at once and refuses its token 
   const b = member();
   b.conn.take();
   a.session.close({ deliberate: true });
-  assert.deepEqual(b.conn.take(), [{ event: "removePeer", data: { peer_id: a.id } }]);
+  assert.deepEqual(b.conn.takeV1(), [{ event: "removePeer", data: { peer_id: a.id } }]);
   const replay = resume(a.token);
   const error = replay.conn.frames("error")[0].data;
   assert.equal(error.code, "bad_token");
@@ -163,7 +163,7 @@ Deno.test("Hub without resume support removes dropped peers at once", () => {
   const b = member("r");
   b.conn.take();
   a.session.close({ deliberate: false });
-  assert.deepEqual(b.conn.take(), [{ event: "removePeer", data: { peer_id: "p1" } }]);
+  assert.deepEqual(b.conn.takeV1(), [{ event: "removePeer", data: { peer_id: "p1" } }]);
 });
 
 Deno.test("Hub refreshes resume tokens at half-life", () => {
@@ -210,7 +210,7 @@ Deno.test("Hub leaves no phantom when a resuming peer is kicked as a slow consum
     channels: [{ channel: "room", userdata: {} }, { channel: "other", userdata: {} }],
   }));
   assert.equal(conn.closedWith?.code, 1013, "kicked as a slow consumer");
-  assert.deepEqual(b.conn.take(), [{ event: "removePeer", data: { peer_id: a.id } }]);
+  assert.deepEqual(b.conn.takeV1(), [{ event: "removePeer", data: { peer_id: a.id } }]);
   assert.deepEqual(d.conn.take(), [], "never introduced to someone already gone");
   assert.deepEqual(hub.registry.membersOf("room"), [b.id]);
   assert.deepEqual(hub.registry.membersOf("other"), [d.id]);

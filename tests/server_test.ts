@@ -14,6 +14,7 @@ Deno.test("Server joins, relays, parts and disconnects real WebSocket clients", 
       channel: "room",
       peers: [],
     });
+    await a.client.next("roomState");
     b.client.send("join", { channel: "room", userdata: { name: "Bob" } });
     assert.deepEqual((await b.client.next("addPeer")).data, {
       peer_id: a.peerId,
@@ -22,6 +23,7 @@ Deno.test("Server joins, relays, parts and disconnects real WebSocket clients", 
       userdata: { name: "Ann" },
     });
     await b.client.next("joined");
+    await b.client.next("roomState");
     assert.equal((await a.client.next("addPeer")).data.peer_id, b.peerId);
 
     const offer = { type: "offer", sdp: "v=0\r\n" };
@@ -54,6 +56,7 @@ Deno.test("Server joins, relays, parts and disconnects real WebSocket clients", 
     b.client.send("join", { channel: "room" });
     await b.client.next("addPeer");
     await b.client.next("joined");
+    await b.client.next("roomState");
     await a.client.next("addPeer");
     await b.client.close();
     assert.deepEqual((await a.client.next("removePeer")).data, {
@@ -73,6 +76,7 @@ Deno.test("Server answers a bad frame with an error and keeps the socket open", 
     assert.equal((await client.next("error")).data.code, "bad_message");
     client.send("join", { channel: "ok" });
     await client.next("joined");
+    await client.next("roomState");
     await client.close();
   });
 });
@@ -94,6 +98,7 @@ Deno.test("Server closes every socket with 1001 on shutdown", async () => {
   );
   client.send("join", { channel: "room" });
   await client.next("joined");
+  await client.next("roomState");
   await server.shutdown();
   const event = await client.closed;
   assert.equal(event.code, 1001);
@@ -175,9 +180,11 @@ Deno.test("Server closes a flooding socket with 1008 while others keep relaying"
     const b = await TestClient.connect(url);
     a.client.send("join", { channel: "calm" });
     await a.client.next("joined");
+    await a.client.next("roomState");
     b.client.send("join", { channel: "calm" });
     await b.client.next("addPeer");
     await b.client.next("joined");
+    await b.client.next("roomState");
     await a.client.next("addPeer");
     for (let i = 0; i < 1200; i++) flooder.client.socket.send("junk");
     // The server sends 1008; with the flooder's own frames still in flight

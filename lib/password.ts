@@ -1,0 +1,76 @@
+/**
+ * Room passwords, kept only as salted hashes: PBKDF2-SHA-256 through
+ * WebCrypto, which runs off the event loop (every call is async), with a
+ * random 16-byte salt per password. The record is plain strings so it can
+ * be saved with the room's state.
+ *
+ * @module
+ */
+
+import { DEFAULTS } from "./config.ts";
+
+/** A salted password hash: base64 salt and hash, and the iteration count used. */
+export interface PasswordRecord {
+  salt: string;
+  hash: string;
+  iterations: number;
+}
+
+const ENCODER = new TextEncoder();
+const SALT_BYTES = 16;
+const HASH_BITS = 256;
+
+/** Hashes `password` with a fresh random salt. */
+export async function hashPassword(
+  password: string,
+  { iterations = DEFAULTS.passwordIterations }: { iterations?: number } = {},
+): Promise<PasswordRecord> {
+  const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
+  const hash = await derive(password, salt, iterations);
+  return { salt: toBase64(salt), hash: toBase64(hash), iterations };
+}
+
+/** Whether `password` matches `record`, compared in constant time. */
+export async function verifyPassword(password: string, record: PasswordRecord): Promise<boolean> {
+  const expected = fromBase64(record.hash);
+  const actual = await derive(password, fromBase64(record.salt), record.iterations);
+  if (actual.length !== expected.length) return false;
+  let diff = 0;
+  for (let i = 0; i < actual.length; i++) diff |= actual[i] ^ expected[i];
+  return diff === 0;
+}
+
+/** Rebuilds a record read from disk; undefined if it is not one. */
+export function parsePasswordRecord(value: unknown): PasswordRecord | undefined {
+  if (typeof value !== "object" || value === null) return;
+  const { salt, hash, iterations } = value as Record<string, unknown>;
+  if (
+    typeof salt !== "string" || typeof hash !== "string" || typeof iterations !== "number" ||
+    !Number.isInteger(iterations) || iterations < 1 || salt.length > 64 || hash.length > 128
+  ) return;
+  return { salt, hash, iterations };
+}
+
+async function derive(password: string, salt: Uint8Array<ArrayBuffer>, iterations: number) {
+  const key = await crypto.subtle.importKey("raw", ENCODER.encode(password), "PBKDF2", false, [
+    "deriveBits",
+  ]);
+  const bits = await crypto.subtle.deriveBits(
+    { name: "PBKDF2", hash: "SHA-256", salt, iterations },
+    key,
+    HASH_BITS,
+  );
+  return new Uint8Array(bits);
+}
+
+function toBase64(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes));
+}
+
+function fromBase64(text: string): Uint8Array<ArrayBuffer> {
+  try {
+    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  } catch {
+    return new Uint8Array(0);
+  }
+}
