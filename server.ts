@@ -11,6 +11,7 @@ import { createHandler } from "./lib/http.ts";
 import { Hub } from "./lib/hub.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 import { loadRetired, saveRetired } from "./lib/retired.ts";
+import { loadRooms, saveRooms } from "./lib/saved_rooms.ts";
 import { loadSecret } from "./lib/secret.ts";
 import { loadAssetTable } from "./lib/static.ts";
 import { TokenSigner } from "./lib/token.ts";
@@ -53,6 +54,7 @@ export async function startServer(
   const hub = new Hub({
     tokens: new TokenSigner(secret),
     retired: await loadRetired(config.dataDir, Date.now()),
+    rooms: await loadRooms(config.dataDir),
     resumeWindowMs: config.resumeWindowSeconds * 1000,
     tokenTtlMs: config.resumeTokenTtlSeconds * 1000,
     iceServers: config.iceServers,
@@ -96,19 +98,20 @@ export async function startServer(
   }, handler);
   const port = await listening;
   // Expires away peers and refreshes tokens; never keeps the process alive.
-  // Retirements (Leave) are saved when they change, at most once a second,
-  // so a token from before a restart cannot bring a departed id back.
-  let savedVersion = hub.retiredVersion;
-  let saving: Promise<void> = Promise.resolve();
-  const saveIfChanged = () => {
-    const version = hub.retiredVersion;
-    if (version === savedVersion) return saving;
-    savedVersion = version;
-    saving = saving.then(() => saveRetired(config.dataDir, hub.retiredEntries())).catch(
-      (error) => logger.log("error", "cannot save retired ids", { error: String(error) }),
-    );
-    return saving;
-  };
+  // Retirements (Leave) and rooms' authority (hosts, lock, knocks,
+  // password) are saved when they change, at most once a second, so a
+  // restart neither brings a departed id back nor opens a locked room.
+  const savers = [
+    saver(() => hub.retiredVersion, () => saveRetired(config.dataDir, hub.retiredEntries()), {
+      what: "retired ids",
+      logger,
+    }),
+    saver(() => hub.roomsVersion, () => saveRooms(config.dataDir, hub.roomsSnapshot()), {
+      what: "rooms",
+      logger,
+    }),
+  ];
+  const saveIfChanged = () => Promise.all(savers.map((save) => save()));
   const ticker = setInterval(() => {
     hub.tick();
     void saveIfChanged();
@@ -129,6 +132,28 @@ export async function startServer(
       await saveIfChanged();
       await server.shutdown();
     },
+  };
+}
+
+/**
+ * A save that runs only when `version()` moved since the last one, one at
+ * a time, logging (not throwing) a failure.
+ */
+function saver(
+  version: () => number,
+  save: () => Promise<void>,
+  { what, logger }: { what: string; logger: Logger },
+): () => Promise<void> {
+  let saved = version();
+  let saving: Promise<void> = Promise.resolve();
+  return () => {
+    const now = version();
+    if (now === saved) return saving;
+    saved = now;
+    saving = saving.then(save).catch((error) =>
+      logger.log("error", `cannot save ${what}`, { error: String(error) })
+    );
+    return saving;
   };
 }
 

@@ -14,6 +14,7 @@ import { DEFAULTS } from "./config.ts";
 import { parsePasswordRecord, type PasswordRecord } from "./password.ts";
 import {
   cleanName,
+  isObject,
   isValidChannel,
   type KnockEntry,
   MAX_USERDATA_BYTES,
@@ -422,10 +423,6 @@ export class Authority {
 }
 
 const isId = (v: unknown): v is string => typeof v === "string" && v.length > 0 && v.length <= 64;
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function ids(value: unknown): string[] {
   return Array.isArray(value) ? value.filter(isId) : [];

@@ -8,6 +8,7 @@
  */
 
 import { DEFAULTS } from "./config.ts";
+import { isObject } from "./protocol.ts";
 
 /** A salted password hash: base64 salt and hash, and the iteration count used. */
 export interface PasswordRecord {
@@ -42,8 +43,8 @@ export async function verifyPassword(password: string, record: PasswordRecord): 
 
 /** Rebuilds a record read from disk; undefined if it is not one. */
 export function parsePasswordRecord(value: unknown): PasswordRecord | undefined {
-  if (typeof value !== "object" || value === null) return;
-  const { salt, hash, iterations } = value as Record<string, unknown>;
+  if (!isObject(value)) return;
+  const { salt, hash, iterations } = value;
   if (
     typeof salt !== "string" || typeof hash !== "string" || typeof iterations !== "number" ||
     !Number.isInteger(iterations) || iterations < 1 || salt.length > 64 || hash.length > 128

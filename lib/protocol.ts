@@ -244,7 +244,8 @@ export function isValidChannel(name: unknown): name is string {
     name !== "." && name !== "..";
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+/** Whether `value` is a JSON object (not null, not an array). */
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { readDataFile, writeDataFile } from "./_data_file.ts";
+
 const FILE = "retired.json";
 
 /** Retired peer ids and the time (ms since the epoch) until which they stay retired. */
@@ -15,13 +17,7 @@ export type RetiredEntries = [peerId: string, until: number][];
 
 /** Reads the retired ids saved in `dataDir`, dropping expired and malformed entries. */
 export async function loadRetired(dataDir: string, now: number): Promise<RetiredEntries> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(await Deno.readTextFile(pathIn(dataDir)));
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound || error instanceof SyntaxError) return [];
-    throw error;
-  }
+  const parsed = await readDataFile(dataDir, FILE);
   if (!Array.isArray(parsed)) return [];
   const out: RetiredEntries = [];
   for (const entry of parsed) {
@@ -34,13 +30,6 @@ export async function loadRetired(dataDir: string, now: number): Promise<Retired
 }
 
 /** Writes `entries` to `dataDir` atomically. */
-export async function saveRetired(dataDir: string, entries: RetiredEntries): Promise<void> {
-  await Deno.mkdir(dataDir, { recursive: true });
-  const temp = `${pathIn(dataDir)}.tmp`;
-  await Deno.writeTextFile(temp, JSON.stringify(entries), { mode: 0o600 });
-  await Deno.rename(temp, pathIn(dataDir));
-}
-
-function pathIn(dataDir: string): string {
-  return `${dataDir.replace(/\/$/, "")}/${FILE}`;
+export function saveRetired(dataDir: string, entries: RetiredEntries): Promise<void> {
+  return writeDataFile(dataDir, FILE, entries);
 }
