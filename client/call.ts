@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { ResumeChannel, ServerMessage } from "../lib/protocol.ts";
+import type { HostTargetEvent, ResumeChannel, ServerMessage } from "../lib/protocol.ts";
 import { GLOBAL_TIMERS, type Timers } from "./_timers.ts";
 import { LocalMedia, type MediaApis } from "./local_media.ts";
 import { Mesh } from "./mesh.ts";
@@ -39,6 +39,11 @@ export interface CallDeps extends MediaApis {
   saveName?(name: string): void;
   /** Whether the chat panel is on screen. */
   chatVisible?(): boolean;
+  /**
+   * This browser's lasting random id (kept in localStorage), so a host's
+   * removal holds for the rest of the meeting even across reloads.
+   */
+  browserId?: string;
 }
 
 /** How long the server keeps our place after a drop when `welcome` does not say, s. */
@@ -63,6 +68,8 @@ export class CallController {
   #mesh: Mesh | null = null;
   #monitor: Monitor | null = null;
   #reintroductionTimer: unknown;
+  /** Whether the current connection asks to be let in rather than joins. */
+  #knocking = false;
   #resumeWindowMs = DEFAULT_RESUME_WINDOW_S * 1000;
 
   constructor(store: CallStore, deps: CallDeps) {
@@ -83,8 +90,11 @@ export class CallController {
     return this.#mesh;
   }
 
-  /** Connects to the server and joins the room as `name`. */
-  join(name: string): void {
+  /**
+   * Connects to the server and joins the room as `name` — or, with
+   * `knock`, asks the room's hosts to let us in (a locked room).
+   */
+  join(name: string, { knock = false }: { knock?: boolean } = {}): void {
     const { store } = this;
     const room = store.room.value;
     if (
@@ -95,6 +105,7 @@ export class CallController {
     store.name.value = displayName;
     this.#deps.saveName?.(displayName);
     store.error.value = null;
+    this.#knocking = knock;
     store.setPhase("joining");
     store.linkStatus.value = "connecting";
     const signaling = new SignalingClient({
@@ -105,7 +116,8 @@ export class CallController {
         store.linkStatus.value = status;
       },
       onGiveUp: (reason) => this.#onGiveUp(reason),
-      channels: () => [this.#joinRequest(room)],
+      // Only a member rejoins on resume; someone at the door knocks again.
+      channels: () => store.phase.value === "in-call" ? [this.#joinRequest(room)] : [],
       timers: this.#timers,
       isOnline: this.#deps.isOnline,
       random: this.#deps.random,
@@ -157,6 +169,63 @@ export class CallController {
     return { channel: room, userdata: { name: this.store.name.value } };
   }
 
+  /** Joins `room` (with the password and browser id, if any) or knocks on it. */
+  #enter(room: string): void {
+    const browser = this.#deps.browserId;
+    const request = { ...this.#joinRequest(room), ...(browser ? { browser } : {}) };
+    if (this.#knocking) {
+      this.#signaling?.send({ event: "knock", data: request });
+      return;
+    }
+    const password = this.store.password.value;
+    this.#signaling?.send({
+      event: "join",
+      data: password === "" ? request : { ...request, password },
+    });
+  }
+
+  /** Denied at the door or removed from the room: back to the pre-join screen, saying why. */
+  #turnedAway(why: string): void {
+    const { store } = this;
+    store.gate.value = null;
+    store.fail(why);
+    this.#teardown();
+    store.setPhase("prejoin");
+  }
+
+  /**
+   * Host: removes someone for the rest of the meeting, and offers to lock
+   * the room behind them (others with the link could still walk in).
+   */
+  removeFromRoom(peerId: string, name: string): void {
+    this.hostAction("remove", peerId);
+    if (this.store.authority.value?.locked === false) this.store.lockOffer.value = name;
+  }
+
+  /** Host: locks or unlocks the room. */
+  lockRoom(locked: boolean): void {
+    this.store.lockOffer.value = null;
+    const channel = this.store.room.value;
+    if (channel !== null) this.#signaling?.send({ event: "lock", data: { channel, locked } });
+  }
+
+  /** Host: sets the room password, or clears it with `null`. */
+  setRoomPassword(password: string | null): void {
+    const channel = this.store.room.value;
+    if (channel === null) return;
+    this.#signaling?.send({ event: "setPassword", data: { channel, password } });
+  }
+
+  /**
+   * Host: acts on one person — make them a host, ask them to mute, remove
+   * them, or let a knocker in or not. The server checks we may.
+   */
+  hostAction(event: HostTargetEvent, peerId: string): void {
+    const channel = this.store.room.value;
+    if (channel === null) return;
+    this.#signaling?.send({ event, data: { channel, peer_id: peerId } });
+  }
+
   /** Every server frame the app sees goes through here, to whoever needs it. */
   #dispatch(message: ServerMessage): void {
     const { store } = this;
@@ -173,7 +242,7 @@ export class CallController {
         }
         mesh?.setIceServers(message.data.ice_servers);
         store.selfId.value = message.data.peer_id;
-        if (room !== null) this.#signaling?.send({ event: "join", data: this.#joinRequest(room) });
+        if (room !== null) this.#enter(room);
         return;
       case "joined":
         if (message.data.channel === room) store.setPhase("in-call");
@@ -202,9 +271,42 @@ export class CallController {
         return;
       case "session":
         return; // the signaling client keeps the resume token
+      case "roomState":
+        if (message.data.channel !== room) return;
+        store.authority.value = {
+          hosts: message.data.hosts,
+          locked: message.data.locked,
+          password: message.data.password,
+        };
+        return;
+      case "knocks":
+        if (message.data.channel !== room) return;
+        store.setKnocks(message.data.knocks.map((k) => ({ id: k.peer_id, name: k.name })));
+        return;
+      case "knocking":
+        store.gate.value = "knocking";
+        return;
+      case "denied":
+        return this.#turnedAway(NOTICE_TEXT.denied);
+      case "removed":
+        return this.#turnedAway(GIVE_UP_TEXT.removed);
+      case "muted":
+        if (store.micOn.value) void this.media.toggleMic();
+        store.notice.value = NOTICE_TEXT.hostMuted;
+        return;
       case "error":
-        if (message.data.event === "join" && store.phase.value === "joining") {
-          store.fail(describeServerError(message.data.code));
+        if (
+          (message.data.event === "join" || message.data.event === "knock") &&
+          store.phase.value === "joining"
+        ) {
+          const { code } = message.data;
+          // A locked room or a password is a door to knock at, not a failure.
+          if (code === "room_locked") store.gate.value = "locked";
+          else if (code === "password_required") store.gate.value = "password";
+          else if (code === "wrong_password") store.gate.value = "password";
+          if (code !== "room_locked" && code !== "password_required") {
+            store.fail(describeServerError(code));
+          }
           this.#teardown();
           store.setPhase("prejoin");
         } else if (message.data.code !== "unknown_peer" && message.data.code !== "bad_token") {

@@ -15,6 +15,7 @@ import { signalingUrl } from "./signaling.ts";
 import { CallModel } from "./store.ts";
 
 const NAME_KEY = "mesh-rooms:name";
+const BROWSER_KEY = "mesh-rooms:browser";
 
 function roomFromPath(path: string): string | null {
   const match = /^\/r\/([^/]+)$/.exec(path);
@@ -30,6 +31,30 @@ function savedName(): string {
   }
 }
 
+/**
+ * This browser's lasting random id: a host's removal holds for the rest of
+ * the meeting even after a reload. Private mode: one per page load.
+ */
+function browserId(): string {
+  try {
+    const saved = localStorage.getItem(BROWSER_KEY);
+    if (saved !== null && /^[A-Za-z0-9_-]{1,64}$/.test(saved)) return saved;
+    const fresh = crypto.randomUUID().replaceAll("-", "");
+    localStorage.setItem(BROWSER_KEY, fresh);
+    return fresh;
+  } catch {
+    return crypto.randomUUID().replaceAll("-", "");
+  }
+}
+
+/**
+ * The room password from an invite link: after `#`, so it never reaches
+ * the server's logs or a proxy (`/r/room#password=…`).
+ */
+function passwordFromHash(hash: string): string {
+  return new URLSearchParams(hash.slice(1)).get("password") ?? "";
+}
+
 // On a laptop the chat is always there; on a phone it starts folded away.
 const wide = matchMedia("(min-width: 900px)");
 const store = new CallModel({
@@ -37,6 +62,7 @@ const store = new CallModel({
   name: savedName(),
   chatOpen: wide.matches,
 });
+store.password.value = passwordFromHash(location.hash);
 const call = new CallController(store, {
   getUserMedia: (constraints) => navigator.mediaDevices.getUserMedia(constraints),
   getDisplayMedia: navigator.mediaDevices?.getDisplayMedia === undefined
@@ -53,6 +79,7 @@ const call = new CallController(store, {
     }
   },
   chatVisible: () => store.chatOpen.value || wide.matches,
+  browserId: browserId(),
 });
 
 function enterRoom(room: string) {

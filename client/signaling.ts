@@ -24,7 +24,7 @@ export type { SocketLike } from "./signaling_socket.ts";
 export type LinkStatus = "connecting" | "connected" | "reconnecting" | "closed";
 
 /** Why the connection gave up for good. */
-export type GiveUpReason = "unreachable" | "replaced" | "refused";
+export type GiveUpReason = "unreachable" | "replaced" | "refused" | "removed";
 
 /** Collaborators of a {@linkcode SignalingClient}. */
 export interface SignalingClientOptions {
@@ -198,6 +198,7 @@ export class SignalingClient {
     this.#socket = null;
     if (info.deliberate || this.#closed) return;
     if (info.code === CLOSE_CODES.replaced) return this.#giveUp("replaced");
+    if (info.code === CLOSE_CODES.removed) return this.#giveUp("removed");
     if (info.code === CLOSE_CODES.policyViolation) return this.#giveUp("refused");
     if (this.#peerId === null) return this.#giveUp("unreachable");
     // A server that never offered resuming cannot take us back.

@@ -96,6 +96,26 @@ export interface CallModelOptions {
   chatOpen?: boolean;
 }
 
+/** A room's authority as the server last said it (`roomState`). */
+export interface RoomAuthority {
+  hosts: readonly string[];
+  locked: boolean;
+  /** Whether the room has a password (never the password itself). */
+  password: boolean;
+}
+
+/**
+ * Why we are at the room's door rather than in it: it is locked (ask to
+ * join), we are waiting for a host, or it wants a password.
+ */
+export type Gate = "locked" | "knocking" | "password" | null;
+
+/** Someone asking to be let in, as hosts see them. */
+export interface Knock {
+  id: string;
+  name: string;
+}
+
 /** The signals model of one browser tab's call. */
 export const CallModel = createModel((options: CallModelOptions) => {
   const phase = signal<Phase>(options.room === null ? "lobby" : "prejoin");
@@ -108,6 +128,20 @@ export const CallModel = createModel((options: CallModelOptions) => {
   /** Why the camera or microphone is unavailable, in words; `null` if fine. */
   const mediaError = signal<string | null>(null);
   const participants = signal<ReadonlyMap<string, Participant>>(new Map());
+  /** The room's hosts, lock and password flag; `null` from servers without room authority. */
+  const authority = signal<RoomAuthority | null>(null);
+  /** Whether we are one of the room's hosts. */
+  const isHost = computed(() =>
+    selfId.value !== null && (authority.value?.hosts.includes(selfId.value) ?? false)
+  );
+  /** People waiting to be let in (hosts only). */
+  const knocks = signal<readonly Knock[]>([]);
+  /** What stands between us and the room, when something does. */
+  const gate = signal<Gate>(null);
+  /** The room password to join with (from the invite link's `#`, or typed). */
+  const password = signal("");
+  /** Whom a host just removed, while we offer to lock the room behind them. */
+  const lockOffer = signal<string | null>(null);
   const chat = signal<readonly ChatMessage[]>([]);
   /** Why the last attempt failed, in words for the user; `null` if none. */
   const error = signal<string | null>(null);
@@ -190,6 +224,12 @@ export const CallModel = createModel((options: CallModelOptions) => {
     canPickSpeaker,
     canShareScreen,
     linkStatus,
+    authority,
+    isHost,
+    knocks,
+    gate,
+    password,
+    lockOffer,
     announcements,
     announce,
     chatOpen,
@@ -215,7 +255,17 @@ export const CallModel = createModel((options: CallModelOptions) => {
         handRaised.value = false;
         notice.value = null;
         announcements.value = [];
+        authority.value = null;
+        knocks.value = [];
+        lockOffer.value = null;
       }
+      if (next === "in-call") gate.value = null;
+    },
+    /** Shows who is asking to join, announcing newcomers to the list. */
+    setKnocks(next: readonly Knock[]) {
+      const before = new Set(knocks.value.map((k) => k.id));
+      for (const k of next) if (!before.has(k.id)) announce(`${k.name} asks to join`);
+      knocks.value = next;
     },
     /** Shows `message` as the reason the user is not in the call. */
     fail(message: string) {

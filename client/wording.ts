@@ -22,6 +22,7 @@ export const GIVE_UP_TEXT: Record<GiveUpReason, string> = {
   unreachable: "Cannot reach the server. Check your connection and try again.",
   replaced: "This call continued in another tab or window.",
   refused: "The server closed the connection. Try joining again.",
+  removed: "You were removed from the room.",
 };
 
 /** Status lines shown in the call (the store's `notice`). */
@@ -31,6 +32,8 @@ export const NOTICE_TEXT = {
   rejoinedAsNew: "Reconnected to the server as a new participant.",
   noScreenShare: "This browser cannot share its screen.",
   screenShareFailed: "Screen sharing failed to start.",
+  hostMuted: "A host muted your microphone. You can unmute yourself.",
+  denied: "A host did not let you in.",
 } as const;
 
 /** What each server error code means to a person. */

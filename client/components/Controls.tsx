@@ -18,6 +18,7 @@ interface ControlsProps {
 export function Controls({ call, inviteUrl, chatToggleRef }: ControlsProps) {
   const { store } = call;
   const sharing = store.screenStream.value !== null;
+  const locked = store.authority.value?.locked ?? false;
   const unread = store.unread.value;
   return (
     <nav class="controls" aria-label="Call controls">
@@ -44,6 +45,18 @@ export function Controls({ call, inviteUrl, chatToggleRef }: ControlsProps) {
       >
         <Icon name="hand" />
       </button>
+      {store.isHost.value && (
+        <button
+          type="button"
+          class="round toggle"
+          aria-label="Lock room"
+          title={locked ? "Unlock the room" : "Lock the room: newcomers must ask to join"}
+          aria-pressed={locked}
+          onClick={() => call.lockRoom(!locked)}
+        >
+          <Icon name="lock" />
+        </button>
+      )}
       <PanelButton store={store} panel="people" label="People" icon="people" />
       <PanelButton
         store={store}

@@ -11,11 +11,12 @@ interface LocalTileProps {
   camOn: boolean;
   handRaised: boolean;
   speaking: boolean;
+  host: boolean;
 }
 
 /** Our own preview: muted, mirrored, marked `data-local`. */
 export function LocalTile(
-  { name, stream, micOn, camOn, handRaised, speaking }: LocalTileProps,
+  { name, stream, micOn, camOn, handRaised, speaking, host }: LocalTileProps,
 ) {
   const hasVideo = camOn && (stream?.getVideoTracks().length ?? 0) > 0;
   return (
@@ -26,7 +27,7 @@ export function LocalTile(
     >
       <Video stream={stream} local hidden={!hasVideo} />
       {!hasVideo && <Avatar name={name} />}
-      <TileCaption text={`${name} (you)`} handRaised={handRaised} micOn={micOn} />
+      <TileCaption text={`${name} (you)`} handRaised={handRaised} micOn={micOn} host={host} />
     </figure>
   );
 }

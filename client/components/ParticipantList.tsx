@@ -1,7 +1,9 @@
 /** Everyone in the room with their microphone, camera and hand state. */
 
-import type { CallStore } from "../store.ts";
+import type { CallController } from "../call.ts";
 import { Badge } from "./Badge.tsx";
+import { HostActions } from "./HostActions.tsx";
+import { HostBadge } from "./HostBadge.tsx";
 
 interface Row {
   id: string;
@@ -12,8 +14,14 @@ interface Row {
   away?: boolean;
 }
 
-/** The people list; raised hands come first, in the order people joined. */
-export function ParticipantList({ store }: { store: CallStore }) {
+/**
+ * The people list; raised hands come first, in the order people joined.
+ * Hosts see, on everyone else's row, what they can do to them.
+ */
+export function ParticipantList({ call }: { call: CallController }) {
+  const { store } = call;
+  const hosts = store.authority.value?.hosts ?? [];
+  const amHost = store.isHost.value;
   const rows: Row[] = [
     {
       id: "self",
@@ -32,6 +40,7 @@ export function ParticipantList({ store }: { store: CallStore }) {
           <span class="person-name">
             {p.name}
             {p.away && <span class="away">(reconnecting)</span>}
+            {(p.id === "self" ? amHost : hosts.includes(p.id)) && <HostBadge />}
           </span>
           <span class="person-state">
             {p.handRaised && <Badge class="badge hand" icon="hand" label="hand raised" />}
@@ -46,6 +55,14 @@ export function ParticipantList({ store }: { store: CallStore }) {
               label={p.camOn ? "camera on" : "camera off"}
             />
           </span>
+          {amHost && p.id !== "self" && (
+            <HostActions
+              call={call}
+              peerId={p.id}
+              name={p.name}
+              isHost={hosts.includes(p.id)}
+            />
+          )}
         </li>
       ))}
     </ul>

@@ -24,9 +24,11 @@ export function PreJoin({ call, inviteUrl }: PreJoinProps) {
   const stream = store.localStream.value;
   const hasVideo = (stream?.getVideoTracks().length ?? 0) > 0;
   const mediaError = store.mediaError.value;
+  const gate = store.gate.value;
+  const knocking = joining && gate === "knocking";
   const submit = (event: Event) => {
     event.preventDefault();
-    call.join(name);
+    call.join(name, { knock: gate === "locked" });
   };
   return (
     <main class="card prejoin">
@@ -50,6 +52,15 @@ export function PreJoin({ call, inviteUrl }: PreJoinProps) {
         </div>
       )}
       {store.error.value !== null && <p class="alert error" role="alert">{store.error.value}</p>}
+      {gate === "locked" && (
+        <p class="alert" role="status">This room is locked. Ask a host to let you in.</p>
+      )}
+      {knocking && (
+        <div class="alert" role="status">
+          <p>Waiting for a host to let you in…</p>
+          <button type="button" onClick={() => call.leave()}>Cancel</button>
+        </div>
+      )}
       <form class="join-form" onSubmit={submit}>
         <label for="display-name">Name</label>
         <div class="row">
@@ -63,9 +74,30 @@ export function PreJoin({ call, inviteUrl }: PreJoinProps) {
             onInput={(e) => setName(e.currentTarget.value)}
           />
           <button type="submit" class="primary" disabled={joining}>
-            {joining ? "Joining…" : "Join"}
+            {knocking
+              ? "Asking…"
+              : joining
+              ? "Joining…"
+              : gate === "locked"
+              ? "Ask to join"
+              : "Join"}
           </button>
         </div>
+        {gate === "password" && (
+          <>
+            <label for="room-password">Password</label>
+            <input
+              id="room-password"
+              type="password"
+              value={store.password.value}
+              autocomplete="off"
+              required
+              onInput={(e) => {
+                store.password.value = e.currentTarget.value;
+              }}
+            />
+          </>
+        )}
         {stream === null && (
           <p class="hint">
             You will join without camera and microphone, and can still see and hear others.

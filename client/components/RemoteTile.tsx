@@ -1,5 +1,6 @@
 /** A remote participant's tile: video, caption, quality, and why it fails. */
 
+import type { ComponentChildren } from "preact";
 import type { Participant } from "../store.ts";
 import { Avatar } from "./Avatar.tsx";
 import { QualityIndicator } from "./QualityIndicator.tsx";
@@ -10,10 +11,14 @@ interface RemoteTileProps {
   participant: Participant;
   speaking: boolean;
   sinkId: string;
+  /** Whether they are a host. */
+  host: boolean;
+  /** The host actions menu, when we are a host. */
+  menu?: ComponentChildren;
 }
 
 /** A remote participant; `data-peer-id` identifies them for tests and CSS. */
-export function RemoteTile({ participant, speaking, sinkId }: RemoteTileProps) {
+export function RemoteTile({ participant, speaking, sinkId, host, menu }: RemoteTileProps) {
   const { id, name, stream, micOn, camOn, connection, handRaised, diagnosis } = participant;
   const hasVideo = camOn && (stream?.getVideoTracks().length ?? 0) > 0;
   const connecting = connection === "new" || connection === "connecting";
@@ -26,7 +31,15 @@ export function RemoteTile({ participant, speaking, sinkId }: RemoteTileProps) {
     >
       <Video stream={stream} hidden={!hasVideo} sinkId={sinkId} />
       {!hasVideo && <Avatar name={name} />}
-      <TileCaption text={name} handRaised={handRaised} micOn={micOn} camOn={camOn} who={name} />
+      <TileCaption
+        text={name}
+        handRaised={handRaised}
+        micOn={micOn}
+        camOn={camOn}
+        who={name}
+        host={host}
+      />
+      {menu}
       <QualityIndicator quality={participant.quality} name={name} />
       {diagnosis !== null
         ? (

@@ -7,7 +7,10 @@ import { ChatPanel } from "./ChatPanel.tsx";
 import { Controls } from "./Controls.tsx";
 import { DeviceSettings } from "./DeviceSettings.tsx";
 import { LocalTile } from "./LocalTile.tsx";
+import { KnockRequests } from "./KnockRequests.tsx";
 import { ParticipantList } from "./ParticipantList.tsx";
+import { RoomSettings } from "./RoomSettings.tsx";
+import { TileMenu } from "./TileMenu.tsx";
 import { Popover } from "./Popover.tsx";
 import { RemoteTile } from "./RemoteTile.tsx";
 import { ScreenTile } from "./ScreenTile.tsx";
@@ -36,6 +39,8 @@ export function Room({ call, inviteUrl }: RoomProps) {
   const tileCount = participants.length + 1 + screens.length +
     (ownScreen !== null ? 1 : 0);
   const chatToggle = useRef<HTMLButtonElement>(null);
+  const hosts = store.authority.value?.hosts ?? [];
+  const lockOffer = store.lockOffer.value;
   useShortcuts(call);
 
   const count = participants.length + 1;
@@ -78,6 +83,7 @@ export function Room({ call, inviteUrl }: RoomProps) {
             camOn={store.camOn.value}
             handRaised={store.handRaised.value}
             speaking={speaker === "self"}
+            host={store.isHost.value}
           />
           {participants.map((p) => (
             <RemoteTile
@@ -85,6 +91,10 @@ export function Room({ call, inviteUrl }: RoomProps) {
               participant={p}
               speaking={speaker === p.id}
               sinkId={sinkId}
+              host={hosts.includes(p.id)}
+              menu={store.isHost.value && (
+                <TileMenu call={call} peerId={p.id} name={p.name} isHost={hosts.includes(p.id)} />
+              )}
             />
           ))}
         </section>
@@ -100,12 +110,23 @@ export function Room({ call, inviteUrl }: RoomProps) {
         />
       </main>
       <Announcer items={store.announcements.value} />
+      <KnockRequests call={call} />
+      {lockOffer !== null && (
+        <div class="alert floating" role="status">
+          <p>{lockOffer} was removed. Lock the room so nobody else walks in?</p>
+          <button type="button" class="primary" onClick={() => call.lockRoom(true)}>
+            Lock the room now
+          </button>{" "}
+          <button type="button" onClick={() => (store.lockOffer.value = null)}>Not now</button>
+        </div>
+      )}
       {store.mediaError.value !== null && (
         <p class="alert floating" role="alert">{store.mediaError.value}</p>
       )}
       {panel === "people" && (
         <Popover title="People" onClose={() => store.closePanel()}>
-          <ParticipantList store={store} />
+          <ParticipantList call={call} />
+          {store.isHost.value && <RoomSettings call={call} inviteUrl={inviteUrl} />}
         </Popover>
       )}
       {panel === "settings" && (

@@ -1,6 +1,7 @@
 /** A tile's caption: the name with hand, muted and camera-off badges. */
 
 import { Badge } from "./Badge.tsx";
+import { HostBadge } from "./HostBadge.tsx";
 
 interface TileCaptionProps {
   /** The text shown, e.g. "Ann" or "Ann (you)". */
@@ -11,10 +12,14 @@ interface TileCaptionProps {
   camOn?: boolean;
   /** Whose tile, for tooltips that name them; our own tile has none. */
   who?: string;
+  /** Whether they are a host of the room. */
+  host?: boolean;
 }
 
 /** The `.name` line under a tile, badges before and after it. */
-export function TileCaption({ text, handRaised, micOn, camOn = true, who }: TileCaptionProps) {
+export function TileCaption(
+  { text, handRaised, micOn, camOn = true, who, host = false }: TileCaptionProps,
+) {
   const about = (words: string) => who === undefined ? undefined : `${who}${words}`;
   return (
     <figcaption class="caption">
@@ -22,6 +27,7 @@ export function TileCaption({ text, handRaised, micOn, camOn = true, who }: Tile
         <Badge class="badge hand" icon="hand" label="hand raised" title={about(" raised a hand")} />
       )}
       <span class="name">{text}</span>
+      {host && <HostBadge />}
       {!micOn && <Badge icon="micOff" label="muted" title={about(" is muted")} />}
       {!camOn && <Badge icon="camOff" label="camera off" title={about("'s camera is off")} />}
     </figcaption>
