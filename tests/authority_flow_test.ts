@@ -563,3 +563,15 @@ Deno.test("Hub treats a v1 client in an open room as before", () => {
     "browser ids are never relayed",
   );
 });
+
+Deno.test("Hub bounds the frames waiting behind a password hash", async () => {
+  const { member } = setup();
+  const a = member();
+  send(a, "setPassword", { channel: "room", password: "right" });
+  for (let i = 0; i < 70; i++) send(a, "lock", { channel: "room", locked: i % 2 === 0 });
+  assert.deepEqual(errors(a), Array(6).fill(["rate_limited", undefined]));
+  await until(() => a.conn.frames("roomState").length === 66, "the 64 waiting locks handled", {
+    turns: 20_000,
+  });
+  assert.equal(stateSeen(a).locked, false, "in order: the 64th waiting frame unlocks");
+});
