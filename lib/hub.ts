@@ -424,10 +424,14 @@ export class Hub {
       this.#error(peer, parsed.code, parsed.message, parsed.event);
       return;
     }
-    if (link.busy && !link.queue(parsed.value)) {
-      return this.#error(peer, "rate_limited", "Slow down: still checking a password");
+    if (link.busy) {
+      // Behind a password hash: handled in order once it is done.
+      if (!link.queue(parsed.value)) {
+        this.#error(peer, "rate_limited", "Slow down: still checking a password");
+      }
+      return;
     }
-    if (!link.busy) this.#dispatch(link, peer, parsed.value);
+    this.#dispatch(link, peer, parsed.value);
   }
 
   /** The transport closed: a deliberate close leaves, an abnormal one goes away. */

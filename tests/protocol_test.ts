@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  cleanName,
   isValidChannel,
   MAX_CANDIDATE_LENGTH,
   parseClientMessage,
@@ -190,4 +191,93 @@ Deno.test("parseIceCandidate refuses oversized candidates and fields", () => {
   assert.equal(parseIceCandidate({ ...ok, sdpMid: "m".repeat(257) }), undefined);
   assert.equal(parseIceCandidate({ ...ok, usernameFragment: "u".repeat(257) }), undefined);
   assert.deepEqual(parseIceCandidate({ candidate: "" }), { candidate: "" }, "end of candidates");
+});
+
+Deno.test("parseClientMessage rebuilds join with a password and browser id, and knock", () => {
+  const join = parseClientMessage(JSON.stringify({
+    event: "join",
+    data: { channel: "r", password: "pw", browser: "b-1_x", extra: 1 },
+  }));
+  assert.deepEqual(join, {
+    ok: true,
+    value: {
+      event: "join",
+      data: { channel: "r", userdata: {}, password: "pw", browser: "b-1_x" },
+    },
+  });
+  const knock = parseClientMessage(JSON.stringify({
+    event: "knock",
+    data: { channel: "r", userdata: { name: "K" }, password: "dropped" },
+  }));
+  assert.deepEqual(knock, {
+    ok: true,
+    value: { event: "knock", data: { channel: "r", userdata: { name: "K" } } },
+  });
+});
+
+Deno.test("parseClientMessage parses the host actions and refuses bad ones as bad_request", () => {
+  const good: [string, unknown][] = [
+    ["lock", { channel: "r", locked: true }],
+    ["setPassword", { channel: "r", password: null }],
+    ["setPassword", { channel: "r", password: "x".repeat(128) }],
+    ...["makeHost", "remove", "mute", "admit", "deny"].map((e): [string, unknown] => [e, {
+      channel: "r",
+      peer_id: "p1",
+    }]),
+  ];
+  for (const [event, data] of good) {
+    const result = parseClientMessage(JSON.stringify({ event, data: { ...data as object, x: 1 } }));
+    assert.deepEqual(result, { ok: true, value: { event, data } }, event);
+  }
+  const bad: [string, unknown][] = [
+    ["lock", { channel: "r" }],
+    ["lock", { channel: "r", locked: 1 }],
+    ["setPassword", { channel: "r" }],
+    ["setPassword", { channel: "r", password: "" }],
+    ["setPassword", { channel: "r", password: "x".repeat(129) }],
+    ["mute", { channel: "r", peer_id: "" }],
+    ["admit", { channel: "a b", peer_id: "p1" }],
+    ["join", { channel: "r", password: "" }],
+    ["join", { channel: "r", browser: "x".repeat(65) }],
+    ["knock", { channel: "r", browser: "no/slash" }],
+  ];
+  for (const [event, data] of bad) {
+    const result = parseClientMessage(JSON.stringify({ event, data }));
+    assert.equal(result.ok ? null : result.code, "bad_request", JSON.stringify([event, data]));
+    assert.equal(result.ok ? null : result.event, event);
+  }
+});
+
+Deno.test("parseServerMessage rebuilds the room-authority frames", () => {
+  const cases: [string, unknown, unknown][] = [
+    ["roomState", { channel: "r", hosts: ["p1", 5], locked: true, password: "yes", hash: "x" }, {
+      channel: "r",
+      hosts: ["p1"],
+      locked: true,
+      password: false,
+    }],
+    ["knocks", { channel: "r", knocks: [{ peer_id: "p2", name: "\u202eK" }, 3] }, {
+      channel: "r",
+      knocks: [{ peer_id: "p2", name: "K" }],
+    }],
+    ["knocking", { channel: "r" }, { channel: "r" }],
+    ["denied", { channel: "r" }, { channel: "r" }],
+    ["removed", { channel: "r" }, { channel: "r" }],
+    ["muted", { channel: "r", by: "p1" }, { channel: "r", by: "p1" }],
+  ];
+  for (const [event, data, expected] of cases) {
+    assert.deepEqual(parseServerMessage(JSON.stringify({ event, data })), {
+      ok: true,
+      value: { event, data: expected },
+    });
+  }
+  const noBy = parseServerMessage(JSON.stringify({ event: "muted", data: { channel: "r" } }));
+  assert.equal(noBy.ok ? null : noBy.code, "bad_request");
+});
+
+Deno.test("cleanName strips unprintable characters, trims, caps at 40, defaults to Guest", () => {
+  assert.equal(cleanName(" A\u200bnn\u0007 "), "Ann");
+  assert.equal(cleanName("x".repeat(50)).length, 40);
+  assert.equal(cleanName(""), "Guest");
+  assert.equal(cleanName(7), "Guest");
 });

@@ -79,3 +79,26 @@ Deno.test("RateLimiter forgets an address budget once it has refilled", () => {
   limiter.sweep(100);
   assert.equal(limiter.addressCount, 0);
 });
+
+Deno.test("RateLimiter counts only wrong passwords: five per connection per ten minutes", () => {
+  const limits = new RateLimiter().connect("", 0);
+  for (let i = 0; i < 20; i++) {
+    assert.equal(limits.takePasswordTry(0), true);
+    limits.passwordWasRight();
+  }
+  const wrong = Array.from({ length: 7 }, () => limits.takePasswordTry(0));
+  assert.deepEqual(wrong, [true, true, true, true, true, false, false]);
+  assert.equal(limits.takePasswordTry(119_999), false);
+  assert.equal(limits.takePasswordTry(120_000), true, "one more every two minutes");
+});
+
+Deno.test("RateLimiter shares twenty wrong passwords among one address's connections", () => {
+  const limiter = new RateLimiter();
+  const tries = (address: string) =>
+    Array.from({ length: 6 }, () => limiter.connect(address, 0))
+      .flatMap((limits) => Array.from({ length: 5 }, () => limits.takePasswordTry(0)))
+      .filter(Boolean).length;
+  assert.equal(tries("198.51.100.7"), 20);
+  assert.equal(tries("192.0.2.1"), 20, "another address has its own");
+  assert.equal(tries(""), 30, "no address: each connection's own budget only");
+});

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { parseConfig } from "../lib/config.ts";
 import { SILENT_LOGGER } from "../lib/log.ts";
 import { startServer } from "../server.ts";
+import { freePort, spawnServer } from "../scripts/_process.ts";
 import { CANDIDATE, TestClient } from "./_helpers.ts";
 import { withServer } from "./_server.ts";
 
@@ -88,6 +89,7 @@ Deno.test("Server closes every socket with 1001 on shutdown", async () => {
     HOST: "127.0.0.1",
     ICE_SERVERS: "[]",
     SESSION_SECRET: "test-secret-0123456789abcdef0123456789",
+    DATA_DIR: staticDir,
   });
   const server = await startServer(config, {
     staticDir: new URL(`file://${staticDir}/`),
@@ -209,5 +211,116 @@ Deno.test("Server serves the source map only when SOURCE_MAP is on", async () =>
       await response.body?.cancel();
       assert.equal(response.status, status, `SOURCE_MAP=${setting}`);
     });
+  }
+});
+
+Deno.test("Server lets a knocker into a locked room: lock, knock, admit, addPeer both ways", async () => {
+  await withServer({}, async (server, url) => {
+    const host = await TestClient.connect(url);
+    host.client.send("join", { channel: "room", userdata: { name: "Ann" } });
+    await host.client.next("joined");
+    assert.deepEqual((await host.client.next("roomState")).data.hosts, [host.peerId]);
+    host.client.send("lock", { channel: "room", locked: true });
+    assert.equal((await host.client.next("roomState")).data.locked, true);
+
+    const guest = await TestClient.connect(url);
+    guest.client.send("join", { channel: "room", userdata: { name: "Bob" } });
+    const refused = await guest.client.next("error");
+    assert.deepEqual([refused.data.code, refused.data.event], ["room_locked", "join"]);
+    guest.client.send("knock", { channel: "room", userdata: { name: "Bob" }, browser: "b-1" });
+    assert.deepEqual((await guest.client.next("knocking")).data, { channel: "room" });
+    assert.deepEqual((await host.client.next("knocks")).data, {
+      channel: "room",
+      knocks: [{ peer_id: guest.peerId, name: "Bob" }],
+    });
+
+    host.client.send("admit", { channel: "room", peer_id: guest.peerId });
+    assert.deepEqual((await host.client.next("knocks")).data.knocks, []);
+    assert.deepEqual((await host.client.next("addPeer")).data, {
+      peer_id: guest.peerId,
+      should_create_offer: false,
+      polite: true,
+      userdata: { name: "Bob" },
+    });
+    assert.deepEqual((await guest.client.next("addPeer")).data, {
+      peer_id: host.peerId,
+      should_create_offer: true,
+      polite: false,
+      userdata: { name: "Ann" },
+    });
+    await guest.client.next("joined");
+    assert.deepEqual((await guest.client.next("roomState")).data, {
+      channel: "room",
+      hosts: [host.peerId],
+      locked: true,
+      password: false,
+    });
+    guest.client.send("relayICECandidate", { peer_id: host.peerId, ice_candidate: CANDIDATE });
+    assert.equal((await host.client.next("iceCandidate")).data.peer_id, guest.peerId);
+    assert.deepEqual(server.hub.registry.membersOf("room"), [host.peerId, guest.peerId]);
+    await guest.client.close();
+    await host.client.close();
+  });
+});
+
+Deno.test("Server keeps a room's host, lock and password across a SIGKILL and restart", async () => {
+  const dataDir = await Deno.makeTempDir();
+  const port = freePort();
+  const env = {
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    ICE_SERVERS: "[]",
+    LOG_LEVEL: "warn",
+    DATA_DIR: dataDir,
+  };
+  const script = new URL("../server.ts", import.meta.url).pathname;
+  let server = await spawnServer(script, { env });
+  const url = `ws://127.0.0.1:${port}/ws`;
+  try {
+    const host = await TestClient.connect(url);
+    host.client.send("join", { channel: "room", userdata: {} });
+    await host.client.next("joined");
+    await host.client.next("roomState");
+    host.client.send("setPassword", { channel: "room", password: "right" });
+    await host.client.next("roomState");
+    host.client.send("lock", { channel: "room", locked: true });
+    await host.client.next("roomState");
+    // Wait for the state to reach the disk (saved within a second).
+    for (let tries = 0;; tries++) {
+      const saved = await Deno.readTextFile(`${dataDir}/rooms.json`).catch(() => "");
+      if (saved.includes('"locked":true')) {
+        assert.equal(saved.includes("right"), false, "only the hash is saved");
+        break;
+      }
+      if (tries > 100) throw new Error("the lock never reached rooms.json");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    server.child.kill("SIGKILL");
+    await server.exited;
+    await host.client.closed;
+    server = await spawnServer(script, { env });
+
+    const stranger = await TestClient.connect(url);
+    stranger.client.send("join", { channel: "room", userdata: {}, password: "right" });
+    const refused = await stranger.client.next("error");
+    assert.equal(refused.data.code, "room_locked");
+    const back = await TestClient.connect(url);
+    back.client.send("resume", {
+      token: host.welcome.data.resume_token,
+      channels: [{ channel: "room" }],
+    });
+    assert.equal((await back.client.next("resumed")).data.peer_id, host.peerId);
+    assert.deepEqual((await back.client.next("roomState")).data, {
+      channel: "room",
+      hosts: [host.peerId],
+      locked: true,
+      password: true,
+    });
+    await stranger.client.close();
+    await back.client.close();
+  } finally {
+    server.child.kill("SIGKILL");
+    await server.exited;
+    await Deno.remove(dataDir, { recursive: true });
   }
 });
