@@ -8,7 +8,14 @@
 import assert from "node:assert/strict";
 import axe from "axe-core";
 import type { Page } from "playwright-core";
-import { e2eTest, joinRoom, startE2E, WAIT_MS, waitForPlayingVideos } from "./_browser.ts";
+import {
+  e2eTest,
+  joinRoom,
+  startE2E,
+  WAIT_MS,
+  waitForPlayingVideos,
+  waitForRemoteCount,
+} from "./_browser.ts";
 
 /** Runs axe in the page; returns one line per violation (rule, impact, where). */
 async function audit(page: Page): Promise<string[]> {
@@ -253,6 +260,64 @@ e2eTest(
         ].slice(-4),
       );
       assert.deepEqual(e2e.errors, []);
+    } finally {
+      await e2e.close();
+    }
+  },
+);
+
+e2eTest(
+  "axe finds no violations at a locked door, knocking, the password prompt, for a host, and once removed",
+  async () => {
+    const e2e = await startE2E();
+    try {
+      const baseUrl = e2e.baseUrl;
+      const ann = await e2e.newPage();
+      await joinRoom(ann, { baseUrl, room: "a11y-host", name: "Ann" });
+      await ann.locator("[data-local] .host-badge").waitFor({ timeout: WAIT_MS });
+      const bob = await e2e.newPage();
+      await joinRoom(bob, { baseUrl, room: "a11y-host", name: "Bob" });
+      await waitForPlayingVideos(ann, 1);
+      await ann.getByRole("button", { name: "Lock room" }).click();
+      await ann.locator('button[aria-label="Lock room"][aria-pressed="true"]').waitFor({
+        timeout: WAIT_MS,
+      });
+
+      const cid = await e2e.newPage();
+      await cid.goto(`${baseUrl}/r/a11y-host`);
+      await cid.getByLabel("Name").fill("Cid");
+      await cid.getByRole("button", { name: "Join" }).click();
+      await cid.getByRole("button", { name: "Ask to join" }).waitFor({ timeout: WAIT_MS });
+      await assertAccessible(cid, "a locked room's door");
+      await cid.getByRole("button", { name: "Ask to join" }).click();
+      await cid.getByText("Waiting for a host to let you in").waitFor({ timeout: WAIT_MS });
+      await assertAccessible(cid, "the knocking screen");
+
+      await ann.getByRole("region", { name: "Requests to join" }).waitFor({ timeout: WAIT_MS });
+      await assertAccessible(ann, "the room with a request to join");
+      await ann.getByRole("button", { name: "Actions for Bob" }).click();
+      await assertAccessible(ann, "the room with a tile's host menu open");
+      await ann.getByRole("button", { name: "People" }).click();
+      await ann.getByLabel("Room password").waitFor({ timeout: WAIT_MS });
+      await assertAccessible(ann, "People as a host");
+      await ann.getByLabel("Room password").fill("pw");
+      await ann.getByRole("button", { name: "Set password" }).click();
+      await ann.getByText("Newcomers need the password.").waitFor({ timeout: WAIT_MS });
+      await ann.getByRole("dialog", { name: "People" }).locator("li", { hasText: "Bob" })
+        .getByRole("button", { name: "Remove" }).click();
+      await bob.getByText("You were removed from the room").waitFor({ timeout: WAIT_MS });
+      await assertAccessible(bob, "the removed screen");
+      await waitForRemoteCount(ann, 0);
+      await assertAccessible(ann, "the room after a removal");
+
+      // A newcomer to an unlocked room with a password is asked for it.
+      await ann.getByRole("button", { name: "Lock room" }).click();
+      const dee = await e2e.newPage();
+      await dee.goto(`${baseUrl}/r/a11y-host`);
+      await dee.getByLabel("Name").fill("Dee");
+      await dee.getByRole("button", { name: "Join" }).click();
+      await dee.getByLabel("Password").waitFor({ timeout: WAIT_MS });
+      await assertAccessible(dee, "the password prompt");
     } finally {
       await e2e.close();
     }
