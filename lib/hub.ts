@@ -471,25 +471,19 @@ export class Hub {
     }
     switch (message.event) {
       case "join":
-        if (!link.limits.takeJoin(this.#now())) {
-          return this.#error(
-            peer,
-            "rate_limited",
-            "Cannot join: too many join attempts; wait a minute",
-            "join",
-          );
-        }
-        return this.#join(link, peer, message.data);
       case "knock":
+        // A knock is a try at a room too: both spend the join budget.
         if (!link.limits.takeJoin(this.#now())) {
           return this.#error(
             peer,
             "rate_limited",
-            "Cannot knock: too many join attempts; wait a minute",
-            "knock",
+            `Cannot ${message.event}: too many join attempts; wait a minute`,
+            message.event,
           );
         }
-        return this.#membership.knock(peer.id, message.data);
+        return message.event === "join"
+          ? this.#join(link, peer, message.data)
+          : this.#membership.knock(peer.id, message.data);
       case "lock":
         return this.#membership.lock(peer.id, message.data.channel, message.data.locked);
       case "setPassword":

@@ -3,6 +3,7 @@
 import type { SocketLike } from "../client/signaling.ts";
 import { type Connection, Hub, type HubOptions, type Session } from "../lib/hub.ts";
 import type { ResumeChannel } from "../lib/protocol.ts";
+import { TokenSigner } from "../lib/token.ts";
 
 /** An ICE candidate as a client relays it; opaque to the server. */
 export const CANDIDATE = {
@@ -141,6 +142,19 @@ export function hubFixture(options: HubOptions = {}, { startMs = 0 }: { startMs?
     return m;
   };
   return { hub, clock, connect, member, pairInRoom, resume };
+}
+
+/**
+ * A {@linkcode hubFixture} whose peers can resume: a token signer, a 25 s
+ * window, 120 s tokens, and a clock at a real date (tokens carry times).
+ */
+export function resumableHubFixture(options: HubOptions = {}) {
+  return hubFixture({
+    tokens: new TokenSigner(SECRET),
+    resumeWindowMs: 25_000,
+    tokenTtlMs: 120_000,
+    ...options,
+  }, { startMs: 1_700_000_000_000 });
 }
 
 /** A real WebSocket client that queues frames so tests can await them. */

@@ -2,6 +2,7 @@
 
 import { parseConfig } from "../lib/config.ts";
 import { SILENT_LOGGER } from "../lib/log.ts";
+import { freePort, spawnServer } from "../scripts/_process.ts";
 import { type RunningServer, startServer } from "../server.ts";
 
 /** Runs `fn` against a real server configured by `env`, then shuts it down. */
@@ -33,4 +34,53 @@ export async function withServer(
     await server.shutdown();
     await Deno.remove(staticDir, { recursive: true });
   }
+}
+
+/** A server process a test can kill and start again on the same port and data. */
+export interface RestartableServer {
+  /** The `/ws` URL. */
+  url: string;
+  dataDir: string;
+  /** SIGKILLs the process (nothing saved on the way out) and starts it again. */
+  restart(): Promise<void>;
+}
+
+/** Runs `fn` against `server.ts` as a child process with a fresh DATA_DIR, then kills it. */
+export async function withRestartableServer(fn: (server: RestartableServer) => Promise<void>) {
+  const dataDir = await Deno.makeTempDir();
+  const port = freePort();
+  const env = {
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    ICE_SERVERS: "[]",
+    LOG_LEVEL: "warn",
+    DATA_DIR: dataDir,
+  };
+  const script = new URL("../server.ts", import.meta.url).pathname;
+  let process = await spawnServer(script, { env });
+  try {
+    await fn({
+      url: `ws://127.0.0.1:${port}/ws`,
+      dataDir,
+      async restart() {
+        process.child.kill("SIGKILL");
+        await process.exited;
+        process = await spawnServer(script, { env });
+      },
+    });
+  } finally {
+    process.child.kill("SIGKILL");
+    await process.exited;
+    await Deno.remove(dataDir, { recursive: true });
+  }
+}
+
+/** Resolves with `file`'s text once it contains `text` (the server saves within a second). */
+export async function savedWith(file: string, text: string): Promise<string> {
+  for (let tries = 0; tries <= 100; tries++) {
+    const saved = await Deno.readTextFile(file).catch(() => "");
+    if (saved.includes(text)) return saved;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${text} never reached ${file}`);
 }

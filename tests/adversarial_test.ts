@@ -6,8 +6,7 @@
 
 import assert from "node:assert/strict";
 import { TestClient } from "./_helpers.ts";
-import { withServer } from "./_server.ts";
-import { freePort, spawnServer } from "../scripts/_process.ts";
+import { savedWith, withRestartableServer, withServer } from "./_server.ts";
 
 /** Opens a socket and resolves whether it opened or was refused. */
 function tryOpen(url: string): Promise<{ socket: WebSocket; opened: boolean }> {
@@ -115,55 +114,31 @@ Deno.test("Adversary: Host tricks get 400 and never reach another route", async 
 });
 
 Deno.test("Adversary: a token of someone who left is refused after a SIGKILL and restart", async () => {
-  const dataDir = await Deno.makeTempDir();
-  const port = freePort();
-  const env = {
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    ICE_SERVERS: "[]",
-    LOG_LEVEL: "warn",
-    DATA_DIR: dataDir,
-  };
-  const script = new URL("../server.ts", import.meta.url).pathname;
-  let server = await spawnServer(script, { env });
-  const url = `ws://127.0.0.1:${port}/ws`;
-  try {
-    const left = await TestClient.connect(url);
+  await withRestartableServer(async (server) => {
+    const left = await TestClient.connect(server.url);
     const leftToken: string = left.welcome.data.resume_token;
     left.client.send("join", { channel: "room", userdata: {} });
     await left.client.next("joined");
-    const stays = await TestClient.connect(url);
+    const stays = await TestClient.connect(server.url);
     const staysToken: string = stays.welcome.data.resume_token;
     stays.client.send("join", { channel: "room", userdata: {} });
     await stays.client.next("addPeer");
     await left.client.close(); // Leave: retired
-    // Wait for the retirement to reach the disk (saved within a second).
-    for (let tries = 0;; tries++) {
-      const saved = await Deno.readTextFile(`${dataDir}/retired.json`).catch(() => "");
-      if (saved.includes(left.peerId)) break;
-      if (tries > 100) throw new Error("the retired id never reached retired.json");
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    server.child.kill("SIGKILL");
-    await server.exited;
+    await savedWith(`${server.dataDir}/retired.json`, left.peerId);
+    await server.restart();
     await stays.client.closed;
-    server = await spawnServer(script, { env });
 
-    const replay = await TestClient.connect(url);
+    const replay = await TestClient.connect(server.url);
     replay.client.send("resume", { token: leftToken, channels: [{ channel: "room" }] });
     const refused = await replay.client.next("error");
     assert.equal(refused.data.code, "bad_token");
     assert.match(refused.data.message, /left/);
     // Positive control: the one who did not leave resumes on the new process.
-    const back = await TestClient.connect(url);
+    const back = await TestClient.connect(server.url);
     back.client.send("resume", { token: staysToken, channels: [{ channel: "room" }] });
     const resumed = await back.client.next("resumed");
     assert.equal(resumed.data.peer_id, stays.peerId);
     await replay.client.close();
     await back.client.close();
-  } finally {
-    server.child.kill("SIGKILL");
-    await server.exited;
-    await Deno.remove(dataDir, { recursive: true });
-  }
+  });
 });

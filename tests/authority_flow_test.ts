@@ -8,26 +8,17 @@ import assert from "node:assert/strict";
 import type { HubOptions } from "../lib/hub.ts";
 import type { LogLevel } from "../lib/log.ts";
 import { loadRooms, saveRooms } from "../lib/saved_rooms.ts";
-import { TokenSigner } from "../lib/token.ts";
 import {
   CANDIDATE,
   FakeConnection,
   frame,
-  hubFixture,
   type Member,
   OFFER,
-  SECRET,
+  resumableHubFixture,
 } from "./_helpers.ts";
 import { until } from "./_wait.ts";
 
-function setup(options: HubOptions = {}) {
-  return hubFixture({
-    tokens: new TokenSigner(SECRET),
-    resumeWindowMs: 25_000,
-    tokenTtlMs: 120_000,
-    ...options,
-  }, { startMs: 1_700_000_000_000 });
-}
+const setup = resumableHubFixture;
 
 function send(m: Member, event: string, data: unknown) {
   m.session.receive(frame(event, data));

@@ -5,18 +5,17 @@
  */
 
 import assert from "node:assert/strict";
-import type { HubOptions } from "../lib/hub.ts";
 import { TokenSigner } from "../lib/token.ts";
-import { CANDIDATE, FakeConnection, frame, hubFixture, SECRET } from "./_helpers.ts";
+import {
+  CANDIDATE,
+  FakeConnection,
+  frame,
+  hubFixture,
+  resumableHubFixture,
+  SECRET,
+} from "./_helpers.ts";
 
-function setup(options: HubOptions = {}) {
-  return hubFixture({
-    tokens: new TokenSigner(SECRET),
-    resumeWindowMs: 25_000,
-    tokenTtlMs: 120_000,
-    ...options,
-  }, { startMs: 1_700_000_000_000 });
-}
+const setup = resumableHubFixture;
 Deno.test("Hub welcome carries a resume token and the window", () => {
   const { member } = setup();
   const a = member();

@@ -2,9 +2,8 @@ import assert from "node:assert/strict";
 import { parseConfig } from "../lib/config.ts";
 import { SILENT_LOGGER } from "../lib/log.ts";
 import { startServer } from "../server.ts";
-import { freePort, spawnServer } from "../scripts/_process.ts";
 import { CANDIDATE, TestClient } from "./_helpers.ts";
-import { withServer } from "./_server.ts";
+import { savedWith, withRestartableServer, withServer } from "./_server.ts";
 
 Deno.test("Server joins, relays, parts and disconnects real WebSocket clients", async () => {
   await withServer({}, async (server, url) => {
@@ -264,20 +263,8 @@ Deno.test("Server lets a knocker into a locked room: lock, knock, admit, addPeer
 });
 
 Deno.test("Server keeps a room's host, lock and password across a SIGKILL and restart", async () => {
-  const dataDir = await Deno.makeTempDir();
-  const port = freePort();
-  const env = {
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    ICE_SERVERS: "[]",
-    LOG_LEVEL: "warn",
-    DATA_DIR: dataDir,
-  };
-  const script = new URL("../server.ts", import.meta.url).pathname;
-  let server = await spawnServer(script, { env });
-  const url = `ws://127.0.0.1:${port}/ws`;
-  try {
-    const host = await TestClient.connect(url);
+  await withRestartableServer(async (server) => {
+    const host = await TestClient.connect(server.url);
     host.client.send("join", { channel: "room", userdata: {} });
     await host.client.next("joined");
     await host.client.next("roomState");
@@ -285,26 +272,16 @@ Deno.test("Server keeps a room's host, lock and password across a SIGKILL and re
     await host.client.next("roomState");
     host.client.send("lock", { channel: "room", locked: true });
     await host.client.next("roomState");
-    // Wait for the state to reach the disk (saved within a second).
-    for (let tries = 0;; tries++) {
-      const saved = await Deno.readTextFile(`${dataDir}/rooms.json`).catch(() => "");
-      if (saved.includes('"locked":true')) {
-        assert.equal(saved.includes("right"), false, "only the hash is saved");
-        break;
-      }
-      if (tries > 100) throw new Error("the lock never reached rooms.json");
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    server.child.kill("SIGKILL");
-    await server.exited;
+    const saved = await savedWith(`${server.dataDir}/rooms.json`, '"locked":true');
+    assert.equal(saved.includes("right"), false, "only the hash is saved");
+    await server.restart();
     await host.client.closed;
-    server = await spawnServer(script, { env });
 
-    const stranger = await TestClient.connect(url);
+    const stranger = await TestClient.connect(server.url);
     stranger.client.send("join", { channel: "room", userdata: {}, password: "right" });
     const refused = await stranger.client.next("error");
     assert.equal(refused.data.code, "room_locked");
-    const back = await TestClient.connect(url);
+    const back = await TestClient.connect(server.url);
     back.client.send("resume", {
       token: host.welcome.data.resume_token,
       channels: [{ channel: "room" }],
@@ -318,9 +295,5 @@ Deno.test("Server keeps a room's host, lock and password across a SIGKILL and re
     });
     await stranger.client.close();
     await back.client.close();
-  } finally {
-    server.child.kill("SIGKILL");
-    await server.exited;
-    await Deno.remove(dataDir, { recursive: true });
-  }
+  });
 });
