@@ -196,3 +196,102 @@ Deno.test("CallController runs each connection's ICE-restart wait on the injecte
   assert.equal(timers.fire(), 4000, "the wait before restarting ICE");
   assert.equal(pcs[0].iceRestarts, 1);
 });
+
+Deno.test("CallController at a locked room knocks on a new connection and is let in", () => {
+  const { store, call, sockets, joinAs, welcome } = fakeCall({ deps: { browserId: "b1" } });
+  const first = joinAs("Ann");
+  assert.deepEqual(first.frames()[0].data.browser, "b1", "the browser id goes with the join");
+  first.serverSend("error", { code: "room_locked", message: "locked", event: "join" });
+  assert.equal(store.phase.value, "prejoin");
+  assert.equal(store.gate.value, "locked");
+  assert.equal(store.error.value, null, "a locked room is a door, not a failure");
+  assert.equal(first.closedWith, 1000);
+
+  call.join("Ann", { knock: true });
+  const second = welcome();
+  assert.deepEqual(second.frames(), [
+    { event: "knock", data: { channel: "room", userdata: { name: "Ann" }, browser: "b1" } },
+  ]);
+  second.serverSend("knocking", { channel: "room" });
+  assert.equal(store.gate.value, "knocking");
+  assert.equal(store.phase.value, "joining");
+  second.serverSend("joined", { channel: "room", peers: [] });
+  assert.equal(store.phase.value, "in-call");
+  assert.equal(store.gate.value, null);
+  assert.equal(sockets.length, 2);
+});
+
+Deno.test("CallController told it was denied or removed goes back to the pre-join screen, saying so", () => {
+  const denied = fakeCall();
+  denied.call.join("Ann", { knock: true });
+  const door = denied.welcome();
+  door.serverSend("knocking", { channel: "room" });
+  door.serverSend("denied", { channel: "room" });
+  assert.equal(denied.store.phase.value, "prejoin");
+  assert.match(denied.store.error.value ?? "", /A host did not let you in/);
+  assert.equal(denied.store.gate.value, null);
+
+  const removed = fakeCall();
+  const socket = removed.joinAs("Ann");
+  socket.serverSend("joined", { channel: "room", peers: [] });
+  socket.serverSend("removed", { channel: "room" });
+  socket.serverClose(4003);
+  assert.equal(removed.store.phase.value, "prejoin");
+  assert.equal(removed.store.error.value, "You were removed from the room.");
+  assert.equal(removed.sockets.length, 1, "no reconnect after a removal");
+});
+
+Deno.test("CallController asks for a password, sends it, and says when it is wrong", () => {
+  const { store, call, joinAs, welcome } = fakeCall();
+  const first = joinAs("Ann");
+  first.serverSend("error", { code: "password_required", message: "pw", event: "join" });
+  assert.equal(store.gate.value, "password");
+  assert.equal(store.error.value, null);
+  store.password.value = "nope";
+  call.join("Ann");
+  const second = welcome();
+  assert.equal(second.frames()[0].data.password, "nope");
+  second.serverSend("error", { code: "wrong_password", message: "wrong", event: "join" });
+  assert.equal(store.gate.value, "password");
+  assert.match(store.error.value ?? "", /password is not right/);
+});
+
+Deno.test("CallController follows the room's hosts and requests, and mutes when a host asks", async () => {
+  const { store, call, joinAs } = fakeCall();
+  await call.media.startPreview();
+  const socket = joinAs("Ann");
+  socket.serverSend("joined", { channel: "room", peers: [] });
+  socket.serverSend("roomState", {
+    channel: "room",
+    hosts: ["me"],
+    locked: false,
+    password: false,
+  });
+  assert.equal(store.isHost.value, true);
+  socket.serverSend("roomState", { channel: "other", hosts: [], locked: true, password: true });
+  assert.equal(store.authority.value?.locked, false, "another room's state is not ours");
+  socket.serverSend("knocks", { channel: "room", knocks: [{ peer_id: "k1", name: "Kim" }] });
+  assert.deepEqual(store.knocks.value, [{ id: "k1", name: "Kim" }]);
+  assert.equal(store.announcements.value.at(-1)?.text, "Kim asks to join");
+
+  call.hostAction("admit", "k1");
+  call.lockRoom(true);
+  call.setRoomPassword("pw");
+  assert.deepEqual(socket.frames().slice(-3), [
+    { event: "admit", data: { channel: "room", peer_id: "k1" } },
+    { event: "lock", data: { channel: "room", locked: true } },
+    { event: "setPassword", data: { channel: "room", password: "pw" } },
+  ]);
+
+  // Removing someone from an unlocked room offers to lock it.
+  call.removeFromRoom("bob", "Bob");
+  assert.deepEqual(socket.frames().at(-1), {
+    event: "remove",
+    data: { channel: "room", peer_id: "bob" },
+  });
+  assert.equal(store.lockOffer.value, "Bob");
+
+  socket.serverSend("muted", { channel: "room", by: "me" });
+  await until(() => !store.micOn.value, "the microphone to mute");
+  assert.match(store.notice.value ?? "", /A host muted your microphone/);
+});

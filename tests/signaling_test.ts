@@ -147,7 +147,7 @@ Deno.test("SignalingClient waits while offline and retries at once when back onl
   assert.equal(sockets.length, 2, "reconnected immediately");
 });
 
-Deno.test("SignalingClient gives up when another tab takes over, when kicked, or never connected", () => {
+Deno.test("SignalingClient gives up when another tab takes over, when kicked or removed, or never connected", () => {
   const replaced = client();
   replaced.link.start();
   replaced.welcome(replaced.sockets[0], "me");
@@ -165,6 +165,13 @@ Deno.test("SignalingClient gives up when another tab takes over, when kicked, or
   kicked.welcome(kicked.sockets[0], "me");
   kicked.sockets[0].serverClose(1008);
   assert.deepEqual(kicked.gaveUp, ["refused"]);
+
+  const removed = client();
+  removed.link.start();
+  removed.welcome(removed.sockets[0], "me");
+  removed.sockets[0].serverClose(4003);
+  assert.deepEqual(removed.gaveUp, ["removed"]);
+  assert.equal(removed.timers.pending.size, 0, "a removed person does not resume");
 });
 
 Deno.test("SignalingClient close is deliberate: no reconnect", () => {
