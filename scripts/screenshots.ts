@@ -1,5 +1,6 @@
 /**
- * Regenerates the README's screenshots (docs/features.png, docs/phone.png)
+ * Regenerates the README's screenshots (docs/features.png, docs/phone.png,
+ * docs/knock.png)
  * with headless Chromium and fake media: `deno task screenshots`.
  *
  * @module
@@ -38,5 +39,17 @@ await p.waitForFunction(() =>
 );
 await p.screenshot({ path: "docs/phone.png" });
 await phone.close();
+
+// A host's view of someone asking to join a locked room.
+await ann.keyboard.press("Escape");
+await ann.getByRole("button", { name: "Lock room" }).click();
+const eve = await e2e.newPage();
+await eve.goto(`${e2e.baseUrl}/r/design-review`);
+await eve.getByLabel("Name").fill("Eve Park");
+await eve.getByRole("button", { name: "Join" }).click();
+await eve.getByRole("button", { name: "Ask to join" }).click();
+await ann.getByRole("region", { name: "Requests to join" }).getByText("Eve Park").waitFor();
+await ann.waitForTimeout(500);
+await ann.screenshot({ path: "docs/knock.png" });
 if (e2e.errors.length > 0) console.error(e2e.errors);
 await e2e.close();
