@@ -57,6 +57,8 @@ export function Room({ call, inviteUrl }: RoomProps) {
           </span>
         )}
         {store.notice.value !== null && <p class="notice" role="status">{store.notice.value}</p>}
+        {/* In the flow, under the title: it never covers a tile, the chat or the controls. */}
+        <KnockRequests call={call} />
       </header>
       <main class="stage">
         <section
@@ -110,7 +112,6 @@ export function Room({ call, inviteUrl }: RoomProps) {
         />
       </main>
       <Announcer items={store.announcements.value} />
-      <KnockRequests call={call} />
       {lockOffer !== null && (
         <div class="alert floating" role="status">
           <p>{lockOffer} was removed. Lock the room so nobody else walks in?</p>
