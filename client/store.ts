@@ -58,20 +58,8 @@ export const MAX_ANNOUNCEMENTS = 5;
 /** How many chat lines are kept; older ones scroll away for good. */
 export const MAX_CHAT_MESSAGES = 200;
 
-/** Longest display name, in characters. */
-export const MAX_NAME_LENGTH = 40;
-
-// Also invisible ones (zero-width, bidi marks, BOM), so "Al\u200Bice" cannot pass for "Alice".
-// deno-lint-ignore no-control-regex
-const UNPRINTABLE = /[\u0000-\u001f\u007f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
-
-/** Turns whatever arrived as a name into a short, printable one. */
-export function cleanName(value: unknown, fallback = "Guest"): string {
-  if (typeof value !== "string") return fallback;
-  // Control characters and bidi overrides would let a name spoof the UI.
-  const name = value.replace(UNPRINTABLE, "").trim().slice(0, MAX_NAME_LENGTH);
-  return name === "" ? fallback : name;
-}
+// Names are cleaned the same way on both sides: the server cleans knock names.
+export { cleanName, MAX_NAME_LENGTH } from "../lib/protocol.ts";
 
 /** Media devices by kind, as `enumerateDevices()` lists them. */
 export interface DeviceLists {

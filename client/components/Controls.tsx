@@ -6,6 +6,7 @@ import { Icon } from "./Icon.tsx";
 import { InviteButton } from "./InviteButton.tsx";
 import { MediaToggles } from "./MediaToggles.tsx";
 import { PanelButton } from "./PanelButton.tsx";
+import { ToggleButton } from "./ToggleButton.tsx";
 
 interface ControlsProps {
   call: CallController;
@@ -24,38 +25,29 @@ export function Controls({ call, inviteUrl, chatToggleRef }: ControlsProps) {
     <nav class="controls" aria-label="Call controls">
       <MediaToggles call={call} />
       {store.canShareScreen.value && (
-        <button
-          type="button"
-          class="round toggle"
-          aria-label="Share screen"
+        <ToggleButton
+          label="Share screen"
           title={sharing ? "Stop sharing" : "Share your screen"}
-          aria-pressed={sharing}
+          pressed={sharing}
+          icon="screen"
           onClick={() => void call.media.toggleScreenShare()}
-        >
-          <Icon name="screen" />
-        </button>
+        />
       )}
-      <button
-        type="button"
-        class="round toggle"
-        aria-label="Raise hand"
+      <ToggleButton
+        label="Raise hand"
         title="Raise hand (H)"
-        aria-pressed={store.handRaised.value}
+        pressed={store.handRaised.value}
+        icon="hand"
         onClick={() => call.toggleHand()}
-      >
-        <Icon name="hand" />
-      </button>
+      />
       {store.isHost.value && (
-        <button
-          type="button"
-          class="round toggle"
-          aria-label="Lock room"
+        <ToggleButton
+          label="Lock room"
           title={locked ? "Unlock the room" : "Lock the room: newcomers must ask to join"}
-          aria-pressed={locked}
+          pressed={locked}
+          icon="lock"
           onClick={() => call.lockRoom(!locked)}
-        >
-          <Icon name="lock" />
-        </button>
+        />
       )}
       <PanelButton store={store} panel="people" label="People" icon="people" />
       <PanelButton
