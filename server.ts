@@ -58,6 +58,8 @@ export async function startServer(
     resumeWindowMs: config.resumeWindowSeconds * 1000,
     tokenTtlMs: config.resumeTokenTtlSeconds * 1000,
     iceServers: config.iceServers,
+    turn: config.turn,
+    iceTransportPolicy: config.iceTransportPolicy,
     maxPeersPerChannel: config.maxPeersPerChannel,
     maxChannelsPerPeer: config.maxChannelsPerPeer,
     maxMessageBytes: config.maxMessageBytes,

@@ -70,6 +70,12 @@ export class CallController {
   #reintroductionTimer: unknown;
   /** Whether the current connection asks to be let in rather than joins. */
   #knocking = false;
+  /**
+   * Peer frames that arrive while we join: the server introduces the room
+   * (`addPeer`s) before `joined`, which carries our ICE servers — TURN
+   * credentials included — so connections wait for it.
+   */
+  #early: ServerMessage[] = [];
   #resumeWindowMs = DEFAULT_RESUME_WINDOW_S * 1000;
 
   constructor(store: CallStore, deps: CallDeps) {
@@ -244,27 +250,31 @@ export class CallController {
         store.selfId.value = message.data.peer_id;
         if (room !== null) this.#enter(room);
         return;
-      case "joined":
-        if (message.data.channel === room) store.setPhase("in-call");
+      case "joined": {
+        if (message.data.channel !== room) return;
+        const { ice_servers: servers, ice_transport_policy: policy } = message.data;
+        if (servers !== undefined) mesh?.setIceServers(servers, policy);
+        store.setPhase("in-call");
+        for (const early of this.#early.splice(0)) this.#dispatch(early);
+        return;
+      }
+      case "iceServers":
+        mesh?.setIceServers(message.data.ice_servers, message.data.ice_transport_policy);
         return;
       case "resumed":
         store.notice.value = null;
         if (message.data.restored) this.#awaitReintroductions();
         return;
       case "addPeer":
-        return mesh?.add(message.data.peer_id, {
-          polite: message.data.polite,
-          initiator: message.data.should_create_offer,
-          name: cleanName(message.data.userdata.name),
-        });
+      case "sessionDescription":
+      case "iceCandidate":
+        if (store.phase.value === "joining") {
+          this.#early.push(message);
+          return;
+        }
+        return this.#toMesh(message);
       case "removePeer":
         return mesh?.remove(message.data.peer_id);
-      case "sessionDescription":
-        return mesh?.receive(message.data.peer_id, {
-          description: message.data.session_description,
-        });
-      case "iceCandidate":
-        return mesh?.receive(message.data.peer_id, { candidate: message.data.ice_candidate });
       case "peerAway":
       case "peerBack":
         store.patchParticipant(message.data.peer_id, { away: message.event === "peerAway" });
@@ -316,6 +326,27 @@ export class CallController {
     }
   }
 
+  /** Hands a peer's introduction or signaling to the mesh. */
+  #toMesh(
+    message: Extract<
+      ServerMessage,
+      { event: "addPeer" | "sessionDescription" | "iceCandidate" }
+    >,
+  ): void {
+    const mesh = this.#mesh;
+    if (message.event === "addPeer") {
+      mesh?.add(message.data.peer_id, {
+        polite: message.data.polite,
+        initiator: message.data.should_create_offer,
+        name: cleanName(message.data.userdata.name),
+      });
+    } else if (message.event === "sessionDescription") {
+      mesh?.receive(message.data.peer_id, { description: message.data.session_description });
+    } else {
+      mesh?.receive(message.data.peer_id, { candidate: message.data.ice_candidate });
+    }
+  }
+
   /**
    * The server restarted and rebuilt its rooms from resuming clients:
    * everyone still here resumes within its window, so whoever it has not
@@ -350,6 +381,7 @@ export class CallController {
   }
 
   #teardown(): void {
+    this.#early = [];
     this.#clearReintroductionTimer();
     this.#monitor?.stop();
     this.#monitor = null;

@@ -79,6 +79,7 @@ export class Mesh {
   #options: MeshOptions;
   #entries = new Map<string, Entry>();
   #iceServers: RTCIceServer[] = [];
+  #icePolicy: RTCIceTransportPolicy = "all";
   /** After a server restart: the peers the server has introduced again. */
   #reintroduced: Set<string> | null = null;
   #now: () => number;
@@ -103,9 +104,18 @@ export class Mesh {
     return this.#iceServers;
   }
 
-  /** Uses `servers` for connections made from now on. */
-  setIceServers(servers: RTCIceServer[]): void {
+  /**
+   * Uses `servers` and `policy` for connections made from now on, and hands
+   * them to the existing ones.
+   */
+  setIceServers(servers: RTCIceServer[], policy: RTCIceTransportPolicy = "all"): void {
     this.#iceServers = servers;
+    this.#icePolicy = policy;
+    // Fresh credentials for connections that exist: their next ICE
+    // gathering (a restart) uses them.
+    for (const { peer } of this.#entries.values()) {
+      peer.setConfiguration({ iceServers: servers, iceTransportPolicy: policy });
+    }
   }
 
   /**
@@ -216,7 +226,7 @@ export class Mesh {
     const { store, listener } = this.#options;
     const create = this.#options.createConnection ??
       ((config: RTCConfiguration) => new RTCPeerConnection(config));
-    const pc = create({ iceServers: this.#iceServers });
+    const pc = create({ iceServers: this.#iceServers, iceTransportPolicy: this.#icePolicy });
     // The polite side is the member who was there first: the other one just joined.
     store.addParticipant(peerId, name, { announce: polite });
     const entry: Entry = {

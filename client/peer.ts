@@ -138,6 +138,16 @@ export class Peer {
     }
   }
 
+  /** New ICE servers or policy (renewed TURN credentials): used from the next gathering on. */
+  setConfiguration(config: RTCConfiguration): void {
+    if (this.#closed) return;
+    try {
+      this.#pc.setConfiguration({ ...this.#pc.getConfiguration(), ...config });
+    } catch (error) {
+      this.#guard(() => this.#options.onError?.(error));
+    }
+  }
+
   /** `RTCPeerConnection.connectionState`, for deciding whether to restart ICE. */
   get connectionState(): RTCPeerConnectionState {
     return this.#pc.connectionState;

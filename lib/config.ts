@@ -8,6 +8,7 @@
 
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import { type IceServer, parseIceServer } from "./protocol.ts";
+import type { IceTransportPolicy, TurnSettings } from "./turn.ts";
 
 /** The resolved configuration. */
 export interface Config {
@@ -55,6 +56,10 @@ export interface Config {
   metricsToken?: string;
   /** Serve the client's source map (`deno task dev` does; production does not). */
   sourceMap: boolean;
+  /** TURN REST API settings; credentials are minted per session when set. */
+  turn?: TurnSettings;
+  /** `relay`: browsers use only TURN, so peers never learn each other's addresses. */
+  iceTransportPolicy: IceTransportPolicy;
 }
 
 /** The seed's STUN server: fine for tests on one LAN, not behind strict NATs. */
@@ -104,6 +109,8 @@ export const DEFAULTS = {
   passwordTryWindowSeconds: 600,
   /** Pending knocks one room holds; more are refused with rate_limited. */
   maxKnocksPerRoom: 50,
+  /** Seconds a minted TURN credential is valid. */
+  turnTtlSeconds: 86_400,
 } as const;
 
 type Parser<T> = (raw: string, name: string) => T;
@@ -185,11 +192,36 @@ const secret: Parser<string> = (raw, name) => {
   return raw;
 };
 
+/** Any non-empty string: it must equal coturn's `static-auth-secret`, whatever that is. */
+const turnSecret: Parser<string> = (raw, name) => {
+  if (raw === "") throw new TypeError(`Invalid ${name}: empty`);
+  return raw;
+};
+
 const boolean: Parser<boolean> = (raw, name) => {
   const value = raw.trim().toLowerCase();
   if (["1", "true", "yes"].includes(value)) return true;
   if (["0", "false", "no"].includes(value)) return false;
   throw new TypeError(`Invalid ${name} "${raw}": expected true or false`);
+};
+
+const turnUrls: Parser<string[]> = (raw, name) => {
+  const urls = raw.split(",").map((u) => u.trim()).filter((u) => u !== "");
+  const bad = urls.find((u) => !/^turns?:[^\s]+$/.test(u));
+  if (urls.length === 0 || bad !== undefined) {
+    throw new TypeError(
+      `Invalid ${name} "${bad ?? raw}": expected comma-separated turn: or turns: URLs`,
+    );
+  }
+  return urls;
+};
+
+const policy: Parser<IceTransportPolicy> = (raw, name) => {
+  const value = raw.trim().toLowerCase();
+  if (value !== "all" && value !== "relay") {
+    throw new TypeError(`Invalid ${name} "${raw}": expected all or relay`);
+  }
+  return value;
 };
 
 const logLevel: Parser<LogLevel> = (raw, name) => {
@@ -248,6 +280,18 @@ const SETTINGS = {
   logLevel: { env: "LOG_LEVEL", parse: logLevel, fallback: "info" as LogLevel },
   sessionSecret: { env: "SESSION_SECRET", parse: secret, fallback: undefined },
   dataDir: { env: "DATA_DIR", parse: text, fallback: DEFAULTS.dataDir },
+  turnSecret: { env: "TURN_SECRET", parse: turnSecret, fallback: undefined },
+  turnUrls: { env: "TURN_URLS", parse: turnUrls, fallback: undefined },
+  turnTtlSeconds: {
+    env: "TURN_TTL",
+    parse: integer(60, 30 * 86_400),
+    fallback: DEFAULTS.turnTtlSeconds,
+  },
+  iceTransportPolicy: {
+    env: "ICE_TRANSPORT_POLICY",
+    parse: policy,
+    fallback: "all" as IceTransportPolicy,
+  },
   resumeWindowSeconds: {
     env: "RESUME_WINDOW",
     parse: integer(0, 3600),
@@ -356,7 +400,20 @@ export function parseConfig(
     maxAwayPeers: resolve(SETTINGS.maxAwayPeers),
     metricsToken: resolve<string | undefined>(SETTINGS.metricsToken),
     sourceMap: resolve(SETTINGS.sourceMap),
+    iceTransportPolicy: resolve(SETTINGS.iceTransportPolicy),
   };
+  const turnSecret = resolve<string | undefined>(SETTINGS.turnSecret);
+  const turnUrlList = resolve<string[] | undefined>(SETTINGS.turnUrls);
+  const turnTtlSeconds = resolve(SETTINGS.turnTtlSeconds);
+  if (turnUrlList !== undefined && turnSecret === undefined) {
+    throw new TypeError("Invalid TURN_URLS: set TURN_SECRET too (coturn's static-auth-secret)");
+  }
+  if (turnSecret !== undefined && turnUrlList === undefined) {
+    throw new TypeError("Invalid TURN_SECRET: set TURN_URLS too (where browsers reach the relay)");
+  }
+  if (turnSecret !== undefined && turnUrlList !== undefined) {
+    config.turn = { secret: turnSecret, urls: turnUrlList, ttlSeconds: turnTtlSeconds };
+  }
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new TypeError("Invalid TLS_CERT/TLS_KEY: set both or neither");
   }

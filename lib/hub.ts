@@ -38,6 +38,7 @@ import { type ConnectionLimits, RateLimiter, type RateLimitOptions } from "./rat
 import { Registry } from "./registry.ts";
 import { Resume, type ResumeOptions } from "./resume.ts";
 import { CLOSE_CODES } from "./wire.ts";
+import { IceIssuer, type IceTransportPolicy, type TurnSettings } from "./turn.ts";
 
 /** The little the hub needs of a socket. */
 export interface Connection {
@@ -71,8 +72,15 @@ export interface Session {
 
 /** Limits and collaborators of a {@linkcode Hub}; every field has a default. */
 export interface HubOptions extends RateLimitOptions, ResumeOptions, RoomLimits {
-  /** ICE servers announced in `welcome`. Default `[]`. */
+  /**
+   * ICE servers (`ICE_SERVERS`). `welcome` carries those without
+   * credentials; `joined` carries them all. Default `[]`.
+   */
   iceServers?: IceServer[];
+  /** TURN REST API settings: each member gets its own expiring credential. */
+  turn?: TurnSettings;
+  /** Passed to members with their servers. Default `all`. */
+  iceTransportPolicy?: IceTransportPolicy;
   /** Largest accepted frame in bytes. Default 65,536. */
   maxMessageBytes?: number;
   /** Bytes queued to a socket before it is closed as a slow consumer. Default 1 MiB. */
@@ -228,7 +236,10 @@ export class Hub {
   /** Channel membership data (read by tests and `/healthz`). */
   readonly registry: Registry = new Registry();
   #peers = new Map<string, Peer>();
-  readonly #iceServers: IceServer[];
+  readonly #ice: IceIssuer;
+  readonly #icePolicy: IceTransportPolicy;
+  /** When each member's TURN credential expires, ms: renewed before then. */
+  readonly #iceExpiry = new Map<string, number>();
   readonly #maxBytes: number;
   readonly #maxBuffered: number;
   readonly #joinTimeoutMs: number;
@@ -248,7 +259,8 @@ export class Hub {
 
   /** A hub with `options`, each defaulting as {@linkcode HubOptions} says. */
   constructor(options: HubOptions = {}) {
-    this.#iceServers = options.iceServers ?? [];
+    this.#ice = new IceIssuer(options.iceServers ?? [], { turn: options.turn, now: options.now });
+    this.#icePolicy = options.iceTransportPolicy ?? "all";
     this.#maxBytes = options.maxMessageBytes ?? DEFAULTS.maxMessageBytes;
     this.#maxBuffered = options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes;
     this.#joinTimeoutMs = options.joinTimeoutMs ?? DEFAULTS.joinTimeoutSeconds * 1000;
@@ -274,6 +286,7 @@ export class Hub {
         if (peer !== undefined) this.#error(peer, code, message, event);
       },
       holds: (peerId) => this.#peers.has(peerId),
+      joinedExtras: (peerId) => this.#issueIce(peerId),
     });
   }
 
@@ -335,7 +348,8 @@ export class Hub {
     const welcome: Extract<ServerMessage, { event: "welcome" }>["data"] = {
       peer_id: id,
       protocol: PROTOCOL_VERSION,
-      ice_servers: this.#iceServers,
+      // No credentials before joining: a knocker or a scanner gets no relay.
+      ice_servers: this.#ice.public,
     };
     if (this.#resume.enabled) {
       welcome.resume_token = this.#resume.issue(id, now);
@@ -368,6 +382,8 @@ export class Hub {
           event: "session",
           data: { resume_token: this.#resume.issue(peer.id, now) },
         });
+      } else if (link !== null && this.#iceRenewalDue(peer.id, now)) {
+        this.#sendIce(peer);
       }
     }
     this.#membership.sweep();
@@ -655,6 +671,8 @@ export class Hub {
       event: "session",
       data: { resume_token: this.#resume.issue(peer.id, now) },
     });
+    // A new credential for the new connection (the old one may be near its end).
+    if (this.registry.channelsOf(peer.id).size > 0) this.#sendIce(peer);
     if (wasAway && this.#holds(peer)) {
       this.#membership.tellNeighbours(peer.id, { event: "peerBack", data: { peer_id: peer.id } });
     }
@@ -752,9 +770,36 @@ export class Hub {
   }
 
   /** Forgets a peer for good: everyone it shared a channel with is told. */
+  /** A member's ICE configuration, minted now; its expiry is noted for renewal. */
+  #issueIce(peerId: string) {
+    const { iceServers, expiresAt } = this.#ice.issue();
+    if (expiresAt !== Infinity) this.#iceExpiry.set(peerId, expiresAt);
+    return { ice_servers: iceServers, ice_transport_policy: this.#icePolicy };
+  }
+
+  #sendIce(peer: Peer) {
+    this.#send(peer, { event: "iceServers", data: this.#issueIce(peer.id) });
+  }
+
+  /**
+   * Whether a member's credential is in the last fifth of its life (at most
+   * an hour before it ends): renewed then, so an ICE restart never meets an
+   * expired one. A peer in no room is not renewed.
+   */
+  #iceRenewalDue(peerId: string, now: number): boolean {
+    const expiresAt = this.#iceExpiry.get(peerId);
+    if (expiresAt === undefined) return false;
+    if (this.registry.channelsOf(peerId).size === 0) {
+      this.#iceExpiry.delete(peerId);
+      return false;
+    }
+    return now >= expiresAt - Math.min(this.#ice.ttlMs / 5, 3_600_000);
+  }
+
   #remove(peer: Peer) {
     if (!this.#holds(peer)) return;
     this.#peers.delete(peer.id);
+    this.#iceExpiry.delete(peer.id);
     this.#resume.retire(peer.id, this.#now());
     this.#membership.leaveAll(peer.id);
   }

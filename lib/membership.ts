@@ -19,6 +19,7 @@ import {
   cleanName,
   type ErrorCode,
   type HostTargetEvent,
+  type JoinedData,
   type KnockRequest,
   type ServerMessage,
   type UserData,
@@ -46,6 +47,11 @@ export interface MembershipOptions extends RoomLimits {
   holds(peerId: string): boolean;
   /** Room policy. Default: a fresh {@linkcode Authority}. */
   authority?: Authority;
+  /**
+   * What `joined` carries besides the channel and peers: the session's ICE
+   * servers (with TURN credentials) — only members get them. Default none.
+   */
+  joinedExtras?(peerId: string): Pick<JoinedData, "ice_servers" | "ice_transport_policy">;
   /** Default: writes nothing. */
   logger?: Logger;
 }
@@ -79,6 +85,7 @@ export class Membership {
   readonly #maxPeers: number;
   readonly #maxChannels: number;
   readonly #deliver: MembershipOptions["deliver"];
+  readonly #joinedExtras: MembershipOptions["joinedExtras"];
   readonly #refuse: MembershipOptions["refuse"];
   readonly #holds: MembershipOptions["holds"];
   readonly #authority: Authority;
@@ -90,6 +97,7 @@ export class Membership {
     this.#maxPeers = options.maxPeersPerChannel ?? DEFAULTS.maxPeersPerChannel;
     this.#maxChannels = options.maxChannelsPerPeer ?? DEFAULTS.maxChannelsPerPeer;
     this.#deliver = options.deliver;
+    this.#joinedExtras = options.joinedExtras;
     this.#refuse = options.refuse;
     this.#holds = options.holds;
     this.#authority = options.authority ?? new Authority();
@@ -138,7 +146,12 @@ export class Membership {
       });
     }
     if (!this.#holds(peerId)) return;
-    if (!quiet) this.#deliver(peerId, { event: "joined", data: { channel, peers: members } });
+    if (!quiet) {
+      this.#deliver(peerId, {
+        event: "joined",
+        data: { channel, peers: members, ...this.#joinedExtras?.(peerId) },
+      });
+    }
     this.#logger.log("debug", "join", { peer: peerId, channel, size: members.length + 1 });
     if (change.hosts) this.#announce(channel);
     else this.#tellState(peerId, channel);

@@ -140,6 +140,16 @@ export type ClientMessage =
     data: { peer_id: string; session_description: SessionDescription };
   };
 
+/** `joined`: the room is ours; from this server it also carries our ICE configuration. */
+export interface JoinedData {
+  channel: string;
+  peers: string[];
+  /** The full list for our peer connections, TURN credentials included. */
+  ice_servers?: IceServer[];
+  /** `relay` when the server wants browsers to use only TURN. */
+  ice_transport_policy?: "all" | "relay";
+}
+
 /** Frames the server sends. */
 export type ServerMessage =
   | {
@@ -171,7 +181,11 @@ export type ServerMessage =
       userdata: UserData;
     };
   }
-  | { event: "joined"; data: { channel: string; peers: string[] } }
+  | { event: "joined"; data: JoinedData }
+  | {
+    event: "iceServers";
+    data: { ice_servers: IceServer[]; ice_transport_policy: "all" | "relay" };
+  }
   | { event: "parted"; data: { channel: string } }
   | { event: "removePeer"; data: { peer_id: string } }
   | {
@@ -559,9 +573,27 @@ export function parseServerMessage(text: string): ParseResult<ServerMessage> {
         return bad();
       }
       const peers = data.peers.map(parsePeerId).filter((p) => p !== undefined);
+      const joined: JoinedData = { channel: data.channel, peers };
+      if (Array.isArray(data.ice_servers)) {
+        joined.ice_servers = data.ice_servers.map(parseIceServer).filter((s) => s !== undefined);
+      }
+      if (data.ice_transport_policy === "all" || data.ice_transport_policy === "relay") {
+        joined.ice_transport_policy = data.ice_transport_policy;
+      }
+      return { ok: true, value: { event, data: joined } };
+    }
+    case "iceServers": {
+      if (!Array.isArray(data.ice_servers)) return bad();
+      const policy = data.ice_transport_policy === "relay" ? "relay" : "all";
       return {
         ok: true,
-        value: { event, data: { channel: data.channel, peers } },
+        value: {
+          event,
+          data: {
+            ice_servers: data.ice_servers.map(parseIceServer).filter((s) => s !== undefined),
+            ice_transport_policy: policy,
+          },
+        },
       };
     }
     case "parted":

@@ -177,7 +177,7 @@ export class FakePeerConnection {
   #version = 0;
   #remoteHasData = false;
 
-  constructor(readonly config: RTCConfiguration, label = `pc-${++nextId}`) {
+  constructor(public config: RTCConfiguration, label = `pc-${++nextId}`) {
     this.label = label;
     CONNECTIONS.set(label, this);
   }
@@ -193,6 +193,15 @@ export class FakePeerConnection {
   removeTrack(sender: FakeSender) {
     this.senders = this.senders.filter((s) => s !== sender);
     this.#markNeeded();
+  }
+
+  getConfiguration(): RTCConfiguration {
+    return this.config;
+  }
+
+  /** Renewed ICE servers replace the old ones, as the browser's would. */
+  setConfiguration(config: RTCConfiguration) {
+    this.config = config;
   }
 
   restartIce() {

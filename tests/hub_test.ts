@@ -47,7 +47,7 @@ Deno.test("Hub join sends addPeer both ways with offer and politeness roles, the
   join(a.session, "room", { name: "Ann" });
   assert.deepEqual(a.conn.takeV1(), [{
     event: "joined",
-    data: { channel: "room", peers: [] },
+    data: { channel: "room", peers: [], ice_servers: [], ice_transport_policy: "all" },
   }]);
   join(b.session, "room", { name: "Bob" });
   assert.deepEqual(a.conn.take(), [{
@@ -69,7 +69,10 @@ Deno.test("Hub join sends addPeer both ways with offer and politeness roles, the
         userdata: { name: "Ann" },
       },
     },
-    { event: "joined", data: { channel: "room", peers: ["p1"] } },
+    {
+      event: "joined",
+      data: { channel: "room", peers: ["p1"], ice_servers: [], ice_transport_policy: "all" },
+    },
     {
       event: "roomState",
       data: { channel: "room", hosts: ["p1"], locked: false, password: false },

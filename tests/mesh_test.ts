@@ -42,6 +42,7 @@ Deno.test("Mesh connects everyone in a room through the hub with one stream per 
     }
     assert.deepEqual(client.pcs[0].config, {
       iceServers: [{ urls: "stun:example.test" }],
+      iceTransportPolicy: "all",
     });
   }
 });

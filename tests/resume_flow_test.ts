@@ -39,7 +39,13 @@ Deno.test("Hub holds a dropped peer away, queues relays, and resumes it without 
   const back = resume(a.token);
   assert.equal(back.session.peerId, a.id, "same identity");
   const frames = back.conn.take();
-  assert.deepEqual(frames.map((f) => f.event), ["resumed", "iceCandidate", "session"]);
+  // A member gets a fresh ICE configuration with its new connection.
+  assert.deepEqual(frames.map((f) => f.event), [
+    "resumed",
+    "iceCandidate",
+    "session",
+    "iceServers",
+  ]);
   assert.deepEqual(frames[0].data, { peer_id: a.id, channels: ["room"], restored: false });
   assert.deepEqual(frames[1].data, { peer_id: b.id, ice_candidate: CANDIDATE });
   assert.deepEqual(b.conn.take(), [{ event: "peerBack", data: { peer_id: a.id } }]);

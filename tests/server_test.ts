@@ -13,6 +13,8 @@ Deno.test("Server joins, relays, parts and disconnects real WebSocket clients", 
     assert.deepEqual((await a.client.next("joined")).data, {
       channel: "room",
       peers: [],
+      ice_servers: [],
+      ice_transport_policy: "all",
     });
     await a.client.next("roomState");
     b.client.send("join", { channel: "room", userdata: { name: "Bob" } });
