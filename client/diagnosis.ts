@@ -51,9 +51,9 @@ export function diagnose(facts: IceFacts, peerName: string): Diagnosis {
   if (authFailed !== undefined) {
     return {
       summary:
-        `Your browser ${verb} ${peerName}: the relay server ${authFailed.url} refused its credentials.`,
+        `Your browser ${verb} ${peerName}: the relay server ${authFailed.url} refused TURN credentials (wrong or expired).`,
       operatorHint:
-        "Check the TURN username and credential in ICE_SERVERS (time-limited credentials may have expired).",
+        "Check that TURN_SECRET equals coturn's static-auth-secret and that both clocks are right (or, for fixed credentials, the username and credential in ICE_SERVERS).",
     };
   }
   if (

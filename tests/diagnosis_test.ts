@@ -59,7 +59,7 @@ Deno.test("diagnose spots refused TURN credentials and a TURN server giving no r
     }),
     "Bob",
   );
-  assert.match(auth.summary, /refused its credentials/);
+  assert.match(auth.summary, /refused TURN credentials/);
   const noRelay = diagnose(facts({ iceServers: turn, failed: false }), "Bob");
   assert.match(noRelay.summary, /is still trying to connect to Bob, and got no relay address/);
   const relayed = diagnose(facts({ iceServers: turn, localTypes: new Set(["relay"]) }), "Bob");

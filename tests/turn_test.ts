@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import { parseConfig } from "../lib/config.ts";
+import { createLogger } from "../lib/log.ts";
+import { IceIssuer, turnCredential } from "../lib/turn.ts";
+import { frame, join, resumableHubFixture } from "./_helpers.ts";
+
+const TURN = {
+  secret: "coturn-static-auth-secret",
+  urls: ["turn:127.0.0.1:3478"],
+  ttlSeconds: 600,
+};
+const STUN = { urls: "stun:stun.example.org:3478" };
+const START_MS = 1_700_000_000_000;
+
+/** HMAC-SHA1 through WebCrypto: an independent check of the minted credential. */
+async function expectedCredential(secret: string, username: string): Promise<string> {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-1" },
+    false,
+    ["sign"],
+  );
+  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(username));
+  return btoa(String.fromCharCode(...new Uint8Array(mac)));
+}
+
+Deno.test("turnCredential follows the TURN REST API: <expiry>:<id>, base64 HMAC-SHA1", async () => {
+  const { username, credential } = turnCredential("s3cret", { expiresAtS: 1700003600, id: "abc" });
+  assert.equal(username, "1700003600:abc");
+  assert.equal(credential, await expectedCredential("s3cret", username));
+  assert.notEqual(credential, await expectedCredential("other", username), "the secret matters");
+});
+
+Deno.test("IceIssuer mints a fresh, expiring credential per call and keeps credentials out of the public list", async () => {
+  let now = START_MS;
+  const fixed = { urls: "turn:fixed.example.org", username: "u", credential: "c" };
+  const issuer = new IceIssuer([STUN, fixed], { turn: TURN, now: () => now });
+  assert.deepEqual(issuer.public, [STUN], "no entry with credentials before joining");
+  const first = issuer.issue();
+  assert.equal(first.expiresAt, START_MS + 600_000);
+  const turn = first.iceServers.at(-1)!;
+  assert.deepEqual(turn.urls, TURN.urls);
+  assert.match(turn.username!, /^1700000600:[0-9a-f]{32}$/);
+  assert.equal(turn.credential, await expectedCredential(TURN.secret, turn.username!));
+  assert.deepEqual(first.iceServers.slice(0, 2), [STUN, fixed]);
+  now += 1000;
+  const second = issuer.issue();
+  assert.notEqual(second.iceServers.at(-1)!.username, turn.username, "a new opaque id each time");
+  assert.equal(second.expiresAt, START_MS + 601_000);
+  // Without TURN settings: the configured list, nothing expires.
+  const plain = new IceIssuer([STUN]).issue();
+  assert.deepEqual(plain, { iceServers: [STUN], expiresAt: Infinity });
+});
+
+Deno.test("parseConfig reads the TURN settings and stops on each misconfiguration, naming it", () => {
+  const config = parseConfig([], {
+    TURN_SECRET: "s",
+    TURN_URLS: "turn:a.example:3478?transport=udp, turns:a.example:443?transport=tcp",
+    TURN_TTL: "3600",
+    ICE_TRANSPORT_POLICY: "relay",
+  });
+  assert.deepEqual(config.turn, {
+    secret: "s",
+    urls: ["turn:a.example:3478?transport=udp", "turns:a.example:443?transport=tcp"],
+    ttlSeconds: 3600,
+  });
+  assert.equal(config.iceTransportPolicy, "relay");
+  const defaults = parseConfig([], {});
+  assert.equal(defaults.turn, undefined);
+  assert.equal(defaults.iceTransportPolicy, "all");
+  assert.equal(parseConfig([], { TURN_SECRET: "s", TURN_URLS: "turn:a" }).turn?.ttlSeconds, 86400);
+
+  const refused: [Record<string, string>, RegExp][] = [
+    [{ TURN_URLS: "turn:a.example" }, /TURN_URLS.*TURN_SECRET/],
+    [{ TURN_SECRET: "s" }, /TURN_SECRET.*TURN_URLS/],
+    [{ TURN_SECRET: "s", TURN_URLS: "stun:a.example" }, /TURN_URLS "stun:a.example"/],
+    [{ TURN_SECRET: "s", TURN_URLS: "turn:a, http://b" }, /TURN_URLS "http:\/\/b"/],
+    [{ TURN_SECRET: "s", TURN_URLS: "turn:a", TURN_TTL: "59" }, /TURN_TTL "59"/],
+    [{ ICE_TRANSPORT_POLICY: "none" }, /ICE_TRANSPORT_POLICY "none"/],
+  ];
+  for (const [env, message] of refused) {
+    assert.throws(() => parseConfig([], env), message, JSON.stringify(env));
+  }
+});
+
+Deno.test("Hub gives TURN credentials only to members: never in welcome, in joined, not to a knocker", () => {
+  const { connect, member } = resumableHubFixture({
+    iceServers: [STUN],
+    turn: TURN,
+    iceTransportPolicy: "relay",
+  });
+  const ann = connect();
+  assert.deepEqual(ann.welcome.ice_servers, [STUN]);
+  join(ann.session, "room", { name: "Ann" });
+  const joined = ann.conn.frames("joined")[0].data;
+  assert.equal(joined.ice_transport_policy, "relay");
+  assert.equal(joined.ice_servers.length, 2);
+  assert.deepEqual(joined.ice_servers[0], STUN);
+  assert.match(joined.ice_servers[1].username, /^\d+:[0-9a-f]{32}$/);
+
+  // A locked room: the knocker is told to wait and gets no credential.
+  ann.session.receive(frame("lock", { channel: "room", locked: true }));
+  const kim = connect();
+  kim.session.receive(frame("knock", { channel: "room", userdata: { name: "Kim" } }));
+  const seen = JSON.stringify(kim.conn.frames());
+  assert.match(seen, /knocking/);
+  assert.doesNotMatch(seen, /username|credential/);
+  // Positive control: a member in another room does get one.
+  const bob = member("other");
+  assert.match(JSON.stringify(bob.conn.frames("joined")), /credential/);
+});
+
+Deno.test("Hub renews a member's TURN credential before it expires and re-mints it on resume", () => {
+  const { hub, clock, connect, resume } = resumableHubFixture({ iceServers: [], turn: TURN });
+  const ann = connect();
+  join(ann.session, "room", { name: "Ann" });
+  const first = ann.conn.frames("joined")[0].data.ice_servers[0];
+  ann.conn.take();
+  // 600 s credentials are renewed in their last fifth (from 480 s on), not before.
+  clock.ms = START_MS + 479_000;
+  hub.tick();
+  assert.deepEqual(ann.conn.frames("iceServers"), [], "too early to renew");
+  clock.ms = START_MS + 481_000;
+  hub.tick();
+  const renewed = ann.conn.frames("iceServers");
+  assert.equal(renewed.length, 1);
+  const next = renewed[0].data.ice_servers[0];
+  assert.notEqual(next.username, first.username);
+  assert.equal(Number(next.username.split(":")[0]), (START_MS + 481_000) / 1000 + 600);
+  hub.tick();
+  assert.equal(ann.conn.frames("iceServers").length, 1, "renewed once, not every tick");
+
+  // A drop and a resume: the new connection gets a fresh credential at once.
+  const token = ann.conn.frames("session").at(-1)!.data.resume_token;
+  ann.session.close({ deliberate: false });
+  const back = resume(token);
+  const fresh = back.conn.frames("iceServers");
+  assert.equal(fresh.length, 1);
+  assert.notEqual(fresh[0].data.ice_servers[0].username, next.username);
+});
+
+Deno.test("Hub never writes a TURN credential to its log", () => {
+  const lines: string[] = [];
+  const logger = createLogger({ level: "debug", write: (line) => lines.push(line) });
+  const { connect } = resumableHubFixture({ iceServers: [], turn: TURN, logger });
+  const ann = connect();
+  join(ann.session, "room", { name: "Ann" });
+  const { username, credential } = ann.conn.frames("joined")[0].data.ice_servers[0];
+  assert.ok(lines.length > 0, "the hub did log (debug)");
+  for (const line of lines) {
+    assert.ok(!line.includes(credential) && !line.includes(username), line);
+  }
+});
