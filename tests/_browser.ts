@@ -51,8 +51,8 @@ export interface E2E {
   close(): Promise<void>;
 }
 
-/** The real server in this process on a free port, ICE servers off, silent. */
-export function startTestServer(): Promise<RunningServer> {
+/** The real server in this process on a free port, ICE servers off, silent; `env` adds settings. */
+export function startTestServer(env: Record<string, string> = {}): Promise<RunningServer> {
   return startServer(
     parseConfig([], {
       PORT: "0",
@@ -61,14 +61,18 @@ export function startTestServer(): Promise<RunningServer> {
       SESSION_SECRET: TEST_SECRET,
       // Retired ids are saved here; never in the work tree.
       DATA_DIR: Deno.makeTempDirSync({ prefix: "mesh-e2e-" }),
+      ...env,
     }),
     { logger: SILENT_LOGGER },
   );
 }
 
-/** Starts the real server with `ICE_SERVERS=[]` and a headless Chromium. */
-export async function startE2E(): Promise<E2E> {
-  const server = await startTestServer();
+/**
+ * Starts the real server with `ICE_SERVERS=[]` (plus `env`, e.g. TURN
+ * settings) and a headless Chromium.
+ */
+export async function startE2E(env: Record<string, string> = {}): Promise<E2E> {
+  const server = await startTestServer(env);
   const browser = await chromium.launch({
     executablePath: CHROMIUM_PATH,
     args: CHROMIUM_ARGS,

@@ -1,7 +1,8 @@
 /**
- * Makes sure the browser tests have their browsers: Chromium (CHROMIUM_PATH
- * or /usr/bin/chromium) and Firefox ESR (FIREFOX_PATH or
- * /usr/bin/firefox-esr). On a Debian-like machine where we are root it
+ * Makes sure the end-to-end tests have the real components they drive:
+ * Chromium (CHROMIUM_PATH or /usr/bin/chromium), Firefox ESR (FIREFOX_PATH
+ * or /usr/bin/firefox-esr) and coturn (TURNSERVER_PATH or
+ * /usr/bin/turnserver). On a Debian-like machine where we are root it
  * installs Debian's packages for the missing ones (so `deno task test` sets
  * up a fresh machine by itself). Elsewhere it says how to install them and
  * exits non-zero.
@@ -9,7 +10,7 @@
  * @module
  */
 
-const BROWSERS = [
+const TOOLS = [
   {
     name: "Chromium",
     path: Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
@@ -23,6 +24,13 @@ const BROWSERS = [
     debianPath: "/usr/bin/firefox-esr",
     pkg: "firefox-esr",
     variable: "FIREFOX_PATH",
+  },
+  {
+    name: "coturn",
+    path: Deno.env.get("TURNSERVER_PATH") ?? "/usr/bin/turnserver",
+    debianPath: "/usr/bin/turnserver",
+    pkg: "coturn",
+    variable: "TURNSERVER_PATH",
   },
 ];
 
@@ -49,7 +57,7 @@ async function run(cmd: string, args: string[]): Promise<boolean> {
 }
 
 const missing = [];
-for (const browser of BROWSERS) {
+for (const browser of TOOLS) {
   if (!(await exists(browser.path))) missing.push(browser);
 }
 if (missing.length > 0) {
@@ -58,7 +66,7 @@ if (missing.length > 0) {
   const installable = missing.every((b) => b.path === b.debianPath);
   if (root && apt && installable) {
     const packages = missing.map((b) => b.pkg);
-    console.log(`Installing Debian's ${packages.join(" and ")} for the browser tests`);
+    console.log(`Installing Debian's ${packages.join(", ")} for the end-to-end tests`);
     const ok = await run("apt-get", ["update", "-q"]) &&
       await run("apt-get", ["install", "-y", "-q", ...packages]);
     for (const browser of missing) {
@@ -70,7 +78,7 @@ if (missing.length > 0) {
   } else {
     for (const browser of missing) {
       console.error(
-        `error: the browser tests need ${browser.name} at ${browser.path}. Install it ` +
+        `error: the end-to-end tests need ${browser.name} at ${browser.path}. Install it ` +
           `(Debian/Ubuntu: sudo apt-get install ${browser.pkg}) or set ${browser.variable}.`,
       );
     }
