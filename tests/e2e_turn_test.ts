@@ -11,10 +11,12 @@ import { startCoturn } from "./_coturn.ts";
 
 const SECRET = "coturn-test-secret-4f1c9a";
 
-/** The local candidate type of the pair in use, as the page's quality details show it. */
-async function routeOf(page: Page, peerName: string): Promise<string | null> {
+/**
+ * The candidate types of the pair in use (from `getStats`), ours and the
+ * other side's, as the page's quality details show them.
+ */
+async function routeOf(page: Page, peerName: string): Promise<string> {
   await page.getByRole("button", { name: new RegExp(`^Connection to ${peerName}`) }).click();
-  const details = page.locator(".quality-details");
   await page.waitForFunction(
     () =>
       (document.querySelector(".quality-details")?.getAttribute("data-candidate-type") ?? "") !==
@@ -22,7 +24,10 @@ async function routeOf(page: Page, peerName: string): Promise<string | null> {
     null,
     { timeout: WAIT_MS },
   );
-  return await details.getAttribute("data-candidate-type");
+  const details = page.locator(".quality-details");
+  return `${await details.getAttribute("data-candidate-type")}/${await details.getAttribute(
+    "data-remote-candidate-type",
+  )}`;
 }
 
 e2eTest(
@@ -42,8 +47,8 @@ e2eTest(
       await joinRoom(bob, { baseUrl: e2e.baseUrl, room: "turn-relay", name: "Bob" });
       await waitForPlayingVideos(ann, 1);
       await waitForPlayingVideos(bob, 1);
-      assert.equal(await routeOf(ann, "Bob"), "relay");
-      assert.equal(await routeOf(bob, "Ann"), "relay");
+      assert.equal(await routeOf(ann, "Bob"), "relay/relay", "Ann: relay on both ends");
+      assert.equal(await routeOf(bob, "Ann"), "relay/relay", "Bob: relay on both ends");
       await ann.getByText("relayed (TURN)").waitFor({ timeout: WAIT_MS });
       assert.deepEqual(e2e.errors, []);
     } finally {

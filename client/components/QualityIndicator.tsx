@@ -33,6 +33,7 @@ export function QualityIndicator(
         <dl
           class="quality-details"
           data-candidate-type={quality?.candidateType ?? ""}
+          data-remote-candidate-type={quality?.remoteCandidateType ?? ""}
         >
           <dt>Route</dt>
           <dd>
