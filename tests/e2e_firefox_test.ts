@@ -2,7 +2,8 @@
  * Firefox ESR and Chromium in one room: both join orders (so Firefox is
  * the polite answerer in some pairs and the impolite offerer in others),
  * glare from both sides, chat both ways, media toggles and a screen share
- * from Firefox, Leave, and a signaling cut on the Firefox page.
+ * from Firefox, Leave, a signaling cut on the Firefox page, and room
+ * authority across the two (a Firefox host admitting, a Firefox knock).
  */
 
 import assert from "node:assert/strict";
@@ -225,3 +226,69 @@ e2eTest("A signaling cut on the Firefox page resumes without touching anyone's m
     await call.close();
   }
 });
+
+e2eTest(
+  "A Firefox host admits a Chromium knock, and a Firefox knock is admitted by Chromium",
+  async () => {
+    const call = await startMixedCall();
+    try {
+      const fox = await call.firefox("Fox");
+      await joinAs(fox, call.baseUrl, "mixed-knock");
+      await pollPage(
+        fox,
+        () => document.querySelector("[data-local] .host-badge") !== null,
+        undefined,
+        {
+          what: "is not shown as host",
+        },
+      );
+      await clickButton(fox, "Lock room");
+      await pollPage(
+        fox,
+        () =>
+          document.querySelector('button[aria-label="Lock room"][aria-pressed="true"]') !== null,
+        undefined,
+        { what: "did not lock the room" },
+      );
+
+      // Chromium knocks; the Firefox host admits.
+      const ann = await call.chromium("Ann");
+      await ann.goto(`${call.baseUrl}/r/mixed-knock`);
+      await fillField(ann, "Name", "Ann");
+      await clickButton(ann, "Join");
+      await clickButton(ann, "Ask to join");
+      await pollPage(fox, () => document.querySelector("[data-knock]") !== null, undefined, {
+        what: "never saw Ann's request",
+      });
+      await clickButton(fox, "Admit");
+      await waitForVideos(ann, 1);
+      await waitForVideos(fox, 1);
+
+      // Ann becomes host too; Fox leaves; a Firefox knock reaches Ann.
+      await clickButton(fox, "Actions for Ann");
+      await clickButton(fox, "Make host");
+      await pollPage(
+        ann,
+        () => document.querySelector("[data-local] .host-badge") !== null,
+        undefined,
+        {
+          what: "was not made host",
+        },
+      );
+      const kit = await call.firefox("Kit");
+      await kit.goto(`${call.baseUrl}/r/mixed-knock`);
+      await fillField(kit, "Name", "Kit");
+      await clickButton(kit, "Join");
+      await clickButton(kit, "Ask to join");
+      await pollPage(ann, () => document.querySelector("[data-knock]") !== null, undefined, {
+        what: "never saw Kit's request",
+      });
+      await clickButton(ann, "Admit");
+      await waitForVideos(kit, 2);
+      assert.deepEqual(await namesSeen(kit), ["Ann", "Fox"]);
+      assert.deepEqual(call.errors, []);
+    } finally {
+      await call.close();
+    }
+  },
+);
