@@ -312,8 +312,9 @@ export class CallController {
           const { code } = message.data;
           // A locked room or a password is a door to knock at, not a failure.
           if (code === "room_locked") store.gate.value = "locked";
-          else if (code === "password_required") store.gate.value = "password";
-          else if (code === "wrong_password") store.gate.value = "password";
+          else if (code === "password_required" || code === "wrong_password") {
+            store.gate.value = "password";
+          }
           if (code !== "room_locked" && code !== "password_required") {
             store.fail(describeServerError(code));
           }

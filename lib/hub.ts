@@ -672,7 +672,7 @@ export class Hub {
       data: { resume_token: this.#resume.issue(peer.id, now) },
     });
     // A new credential for the new connection (the old one may be near its end).
-    if (this.registry.channelsOf(peer.id).size > 0) this.#sendIce(peer);
+    if (this.#holds(peer) && this.registry.channelsOf(peer.id).size > 0) this.#sendIce(peer);
     if (wasAway && this.#holds(peer)) {
       this.#membership.tellNeighbours(peer.id, { event: "peerBack", data: { peer_id: peer.id } });
     }

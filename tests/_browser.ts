@@ -141,6 +141,22 @@ export function videosPlaying([n, selector]: readonly [number, string]): boolean
 }
 
 /**
+ * In the page: each video matching `${selector} video` — whose, size, time,
+ * paused, tracks — to say what a failed wait for playing videos saw.
+ */
+export function describeVideos([_, selector]: readonly [number, string]): string {
+  return [...document.querySelectorAll<HTMLVideoElement>(`${selector} video`)].map((video) => {
+    const who = video.closest("[data-peer-id], [data-screen-of]")?.querySelector(".name")
+      ?.textContent ?? "?";
+    const tracks = (video.srcObject as MediaStream | null)?.getTracks() ?? [];
+    return `${who} ${video.videoWidth}x${video.videoHeight} t=${video.currentTime.toFixed(2)} ` +
+      `paused=${video.paused} tracks=${
+        tracks.map((t) => `${t.kind}${t.muted ? "(muted)" : ""}:${t.readyState}`)
+      }`;
+  }).join("; ") || "no videos";
+}
+
+/**
  * Waits until the page shows exactly `count` tiles matching `tiles`
  * (default: remote participants; `[data-screen-of]` for screen shares),
  * each with a video that has frames (`videoWidth > 0`) and is playing
@@ -155,17 +171,9 @@ export async function waitForPlayingVideos(
     timeout: WAIT_MS,
     polling: 250,
   }).catch(async (error) => {
-    const seen = await page.locator(`${tiles} video`).evaluateAll((videos) =>
-      videos.map((v) => {
-        const video = v as HTMLVideoElement;
-        const tracks = (video.srcObject as MediaStream | null)?.getTracks() ?? [];
-        return `${video.videoWidth}x${video.videoHeight} t=${video.currentTime.toFixed(2)} ` +
-          `paused=${video.paused} tracks=${
-            tracks.map((t) => `${t.kind}${t.muted ? "(muted)" : ""}`)
-          }`;
-      })
-    ).catch(() => ["(page gone)"]);
-    throw new Error(`Expected ${count} playing videos in ${tiles}, saw [${seen.join("; ")}]`, {
+    const seen = await page.evaluate(describeVideos, [count, tiles] as const)
+      .catch(() => "(page gone)");
+    throw new Error(`Expected ${count} playing videos in ${tiles}, saw [${seen}]`, {
       cause: error,
     });
   });

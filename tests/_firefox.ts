@@ -10,7 +10,7 @@
 
 import type { Page as ChromiumPage } from "playwright-core";
 import puppeteer, { type Browser, type Page as FirefoxPage } from "puppeteer-core";
-import { type E2E, startE2E, videosPlaying, WAIT_MS } from "./_browser.ts";
+import { describeVideos, type E2E, startE2E, videosPlaying, WAIT_MS } from "./_browser.ts";
 
 /** Where Debian's Firefox ESR lives; FIREFOX_PATH overrides. */
 export const FIREFOX_PATH = Deno.env.get("FIREFOX_PATH") ?? "/usr/bin/firefox-esr";
@@ -178,18 +178,7 @@ export async function waitForVideos(
     [count, tiles] as const,
     {
       what: `expected ${count} playing videos in ${tiles}`,
-      explain: ([_, selector]) =>
-        [...document.querySelectorAll<HTMLVideoElement>(`${selector} video`)].map((video) => {
-          const who = video.closest("[data-peer-id], [data-screen-of]")?.querySelector(".name")
-            ?.textContent ?? "?";
-          const tracks = (video.srcObject as MediaStream | null)?.getTracks() ?? [];
-          return `${who} ${video.videoWidth}x${video.videoHeight} t=${
-            video.currentTime.toFixed(2)
-          } ` +
-            `paused=${video.paused} tracks=${
-              tracks.map((t) => `${t.kind}${t.muted ? "(muted)" : ""}:${t.readyState}`)
-            }`;
-        }).join("; ") || "no videos",
+      explain: describeVideos,
     },
   );
 }

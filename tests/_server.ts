@@ -5,6 +5,18 @@ import { SILENT_LOGGER } from "../lib/log.ts";
 import { freePort, spawnServer } from "../scripts/_process.ts";
 import { type RunningServer, startServer } from "../server.ts";
 
+/** A loopback, port-0, silent-ICE configuration keeping its data in `dataDir`; `env` adds settings. */
+export function testConfig(dataDir: string, env: Record<string, string> = {}) {
+  return parseConfig([], {
+    PORT: "0",
+    HOST: "127.0.0.1",
+    ICE_SERVERS: "[]",
+    SESSION_SECRET: "test-secret-0123456789abcdef0123456789",
+    DATA_DIR: dataDir,
+    ...env,
+  });
+}
+
 /** Runs `fn` against a real server configured by `env`, then shuts it down. */
 export async function withServer(
   env: Record<string, string>,
@@ -16,14 +28,7 @@ export async function withServer(
     "<!doctype html><p>hi</p>",
   );
   await Deno.writeTextFile(`${staticDir}/app.js.map`, '{"version":3}');
-  const config = parseConfig([], {
-    PORT: "0",
-    HOST: "127.0.0.1",
-    ICE_SERVERS: "[]",
-    SESSION_SECRET: "test-secret-0123456789abcdef0123456789",
-    DATA_DIR: staticDir,
-    ...env,
-  });
+  const config = testConfig(staticDir, env);
   const server = await startServer(config, {
     staticDir: new URL(`file://${staticDir}/`),
     logger: SILENT_LOGGER,

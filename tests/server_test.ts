@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { parseConfig } from "../lib/config.ts";
 import { SILENT_LOGGER } from "../lib/log.ts";
 import { startServer } from "../server.ts";
 import { CANDIDATE, TestClient } from "./_helpers.ts";
-import { savedWith, withRestartableServer, withServer } from "./_server.ts";
+import { savedWith, testConfig, withRestartableServer, withServer } from "./_server.ts";
 
 Deno.test("Server joins, relays, parts and disconnects real WebSocket clients", async () => {
   await withServer({}, async (server, url) => {
@@ -85,13 +84,7 @@ Deno.test("Server answers a bad frame with an error and keeps the socket open", 
 
 Deno.test("Server closes every socket with 1001 on shutdown", async () => {
   const staticDir = await Deno.makeTempDir();
-  const config = parseConfig([], {
-    PORT: "0",
-    HOST: "127.0.0.1",
-    ICE_SERVERS: "[]",
-    SESSION_SECRET: "test-secret-0123456789abcdef0123456789",
-    DATA_DIR: staticDir,
-  });
+  const config = testConfig(staticDir);
   const server = await startServer(config, {
     staticDir: new URL(`file://${staticDir}/`),
     logger: SILENT_LOGGER,
