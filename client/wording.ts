@@ -53,6 +53,7 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   room_locked: "This room is locked. Ask a host to let you in.",
   password_required: "This room needs a password.",
   wrong_password: "That password is not right.",
+  unavailable: "The server is briefly cut off from the rest of the service. Try again in a moment.",
 };
 
 /** Plain words for a server `error` frame. */

@@ -141,21 +141,40 @@ export class Authority {
     const keepUntil = this.#now() +
       (options.restoreGraceMs ?? DEFAULTS.resumeWindowSeconds * 1000);
     for (const saved of options.restored ?? []) {
-      const room = new Room();
-      for (const id of saved.hosts) room.hosts.add(id);
-      for (const id of saved.members) room.expected.add(id);
-      for (const [id, browser] of saved.browsers) room.browsers.set(id, browser);
-      for (const knock of saved.knocks) {
-        room.knocks.set(knock.peerId, knock);
-        this.#indexKnock(knock.peerId, saved.channel, true);
-      }
-      for (const browser of saved.removed) room.removed.add(browser);
-      room.locked = saved.locked;
-      room.password = saved.password;
-      room.keepUntil = keepUntil;
-      this.#rooms.set(saved.channel, room);
+      // Saved members come back by resuming: until then they are expected.
+      this.#add(saved, { members: "expected", keepUntil });
       this.#restoring = true;
     }
+  }
+
+  /**
+   * Replaces every room with `rooms` as they are now on another instance
+   * of the cluster (members present, not expected).
+   */
+  load(rooms: Iterable<RoomSnapshot>): void {
+    this.#rooms.clear();
+    this.#knocking.clear();
+    for (const saved of rooms) this.#add(saved, { members: "members", keepUntil: 0 });
+    this.#version++;
+  }
+
+  #add(
+    saved: RoomSnapshot,
+    { members, keepUntil }: { members: "members" | "expected"; keepUntil: number },
+  ) {
+    const room = new Room();
+    for (const id of saved.hosts) room.hosts.add(id);
+    for (const id of saved.members) room[members].add(id);
+    for (const [id, browser] of saved.browsers) room.browsers.set(id, browser);
+    for (const knock of saved.knocks) {
+      room.knocks.set(knock.peerId, knock);
+      this.#indexKnock(knock.peerId, saved.channel, true);
+    }
+    for (const browser of saved.removed) room.removed.add(browser);
+    room.locked = saved.locked;
+    room.password = saved.password;
+    room.keepUntil = keepUntil;
+    this.#rooms.set(saved.channel, room);
   }
 
   /** Bumped on every change, so a saver knows when to write. */

@@ -17,17 +17,19 @@
  * @module
  */
 
-import { Authority, type RoomSnapshot } from "./authority.ts";
+import { Authority, parseRoomSnapshots, type RoomSnapshot } from "./authority.ts";
+import type { Bus, BusHandlers, ClusterState, Op } from "./cluster.ts";
 import { DEFAULTS } from "./config.ts";
 import { type Logger, SILENT_LOGGER } from "./log.ts";
 import { type JoinOptions, Membership, type RoomLimits } from "./membership.ts";
 import { Metrics } from "./metrics.ts";
-import { hashPassword, verifyPassword } from "./password.ts";
+import { hashPassword, type PasswordRecord, verifyPassword } from "./password.ts";
 import {
   type ClientMessage,
   encode,
   type ErrorCode,
   type IceServer,
+  type JoinRequest,
   parseClientMessage,
   PROTOCOL_VERSION,
   type ResumeChannel,
@@ -103,6 +105,11 @@ export interface HubOptions extends RateLimitOptions, ResumeOptions, RoomLimits 
   rooms?: RoomSnapshot[];
   /** Pending knocks one room holds. Default 50. */
   maxKnocksPerRoom?: number;
+  /**
+   * Shares rooms with other instances (`cluster.ts`): called once with the
+   * hub's handlers. Default none: this hub is the whole service.
+   */
+  bus?: (handlers: BusHandlers) => Bus;
 }
 
 /** Frames a connection may queue behind a password hash before they are refused. */
@@ -115,12 +122,27 @@ interface LinkEvents {
   failed(peerId: string, error: unknown): void;
 }
 
-/** One peer identity: its channels live in the registry, its resume state in `Resume`. */
+/**
+ * One peer identity: its channels live in the registry, its resume state in
+ * `Resume`. In a cluster the hub holds every instance's peers; only those
+ * whose `home` is this instance have a link here.
+ */
 class Peer {
   readonly id: string;
+  /** The instance holding its socket ("" without a cluster). */
+  home: string;
+  /** Its socket dropped; it may resume within the window. */
+  away = false;
+  /** Its home instance died: any instance removes it once the window passed. */
+  orphan = false;
+  /** The other instances know it (it joined or knocked): its leave is shared. */
+  shared = false;
+  /** Its leave was proposed and is on its way back through the shared order. */
+  leaving = false;
   #link: Link | null = null;
-  constructor(id: string) {
+  constructor(id: string, home: string) {
     this.id = id;
+    this.home = home;
   }
 
   /** The connection speaking for this peer; null while away or once dropped. */
@@ -142,6 +164,7 @@ class Link implements Session {
   readonly #events: LinkEvents;
   #peer: Peer | null = null;
   #spoken = false;
+  #closed = false;
   /** Frames waiting behind an async step (a password hash), in arrival order. */
   #backlog: ClientMessage[] | null = null;
   #waits = 0;
@@ -220,7 +243,13 @@ class Link implements Session {
     }
   }
 
+  /** Whether the transport closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   close(info: CloseInfo = {}): void {
+    this.#closed = true;
     try {
       this.#events.closed(this, info.deliberate ?? true);
     } catch (error) {
@@ -250,6 +279,15 @@ export class Hub {
   readonly #resume: Resume;
   readonly #membership: Membership;
   readonly #authority: Authority;
+  readonly #bus: Bus | undefined;
+  /** This instance's id in the cluster ("" alone): the home of its own peers. */
+  readonly #self: string;
+  /** What this instance does once its own op comes back applied, by op `ref`. */
+  readonly #waiting = new Map<number, Waiting>();
+  #nextRef = 1;
+  /** Peers whose home died, and when to propose their leave. */
+  readonly #orphans = new Map<string, number>();
+  readonly #windowMs: number;
   /** Created once and shared by every link: nothing is allocated per frame. */
   readonly #linkEvents: LinkEvents = {
     frame: (link, data) => this.#handle(link, data),
@@ -286,8 +324,29 @@ export class Hub {
         if (peer !== undefined) this.#error(peer, code, message, event);
       },
       holds: (peerId) => this.#peers.has(peerId),
-      joinedExtras: (peerId) => this.#issueIce(peerId),
+      joinedExtras: (peerId) =>
+        this.#peers.get(peerId)?.home === this.#self ? this.#issueIce(peerId) : {},
     });
+    this.#windowMs = options.resumeWindowMs ?? DEFAULTS.resumeWindowSeconds * 1000;
+    this.#bus = options.bus?.({
+      apply: (op) => this.#guarded(() => this.#apply(op)),
+      deliver: (peerId, text) => this.#guarded(() => this.#arrived(peerId, text)),
+      exportState: () => this.#exportState(),
+      importState: (state) => this.#importState(state),
+    });
+    this.#self = this.#bus?.instance ?? "";
+  }
+
+  /**
+   * Whether the cluster is reachable (always, alone), and if not, why —
+   * `/healthz` says `degraded` then.
+   */
+  get health(): { ok: boolean; instance?: string; problem?: string } {
+    if (this.#bus === undefined) return { ok: true };
+    const problem = this.#bus.problem;
+    return problem === undefined
+      ? { ok: true, instance: this.#self }
+      : { ok: false, instance: this.#self, problem };
   }
 
   /** Bumped whenever the retired set changes, so a saver knows when to write. */
@@ -340,7 +399,7 @@ export class Hub {
     });
     let id = this.#newId();
     while (this.#peers.has(id) || this.#resume.isRetired(id)) id = this.#newId();
-    const peer = new Peer(id);
+    const peer = new Peer(id, this.#self);
     this.#bind(peer, link);
     this.#peers.set(id, peer);
     this.metrics.connectionsTotal++;
@@ -384,6 +443,17 @@ export class Hub {
         });
       } else if (link !== null && this.#iceRenewalDue(peer.id, now)) {
         this.#sendIce(peer);
+      }
+    }
+    for (const [id, deadline] of this.#orphans) {
+      const peer = this.#peers.get(id);
+      if (peer === undefined || !peer.orphan) {
+        this.#orphans.delete(id);
+      } else if (now >= deadline) {
+        // Every instance proposes it; the first applied wins, the rest find nobody.
+        this.#logger.log("debug", "resume window passed (home died)", { peer: id });
+        this.#orphans.set(id, now + this.#windowMs);
+        this.#bus?.propose({ op: "leave", peer: id, home: peer.home });
       }
     }
     this.#membership.sweep();
@@ -465,7 +535,18 @@ export class Hub {
       return;
     }
     this.#logger.log("debug", "away", { peer: peer.id });
-    this.#membership.tellNeighbours(peer.id, { event: "peerAway", data: { peer_id: peer.id } });
+    if (peer.shared || this.#bus === undefined) {
+      this.#propose({ op: "away", peer: peer.id, home: peer.home });
+    }
+  }
+
+  /** Runs a bus callback; like a frame handler it never throws. */
+  #guarded(fn: () => void) {
+    try {
+      fn();
+    } catch (error) {
+      this.#logError("", error);
+    }
   }
 
   #logError(peerId: string, error: unknown): void {
@@ -497,29 +578,28 @@ export class Hub {
             message.event,
           );
         }
-        return message.event === "join"
-          ? this.#join(link, peer, message.data)
-          : this.#membership.knock(peer.id, message.data);
+        if (!this.#reachable(peer, message.event)) return;
+        if (message.event === "join") return this.#join(link, peer, message.data);
+        peer.shared = true;
+        return this.#propose({ op: "knock", peer: peer.id, home: peer.home, ...message.data });
       case "lock":
-        return this.#membership.lock(peer.id, message.data.channel, message.data.locked);
+        if (!this.#reachable(peer, message.event)) return;
+        return this.#propose({ op: "lock", peer: peer.id, ...message.data });
       case "setPassword":
+        if (!this.#reachable(peer, message.event)) return;
         return this.#setPassword(link, peer, message.data);
       case "makeHost":
       case "mute":
       case "admit":
       case "deny":
       case "remove": {
+        if (!this.#reachable(peer, message.event)) return;
         const { channel, peer_id: target } = message.data;
-        const done = this.#membership.hostAction(peer.id, {
-          event: message.event,
-          channel,
-          target,
-        });
-        if (done && message.event === "remove") this.#removeFromRoom(channel, target);
-        return;
+        return this.#propose({ op: "host", peer: peer.id, event: message.event, channel, target });
       }
       case "part":
-        return this.#membership.part(peer.id, message.data.channel);
+        if (!this.#reachable(peer, message.event)) return;
+        return this.#propose({ op: "part", peer: peer.id, channel: message.data.channel });
       case "resume":
         return this.#resumeAs(link, peer, message.data.token, message.data.channels);
       case "relayICECandidate":
@@ -540,9 +620,30 @@ export class Hub {
    * the event loop, the connection's later frames waiting) and the join
    * made again once it matched. Only wrong passwords spend the tries.
    */
-  #join(link: Link, peer: Peer, request: JoinOptions) {
-    const record = this.#membership.join(peer.id, request);
-    if (record === undefined) return;
+  #join(link: Link, peer: Peer, request: JoinRequest & { verified?: PasswordRecord }) {
+    const ref = this.#nextRef++;
+    this.#waiting.set(ref, { kind: "join", link, peer, request });
+    peer.shared = true;
+    const op: Extract<Op, { op: "join" }> = {
+      op: "join",
+      peer: peer.id,
+      home: peer.home,
+      ref,
+      channel: request.channel,
+      userdata: request.userdata,
+      password: request.password !== undefined,
+    };
+    if (request.browser !== undefined) op.browser = request.browser;
+    if (request.verified !== undefined) op.verified = request.verified;
+    this.#propose(op);
+  }
+
+  /** The join came back needing its password checked against `record`. */
+  #checkPassword(
+    link: Link,
+    peer: Peer,
+    { request, record }: { request: JoinRequest; record: PasswordRecord },
+  ) {
     if (!link.limits.takePasswordTry(this.#now())) {
       return this.#error(
         peer,
@@ -557,7 +658,7 @@ export class Hub {
       }
       link.limits.passwordWasRight();
       // The password may have changed meanwhile: then it is checked again.
-      this.#join(link, peer, { ...request, verified: record });
+      if (this.#reachable(peer, "join")) this.#join(link, peer, { ...request, verified: record });
     });
   }
 
@@ -568,9 +669,11 @@ export class Hub {
     { channel, password }: { channel: string; password: string | null },
   ) {
     if (!this.#membership.allowHost(peer.id, channel, "setPassword")) return;
-    if (password === null) return this.#membership.setPassword(peer.id, channel, null);
+    if (password === null) {
+      return this.#propose({ op: "setPassword", peer: peer.id, channel, record: null });
+    }
     this.#after(link, hashPassword(password), (record) => {
-      this.#membership.setPassword(peer.id, channel, record);
+      this.#propose({ op: "setPassword", peer: peer.id, channel, record });
     });
   }
 
@@ -608,22 +711,20 @@ export class Hub {
     if (target.link !== null) {
       this.#dropLink(target.link, CLOSE_CODES.removed, "removed by a host");
     }
-    this.#remove(target);
+    this.#forget(target);
   }
 
   /**
-   * Moves `link` onto the identity its token proves: an away peer comes
-   * back, a connected one is replaced (second tab), and an unknown one
-   * (this hub restarted) is recreated and rejoins its channels. Whether
-   * the token proves anything is for `Resume` to say.
+   * A `resume`: the token is checked here, then the identity it proves is
+   * taken over through the shared order (`#resumed` does the rest), the
+   * connection's later frames waiting until then.
    */
   #resumeAs(link: Link, fresh: Peer, token: string, channels: ResumeChannel[]) {
     // Without a signer the claim below refuses first, saying resuming is off.
     if (this.#resume.enabled && this.registry.channelsOf(fresh.id).size > 0) {
       return this.#error(fresh, "bad_request", "Cannot resume after joining a channel", "resume");
     }
-    const now = this.#now();
-    const claim = this.#resume.claim(token, { now, current: fresh.id });
+    const claim = this.#resume.claim(token, { now: this.#now(), current: fresh.id });
     if (!claim.ok) {
       return this.#error(
         fresh,
@@ -632,49 +733,122 @@ export class Hub {
         "resume",
       );
     }
+    if (this.#bus !== undefined && !this.#bus.available) {
+      // The client resumes again after a pause, and the peer stays held meanwhile.
+      this.#logger.log("debug", "resume refused: cluster unreachable", { peer: fresh.id });
+      return this.#kick(fresh, CLOSE_CODES.tryAgainLater, "cluster unreachable; resume again");
+    }
     // The identity from `welcome` is given up for the proven one.
     this.#peers.delete(fresh.id);
     this.#resume.forget(fresh.id);
-    let peer = this.#peers.get(claim.peerId);
+    const ref = this.#nextRef++;
+    this.#waiting.set(ref, { kind: "resume", link, fresh });
+    link.wait();
+    this.#propose({ op: "resume", peer: claim.peerId, home: this.#self, ref, channels });
+  }
+
+  /**
+   * A resume applied: an away peer comes back, a connected one is replaced
+   * (second tab) or moves to another instance, and an unknown one (this
+   * hub restarted) is recreated and rejoins its channels. `waiting` is the
+   * connection that resumed, when it is on this instance.
+   */
+  #resumed(op: Extract<Op, { op: "resume" }>, waiting: ResumeWaiting | undefined) {
+    if (this.#resume.isRetired(op.peer)) {
+      // It left (or was removed) before its resume came through.
+      if (waiting !== undefined) this.#resumeRefused(waiting);
+      return;
+    }
+    let peer = this.#peers.get(op.peer);
     const restored = peer === undefined;
     if (peer === undefined) {
-      peer = new Peer(claim.peerId);
+      peer = new Peer(op.peer, op.home);
       this.#peers.set(peer.id, peer);
-    } else if (peer.link !== null) {
-      this.#logger.log("debug", "replaced by another connection", { peer: peer.id });
-      this.#dropLink(peer.link, CLOSE_CODES.replaced, "resumed elsewhere");
     }
-    this.#bind(peer, link);
-    const held = this.#resume.comeBack(peer.id);
-    const wasAway = held !== undefined;
-    this.metrics.resumes++;
-    this.#logger.log("debug", "resumed", { peer: peer.id, away: wasAway });
-    const joined = channels.filter((c) => this.registry.isMember(peer.id, c.channel));
-    this.#send(peer, {
-      event: "resumed",
-      data: { peer_id: peer.id, channels: channels.map((c) => c.channel), restored },
-    });
-    for (const text of held ?? []) {
-      this.#write(peer, text);
-      if (!this.#holds(peer)) return; // kicked as a slow consumer meanwhile
+    const wasAway = peer.away;
+    if (peer.home === this.#self && op.home !== this.#self) {
+      // It moved to another instance: what was held for it follows it there.
+      if (peer.link !== null) {
+        this.#dropLink(peer.link, CLOSE_CODES.replaced, "resumed elsewhere");
+      }
+      for (const text of this.#resume.comeBack(peer.id) ?? []) {
+        this.#bus?.send(op.home, peer.id, text);
+      }
+      this.#resume.forget(peer.id);
+      this.#iceExpiry.delete(peer.id);
+    }
+    peer.home = op.home;
+    peer.away = false;
+    peer.orphan = false;
+    peer.shared = true;
+    this.#orphans.delete(peer.id);
+    const link = waiting?.link;
+    if (link !== undefined && link.closed) {
+      // Gone again before its resume came through: held away once more.
+      if (this.#resume.goAway(peer.id, this.#now())) {
+        this.#propose({ op: "away", peer: peer.id, home: peer.home });
+      } else this.#remove(peer);
+    } else if (link !== undefined) {
+      if (peer.link !== null) {
+        this.#logger.log("debug", "replaced by another connection", { peer: peer.id });
+        this.#dropLink(peer.link, CLOSE_CODES.replaced, "resumed elsewhere");
+      }
+      this.#bind(peer, link);
+      const held = this.#resume.comeBack(peer.id);
+      this.metrics.resumes++;
+      this.#logger.log("debug", "resumed", { peer: peer.id, away: wasAway });
+      this.#send(peer, {
+        event: "resumed",
+        data: { peer_id: peer.id, channels: op.channels.map((c) => c.channel), restored },
+      });
+      for (const text of held ?? []) {
+        this.#write(peer, text);
+        if (!this.#holds(peer)) return this.#resumeDone(link); // kicked as a slow consumer
+      }
     }
     // After a restart the registry is empty: membership comes back from
     // the resuming clients. Known pairs keep their connections (clients
     // ignore a repeated addPeer), so roles never flip.
-    for (const { channel, userdata } of channels) {
+    const joined = op.channels.filter((c) => this.registry.isMember(op.peer, c.channel));
+    for (const { channel, userdata } of op.channels) {
       if (!joined.some((c) => c.channel === channel)) {
-        this.#membership.join(peer.id, { channel, userdata, quiet: true });
+        this.#membership.join(op.peer, { channel, userdata, quiet: true });
       }
     }
-    if (!this.#holds(peer)) return;
-    this.#send(peer, {
-      event: "session",
-      data: { resume_token: this.#resume.issue(peer.id, now) },
-    });
-    // A new credential for the new connection (the old one may be near its end).
-    if (this.#holds(peer) && this.registry.channelsOf(peer.id).size > 0) this.#sendIce(peer);
+    if (link !== undefined && !link.closed && this.#holds(peer)) {
+      this.#send(peer, {
+        event: "session",
+        data: { resume_token: this.#resume.issue(peer.id, this.#now()) },
+      });
+      // A new credential for the new connection (the old one may be near its end).
+      if (this.#holds(peer) && this.registry.channelsOf(peer.id).size > 0) this.#sendIce(peer);
+    }
     if (wasAway && this.#holds(peer)) {
       this.#membership.tellNeighbours(peer.id, { event: "peerBack", data: { peer_id: peer.id } });
+    }
+    if (link !== undefined) this.#resumeDone(link);
+  }
+
+  /** The identity a resume claimed left meanwhile: the connection goes on as new. */
+  #resumeRefused({ link, fresh }: ResumeWaiting) {
+    this.#peers.set(fresh.id, fresh);
+    this.#error(
+      fresh,
+      "bad_token",
+      "Cannot resume: that peer has left; continuing as a new peer",
+      "resume",
+    );
+    this.#resumeDone(link);
+  }
+
+  /** Handles the frames that waited behind a resume, in order. */
+  #resumeDone(link: Link) {
+    const waiting = link.done();
+    for (let i = 0; i < waiting.length; i++) {
+      const current = link.peer;
+      if (current === null || link.closed) return;
+      this.#dispatch(link, current, waiting[i]);
+      if (link.busy) return link.requeue(waiting.slice(i + 1));
     }
   }
 
@@ -688,10 +862,29 @@ export class Hub {
       );
     }
     this.metrics.messagesRelayed++;
-    this.#deliver(target, message);
+    const to = this.#peers.get(target)!;
+    if (to.home === this.#self) return this.#send(to, message);
+    // Its socket is on another instance: straight there, in order.
+    if (!this.#bus?.send(to.home, target, encode(message))) {
+      this.#error(
+        peer,
+        "unavailable",
+        "Cannot relay: this server cannot reach the rest of the cluster; try again in a moment",
+        event,
+      );
+    }
+  }
+
+  /** A frame relayed from another instance for a peer connected here. */
+  #arrived(peerId: string, text: string) {
+    const peer = this.#peers.get(peerId);
+    if (peer === undefined || peer.home !== this.#self) return;
+    if (peer.link === null) return this.#resume.hold(peer.id, text);
+    this.#write(peer, text);
   }
 
   #error(peer: Peer, code: ErrorCode, message: string, event?: string) {
+    if (peer.home !== this.#self) return; // its own instance tells it
     this.metrics.errors[code]++;
     this.#logger.log("debug", "refused", { peer: peer.id, code });
     this.#send(peer, {
@@ -701,10 +894,8 @@ export class Hub {
   }
 
   /**
-   * The one path by which a message reaches another peer, by id. A message
-   * bus plugs in here: a peer id this hub does not hold lives on another
-   * instance, and the message is published for that instance instead of
-   * dropped.
+   * How room changes reach a peer, by id. In a cluster every instance
+   * applies every change: each sends only to the peers connected to it.
    */
   #deliver(peerId: string, message: ServerMessage) {
     const target = this.#peers.get(peerId);
@@ -712,6 +903,7 @@ export class Hub {
   }
 
   #send(peer: Peer, message: ServerMessage) {
+    if (peer.home !== this.#self) return;
     const text = encode(message);
     // No connection: away (held for its return) or being removed (dropped).
     if (peer.link === null) return this.#resume.hold(peer.id, text);
@@ -769,7 +961,6 @@ export class Hub {
     return this.#peers.get(peer.id) === peer;
   }
 
-  /** Forgets a peer for good: everyone it shared a channel with is told. */
   /** A member's ICE configuration, minted now; its expiry is noted for renewal. */
   #issueIce(peerId: string) {
     const { iceServers, expiresAt } = this.#ice.issue();
@@ -796,11 +987,210 @@ export class Hub {
     return now >= expiresAt - Math.min(this.#ice.ttlMs / 5, 3_600_000);
   }
 
+  /**
+   * A peer connected here leaves for good (Leave, a kick, its window
+   * passed). Alone it is forgotten at once; in a cluster, once its leave
+   * comes back through the shared order (it sends nothing meanwhile).
+   */
   #remove(peer: Peer) {
+    if (!this.#holds(peer) || peer.leaving) return;
+    if (this.#bus === undefined || !peer.shared) return this.#forget(peer);
+    peer.leaving = true;
+    this.#resume.forget(peer.id);
+    this.#bus.propose({ op: "leave", peer: peer.id, home: peer.home });
+  }
+
+  /** Forgets a peer for good: everyone it shared a channel with is told. */
+  #forget(peer: Peer) {
     if (!this.#holds(peer)) return;
     this.#peers.delete(peer.id);
     this.#iceExpiry.delete(peer.id);
+    this.#orphans.delete(peer.id);
     this.#resume.retire(peer.id, this.#now());
+    if (peer.link !== null) {
+      // The cluster gave it up while this instance was cut off.
+      this.#dropLink(peer.link, CLOSE_CODES.tryAgainLater, "left the room meanwhile");
+    }
     this.#membership.leaveAll(peer.id);
   }
+
+  /** Whether room changes can be made now; if not, `peer` hears why. */
+  #reachable(peer: Peer, event: string): boolean {
+    if (this.#bus === undefined || this.#bus.available) return true;
+    this.#error(
+      peer,
+      "unavailable",
+      `Cannot ${event}: this server cannot reach the rest of the cluster; try again in a moment`,
+      event,
+    );
+    return false;
+  }
+
+  /** Alone, a change is applied at once; in a cluster, once the shared order brings it back. */
+  #propose(op: Op) {
+    if (this.#bus === undefined) this.#apply(op);
+    else this.#bus.propose(op);
+  }
+
+  /** Applies one change to the rooms, exactly alike on every instance. */
+  #apply(op: Op) {
+    switch (op.op) {
+      case "join": {
+        const waiting = this.#takeWaiting(op.home, op.ref, "join");
+        if (this.#adopt(op.peer, op.home) === undefined) return;
+        const request: JoinOptions = { channel: op.channel, userdata: op.userdata };
+        if (op.browser !== undefined) request.browser = op.browser;
+        // The text stays with the home instance: the others only need to know one came.
+        if (op.password) request.password = waiting?.request.password ?? "";
+        if (op.verified !== undefined) request.verified = op.verified;
+        const record = this.#membership.join(op.peer, request);
+        if (record !== undefined && waiting !== undefined) {
+          this.#checkPassword(waiting.link, waiting.peer, { request: waiting.request, record });
+        }
+        return;
+      }
+      case "knock":
+        if (this.#adopt(op.peer, op.home) === undefined) return;
+        return this.#membership.knock(op.peer, op);
+      case "part":
+        return this.#membership.part(op.peer, op.channel);
+      case "lock":
+        return this.#membership.lock(op.peer, op.channel, op.locked);
+      case "setPassword":
+        return this.#membership.setPassword(op.peer, op.channel, op.record);
+      case "host": {
+        const { peer, event, channel, target } = op;
+        const done = this.#membership.hostAction(peer, { event, channel, target });
+        if (done && event === "remove") this.#removeFromRoom(channel, target);
+        return;
+      }
+      case "leave": {
+        const peer = this.#peers.get(op.peer);
+        // A leave proposed for a home the peer has moved from is stale.
+        if (peer !== undefined && peer.home === op.home) this.#forget(peer);
+        return;
+      }
+      case "away": {
+        const peer = this.#peers.get(op.peer);
+        if (peer === undefined || peer.home !== op.home || peer.away) return;
+        peer.away = true;
+        this.#membership.tellNeighbours(peer.id, { event: "peerAway", data: { peer_id: peer.id } });
+        return;
+      }
+      case "resume":
+        return this.#resumed(op, this.#takeWaiting(op.home, op.ref, "resume"));
+      case "dead":
+        return this.#homeDied(op.instance);
+    }
+  }
+
+  /** What this instance waits to do for its own op `ref`, if it made it. */
+  #takeWaiting<K extends Waiting["kind"]>(
+    home: string,
+    ref: number,
+    kind: K,
+  ): Extract<Waiting, { kind: K }> | undefined {
+    if (home !== this.#self) return;
+    const waiting = this.#waiting.get(ref);
+    this.#waiting.delete(ref);
+    return waiting?.kind === kind ? waiting as Extract<Waiting, { kind: K }> : undefined;
+  }
+
+  /** The peer a join or knock is for, known from now on everywhere (unless it left). */
+  #adopt(peerId: string, home: string): Peer | undefined {
+    const known = this.#peers.get(peerId);
+    if (known !== undefined || home === this.#self || this.#resume.isRetired(peerId)) return known;
+    const peer = new Peer(peerId, home);
+    peer.shared = true;
+    this.#peers.set(peerId, peer);
+    return peer;
+  }
+
+  /**
+   * An instance stopped answering: its peers are away (their clients
+   * resume on another instance) and any instance removes those that do
+   * not come back within the window. If it is this one, the cluster lost
+   * track of it while it was cut off: its peers are asserted again.
+   */
+  #homeDied(instance: string) {
+    const now = this.#now();
+    const mine: Peer[] = [];
+    for (const peer of [...this.#peers.values()]) {
+      if (peer.home !== instance || peer.orphan) continue;
+      if (instance === this.#self) {
+        if (peer.shared && !peer.leaving && peer.link !== null) mine.push(peer);
+        continue;
+      }
+      peer.orphan = true;
+      this.#orphans.set(peer.id, now + this.#windowMs);
+      if (peer.away) continue;
+      peer.away = true;
+      this.#membership.tellNeighbours(peer.id, { event: "peerAway", data: { peer_id: peer.id } });
+    }
+    if (mine.length > 0) {
+      this.#logger.log("warn", "the cluster thought this instance dead; asserting its peers", {
+        peers: mine.length,
+      });
+    }
+    for (const peer of mine) {
+      const channels = [...this.registry.channelsOf(peer.id)].map((channel) => ({
+        channel,
+        userdata: this.registry.userdataOf(peer.id, channel) ?? {},
+      }));
+      this.#bus?.propose({ op: "resume", peer: peer.id, home: this.#self, ref: 0, channels });
+    }
+  }
+
+  /** Every room and where each peer is connected, for an instance that starts. */
+  #exportState(): ClusterState {
+    const peers = [];
+    for (const peer of this.#peers.values()) {
+      if (!peer.shared || peer.leaving) continue;
+      peers.push({ id: peer.id, home: peer.home, away: peer.away, orphan: peer.orphan });
+    }
+    return {
+      peers,
+      channels: this.registry.entries(),
+      rooms: this.#authority.snapshot(),
+      retired: this.#resume.retiredEntries(),
+    };
+  }
+
+  /** Takes another instance's rooms as this instance starts (before any op or connection). */
+  #importState(state: ClusterState) {
+    const now = this.#now();
+    for (const { id, home, away, orphan } of state.peers) {
+      const peer = new Peer(id, home);
+      peer.shared = true;
+      peer.away = away;
+      peer.orphan = orphan;
+      if (orphan) this.#orphans.set(id, now + this.#windowMs);
+      this.#peers.set(id, peer);
+    }
+    for (const [channel, members] of state.channels) {
+      for (const [peerId, userdata] of members) {
+        if (this.#peers.has(peerId)) this.registry.join(peerId, { channel, userdata });
+      }
+    }
+    this.#authority.load(parseRoomSnapshots(state.rooms));
+    this.#resume.addRetired(state.retired);
+  }
+}
+
+/** A connection waiting for its own op to come back through the shared order. */
+type Waiting =
+  | {
+    kind: "join";
+    link: Link;
+    peer: Peer;
+    /** With the password text, which never leaves this instance. */
+    request: JoinRequest & { verified?: PasswordRecord };
+  }
+  | ResumeWaiting;
+
+interface ResumeWaiting {
+  kind: "resume";
+  link: Link;
+  /** The identity from `welcome`, given up for the one the token proves. */
+  fresh: Peer;
 }

@@ -14,7 +14,7 @@
 import { Authority, type Change, type Entry } from "./authority.ts";
 import { DEFAULTS } from "./config.ts";
 import { type Logger, SILENT_LOGGER } from "./log.ts";
-import type { PasswordRecord } from "./password.ts";
+import { type PasswordRecord, sameRecord } from "./password.ts";
 import {
   cleanName,
   type ErrorCode,
@@ -407,7 +407,7 @@ export class Membership {
         event: "join",
       };
     }
-    if (admission.verify !== undefined && admission.verify !== request.verified) {
+    if (admission.verify !== undefined && !sameRecord(admission.verify, request.verified)) {
       return admission.verify;
     }
     return undefined;

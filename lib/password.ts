@@ -41,6 +41,12 @@ export async function verifyPassword(password: string, record: PasswordRecord): 
   return diff === 0;
 }
 
+/** Whether two records are the same hash (one may have come from another instance). */
+export function sameRecord(a: PasswordRecord, b: PasswordRecord | undefined): boolean {
+  return b !== undefined && a.salt === b.salt && a.hash === b.hash &&
+    a.iterations === b.iterations;
+}
+
 /** Rebuilds a record read from disk; undefined if it is not one. */
 export function parsePasswordRecord(value: unknown): PasswordRecord | undefined {
   if (!isObject(value)) return;

@@ -34,6 +34,7 @@ export const ERROR_CODES = [
   "room_locked",
   "password_required",
   "wrong_password",
+  "unavailable",
 ] as const;
 
 /** One of {@linkcode ERROR_CODES}. */

@@ -49,6 +49,16 @@ export class Registry {
     return [...(this.#channels.get(channel)?.keys() ?? [])];
   }
 
+  /** The userdata `peerId` joined `channel` with (undefined when not a member). */
+  userdataOf(peerId: string, channel: string): UserData | undefined {
+    return this.#channels.get(channel)?.get(peerId);
+  }
+
+  /** Every channel with its members in join order, for another instance to load. */
+  entries(): [string, [string, UserData][]][] {
+    return [...this.#channels].map(([channel, members]) => [channel, [...members]]);
+  }
+
   /** Whether two distinct peers are together in at least one channel. */
   shareChannel(a: string, b: string): boolean {
     if (a === b) return false;

@@ -129,6 +129,12 @@ export class Resume {
     return [...this.#retired];
   }
 
+  /** Adds retirements another instance of the cluster knows of. */
+  addRetired(entries: Iterable<[string, number]>): void {
+    for (const [id, until] of entries) this.#retired.set(id, until);
+    this.#retiredVersion++;
+  }
+
   /** Whether `peerId` left on purpose and may not be handed out or resumed. */
   isRetired(peerId: string): boolean {
     return this.#retired.has(peerId);
