@@ -13,6 +13,7 @@ import { createLogger, type Logger } from "./lib/log.ts";
 import { loadRetired, saveRetired } from "./lib/retired.ts";
 import { loadRooms, saveRooms } from "./lib/saved_rooms.ts";
 import { loadSecret } from "./lib/secret.ts";
+import { RedisBus } from "./lib/redis_bus.ts";
 import { loadAssetTable } from "./lib/static.ts";
 import { TokenSigner } from "./lib/token.ts";
 
@@ -51,10 +52,16 @@ export async function startServer(
     : new Map([...loaded].filter(([path]) => !path.endsWith(".map")));
   const { secret, source } = await loadSecret(config.sessionSecret, config.dataDir);
   logger.log("info", "resume tokens ready", { secret: source, data_dir: config.dataDir });
+  // In a cluster the rooms live in the instances, shared through Redis;
+  // alone, in this process, saved to the data directory.
+  const bus = config.redisUrl === undefined
+    ? undefined
+    : new RedisBus({ url: config.redisUrl, logger });
   const hub = new Hub({
+    bus: bus && ((handlers) => bus.attach(handlers)),
     tokens: new TokenSigner(secret),
-    retired: await loadRetired(config.dataDir, Date.now()),
-    rooms: await loadRooms(config.dataDir),
+    retired: bus ? [] : await loadRetired(config.dataDir, Date.now()),
+    rooms: bus ? [] : await loadRooms(config.dataDir),
     resumeWindowMs: config.resumeWindowSeconds * 1000,
     tokenTtlMs: config.resumeTokenTtlSeconds * 1000,
     iceServers: config.iceServers,
@@ -70,6 +77,7 @@ export async function startServer(
     maxAwayPeers: config.maxAwayPeers,
     logger,
   });
+  await bus?.start();
   const handler = createHandler(hub, assets, {
     allowedOrigins: config.allowedOrigins,
     publicOrigin: config.publicOrigin,
@@ -103,7 +111,7 @@ export async function startServer(
   // Retirements (Leave) and rooms' authority (hosts, lock, knocks,
   // password) are saved when they change, at most once a second, so a
   // restart neither brings a departed id back nor opens a locked room.
-  const savers = [
+  const savers = bus ? [] : [
     saver(() => hub.retiredVersion, () => saveRetired(config.dataDir, hub.retiredEntries()), {
       what: "retired ids",
       logger,
@@ -130,6 +138,8 @@ export async function startServer(
     finished: server.finished,
     async shutdown() {
       clearInterval(ticker);
+      // Peers here resume on other instances, which then stop waiting for this one.
+      bus?.close();
       hub.shutdown();
       await saveIfChanged();
       await server.shutdown();

@@ -105,6 +105,10 @@ export interface BusHandlers {
   exportState(): ClusterState;
   /** Replaces every room with another instance's (before any op is applied). */
   importState(state: ClusterState): void;
+  /** The instances holding sockets of peers still in the rooms (their death must be noticed). */
+  homes(): Set<string>;
+  /** Proposes again every peer connected here: the shared order may have lost ops. */
+  reassert(): void;
 }
 
 /** One peer as the cluster knows it. */

@@ -60,6 +60,8 @@ export interface Config {
   turn?: TurnSettings;
   /** `relay`: browsers use only TURN, so peers never learn each other's addresses. */
   iceTransportPolicy: IceTransportPolicy;
+  /** Instances sharing this Redis share rooms (docs/scaling.md); unset: this process alone. */
+  redisUrl?: string;
 }
 
 /** The seed's STUN server: fine for tests on one LAN, not behind strict NATs. */
@@ -198,6 +200,19 @@ const turnSecret: Parser<string> = (raw, name) => {
   return raw;
 };
 
+const redisUrl: Parser<string> = (raw, name) => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new TypeError(`Invalid ${name} "${raw}": expected redis://host:port or rediss://…`);
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    throw new TypeError(`Invalid ${name} "${url.protocol}…": expected a redis:// or rediss:// URL`);
+  }
+  return raw;
+};
+
 const boolean: Parser<boolean> = (raw, name) => {
   const value = raw.trim().toLowerCase();
   if (["1", "true", "yes"].includes(value)) return true;
@@ -325,6 +340,7 @@ const SETTINGS = {
     fallback: DEFAULTS.maxAwayPeers,
   },
   metricsToken: { env: "METRICS_TOKEN", parse: secret, fallback: undefined },
+  redisUrl: { env: "REDIS_URL", parse: redisUrl, fallback: undefined },
   sourceMap: { env: "SOURCE_MAP", parse: boolean, fallback: false },
 } as const;
 
@@ -401,7 +417,13 @@ export function parseConfig(
     metricsToken: resolve<string | undefined>(SETTINGS.metricsToken),
     sourceMap: resolve(SETTINGS.sourceMap),
     iceTransportPolicy: resolve(SETTINGS.iceTransportPolicy),
+    redisUrl: resolve<string | undefined>(SETTINGS.redisUrl),
   };
+  if (config.redisUrl !== undefined && config.sessionSecret === undefined) {
+    throw new TypeError(
+      "Invalid REDIS_URL: set SESSION_SECRET too (the same on every instance, so each verifies the others' resume tokens)",
+    );
+  }
   const turnSecret = resolve<string | undefined>(SETTINGS.turnSecret);
   const turnUrlList = resolve<string[] | undefined>(SETTINGS.turnUrls);
   const turnTtlSeconds = resolve(SETTINGS.turnTtlSeconds);

@@ -275,12 +275,16 @@ export function createHandler(
         return text(405, "Method not allowed", { allow: "GET, HEAD" });
       }
       if (path === "/healthz") {
+        // Degraded (503): calls here go on, but joins wait for the cluster.
+        const { ok, instance, problem } = hub.health;
         return Response.json({
-          status: "ok",
+          status: ok ? "ok" : "degraded",
+          ...(problem === undefined ? {} : { problem }),
+          ...(instance === undefined ? {} : { instance }),
           connections: hub.connectionCount,
           channels: hub.channelCount,
           uptime_seconds: Math.round((now() - startedAt) / 1000),
-        }, { headers: { "cache-control": "no-store" } });
+        }, { status: ok ? 200 : 503, headers: { "cache-control": "no-store" } });
       }
       if (path === "/metrics") {
         if (

@@ -333,6 +333,12 @@ export class Hub {
       deliver: (peerId, text) => this.#guarded(() => this.#arrived(peerId, text)),
       exportState: () => this.#exportState(),
       importState: (state) => this.#importState(state),
+      homes: () => {
+        const homes = new Set<string>();
+        for (const peer of this.#peers.values()) if (!peer.orphan) homes.add(peer.home);
+        return homes;
+      },
+      reassert: () => this.#guarded(() => this.#reassert()),
     });
     this.#self = this.#bus?.instance ?? "";
   }
@@ -1114,21 +1120,28 @@ export class Hub {
    */
   #homeDied(instance: string) {
     const now = this.#now();
-    const mine: Peer[] = [];
     for (const peer of [...this.#peers.values()]) {
       if (peer.home !== instance || peer.orphan) continue;
-      if (instance === this.#self) {
-        if (peer.shared && !peer.leaving && peer.link !== null) mine.push(peer);
-        continue;
-      }
       peer.orphan = true;
       this.#orphans.set(peer.id, now + this.#windowMs);
       if (peer.away) continue;
       peer.away = true;
       this.#membership.tellNeighbours(peer.id, { event: "peerAway", data: { peer_id: peer.id } });
     }
+    if (instance === this.#self) this.#reassert();
+  }
+
+  /**
+   * The cluster lost track of this instance's peers (it thought this
+   * instance dead, or Redis restarted empty): each one connected here is
+   * proposed again, where it is and in its rooms.
+   */
+  #reassert() {
+    const mine = [...this.#peers.values()].filter((peer) =>
+      peer.home === this.#self && peer.shared && !peer.leaving && peer.link !== null
+    );
     if (mine.length > 0) {
-      this.#logger.log("warn", "the cluster thought this instance dead; asserting its peers", {
+      this.#logger.log("warn", "asserting this instance's peers to the cluster", {
         peers: mine.length,
       });
     }

@@ -1,0 +1,421 @@
+/**
+ * The cluster's {@linkcode Bus} on Redis: the shared order of room changes
+ * is one Redis stream that every instance reads; relays and state
+ * hand-overs are Redis pub/sub messages on a channel per instance; each
+ * instance's heartbeat is a score in a sorted set, and a Lua script that
+ * runs with every heartbeat declares an instance dead — once, atomically,
+ * by appending a `dead` op — when its score is too old.
+ *
+ * Redis holds no room state: the instances hold it, so Redis restarting
+ * empty loses nothing but ops in flight, which each instance covers by
+ * asserting its own peers again. See docs/scaling.md.
+ *
+ * @module
+ */
+
+import { Redis } from "ioredis";
+import {
+  type Bus,
+  type BusHandlers,
+  type ClusterState,
+  type Op,
+  parseClusterState,
+  parseOp,
+} from "./cluster.ts";
+import { type Logger, SILENT_LOGGER } from "./log.ts";
+
+/** Options of a {@linkcode RedisBus}; all but `url` have defaults. */
+export interface RedisBusOptions {
+  /** `REDIS_URL`, e.g. `redis://127.0.0.1:6379`. */
+  url: string;
+  /** Prefix of every key and channel, so one Redis can serve several clusters. Default `mesh:`. */
+  prefix?: string;
+  /** How often this instance says it is alive, ms. Default 1,000. */
+  heartbeatMs?: number;
+  /** Silence after which an instance is declared dead, ms. Default 5,000. */
+  deadAfterMs?: number;
+  /** Ops the stream keeps (about): enough for a slow reader to catch up. Default 100,000. */
+  maxLogLength?: number;
+  /** How long a starting instance waits for a running one's state, ms. Default 3,000. */
+  syncTimeoutMs?: number;
+  /** Default: writes nothing. */
+  logger?: Logger;
+}
+
+/** Relayed frames wait at most this long for the ops they follow, ms. */
+const MAX_GATE_MS = 2000;
+/** Relayed frames waiting for ops at once; beyond it the oldest go through. */
+const MAX_GATED = 10_000;
+
+/**
+ * Marks this instance alive (Redis's clock, so instances' clocks may
+ * differ), starts the clock of homes the caller still sees in its rooms
+ * but Redis does not know (they died while Redis was down), and declares
+ * dead every instance silent for too long: removed from the set and a
+ * `dead` op appended, in one atomic step, so only one `dead` is written.
+ */
+const HEARTBEAT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+for i = 4, #ARGV do redis.call('ZADD', KEYS[1], 'NX', now, ARGV[i]) end
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+for _, id in ipairs(dead) do
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'op',
+    cjson.encode({op = 'dead', instance = id}))
+end
+return dead
+`;
+
+/** The instances alive now, by Redis's clock. */
+const LIVE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[1]), '+inf')
+`;
+
+/** Compares two stream ids (`<ms>-<seq>`). */
+export function compareIds(a: string, b: string): number {
+  const [aMs, aSeq] = a.split("-");
+  const [bMs, bSeq] = b.split("-");
+  return Number(aMs) - Number(bMs) || Number(aSeq) - Number(bSeq);
+}
+
+/** A relayed frame waiting until this instance has applied what its sender had. */
+interface Gated {
+  after: string;
+  peerId: string;
+  text: string;
+  at: number;
+}
+
+/** Instances sharing rooms through one Redis. */
+export class RedisBus implements Bus {
+  /** This instance's id, random per process. */
+  readonly instance: string = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
+  readonly #url: string;
+  readonly #prefix: string;
+  readonly #heartbeatMs: number;
+  readonly #deadAfterMs: number;
+  readonly #maxLog: string;
+  readonly #syncTimeoutMs: number;
+  readonly #logger: Logger;
+  /** Commands, appends and publishes (queued while Redis is away, sent when it is back). */
+  readonly #cmd: Redis;
+  /** The blocking stream read. */
+  readonly #reader: Redis;
+  /** This instance's pub/sub channel (resubscribed by ioredis after a reconnect). */
+  readonly #sub: Redis;
+  #handlers: BusHandlers | undefined;
+  /** The last op applied here. */
+  #applied = "0-0";
+  #synced = false;
+  #connected = false;
+  #lastError = "";
+  #epoch: string | undefined;
+  #running = true;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #gated: Gated[] = [];
+  #snapshot: PromiseWithResolvers<{ applied: string; state: ClusterState }> | undefined;
+
+  /** A bus on `options.url`; nothing happens before {@linkcode RedisBus.start}. */
+  constructor(options: RedisBusOptions) {
+    this.#url = options.url;
+    this.#prefix = options.prefix ?? "mesh:";
+    this.#heartbeatMs = options.heartbeatMs ?? 1000;
+    this.#deadAfterMs = options.deadAfterMs ?? 5000;
+    this.#maxLog = String(options.maxLogLength ?? 100_000);
+    this.#syncTimeoutMs = options.syncTimeoutMs ?? 3000;
+    this.#logger = options.logger ?? SILENT_LOGGER;
+    const connect = (name: string) => {
+      const redis = new Redis(this.#url, {
+        lazyConnect: true,
+        maxRetriesPerRequest: null,
+        retryStrategy: (times) => Math.min(times * 100, 1000),
+        connectionName: `mesh-${name}-${this.instance}`,
+      });
+      redis.on("error", (error: Error) => {
+        this.#lastError = error.message;
+      });
+      return redis;
+    };
+    this.#cmd = connect("cmd");
+    this.#reader = connect("reader");
+    this.#sub = connect("sub");
+  }
+
+  /** Hands the bus the hub's handlers (the hub calls it once, from its constructor). */
+  attach(handlers: BusHandlers): Bus {
+    this.#handlers = handlers;
+    return this;
+  }
+
+  get available(): boolean {
+    return this.#connected && this.#synced;
+  }
+
+  get problem(): string | undefined {
+    if (!this.#synced) return "joining the cluster";
+    if (!this.#connected) {
+      return `Redis unreachable${this.#lastError === "" ? "" : ` (${this.#lastError})`}`;
+    }
+    return undefined;
+  }
+
+  /**
+   * Connects, takes the rooms from a running instance (or starts empty if
+   * none runs), and starts following the shared order. Resolves once this
+   * instance can serve; while Redis is unreachable it keeps trying.
+   */
+  async start(): Promise<void> {
+    if (this.#handlers === undefined) throw new TypeError("Cannot start a bus: no hub attached");
+    this.#cmd.on("ready", () => this.#reachable());
+    this.#cmd.on("close", () => this.#unreachable());
+    this.#sub.on("messageBuffer", (_channel: Buffer, message: Buffer) => {
+      try {
+        this.#message(message.toString());
+      } catch (error) {
+        this.#logger.log("error", "cluster message failed", { error: String(error) });
+      }
+    });
+    const connecting = Promise.all([
+      this.#cmd.connect(),
+      this.#reader.connect(),
+      this.#sub.connect(),
+    ]);
+    const waiting = setInterval(() => {
+      this.#logger.log("warn", "waiting for Redis", {
+        url: redact(this.#url),
+        error: this.#lastError,
+      });
+    }, 5000);
+    try {
+      await connecting.catch(() => this.#cmd.ping());
+      await this.#sub.subscribe(this.#channel(this.instance));
+      this.#epoch = await this.#claimEpoch();
+      await this.#beat();
+      await this.#sync();
+    } finally {
+      clearInterval(waiting);
+    }
+    this.#synced = true;
+    this.#connected = this.#cmd.status === "ready";
+    const timer = setInterval(() => void this.#tick(), this.#heartbeatMs);
+    // ioredis brings Node's timer types; under Deno the id is a number.
+    Deno.unrefTimer(Number(timer));
+    this.#timer = timer;
+    void this.#follow();
+    this.#logger.log("info", "joined the cluster", { instance: this.instance });
+  }
+
+  /** Stops heartbeats and reading and drops the connections (peers resume elsewhere). */
+  close(): void {
+    this.#running = false;
+    clearInterval(this.#timer);
+    for (const redis of [this.#cmd, this.#reader, this.#sub]) redis.disconnect();
+  }
+
+  propose(op: Op): void {
+    this.#cmd.xadd(this.#key("log"), "MAXLEN", "~", this.#maxLog, "*", "op", JSON.stringify(op))
+      .catch((error: Error) => {
+        this.#logger.log("error", "cannot append a room change", {
+          op: op.op,
+          error: error.message,
+        });
+      });
+  }
+
+  send(instance: string, peerId: string, text: string): boolean {
+    if (!this.#connected) return false;
+    const message = JSON.stringify(["m", this.#applied, peerId, text]);
+    this.#cmd.publish(this.#channel(instance), message).catch(() => {});
+    return true;
+  }
+
+  #key(name: string) {
+    return `${this.#prefix}${name}`;
+  }
+
+  #channel(instance: string) {
+    return `${this.#prefix}instance:${instance}`;
+  }
+
+  /** Redis is back: after a restart it is empty, and this instance says who is connected here. */
+  async #reachable() {
+    if (!this.#synced) return;
+    try {
+      const epoch = await this.#claimEpoch();
+      await this.#beat();
+      this.#connected = true;
+      this.#logger.log("info", "Redis reachable again", { instance: this.instance });
+      if (epoch !== this.#epoch) {
+        this.#epoch = epoch;
+        this.#logger.log("warn", "Redis lost its data (restarted empty); asserting our peers", {
+          instance: this.instance,
+        });
+        this.#handlers!.reassert();
+      }
+    } catch (error) {
+      this.#lastError = String(error);
+    }
+  }
+
+  #unreachable() {
+    if (!this.#connected) return;
+    this.#connected = false;
+    this.#logger.log("warn", "Redis unreachable: joins wait, calls go on", {
+      instance: this.instance,
+      error: this.#lastError,
+    });
+  }
+
+  /** The id Redis's current contents were created under (a new one after it restarted empty). */
+  async #claimEpoch(): Promise<string> {
+    await this.#cmd.set(this.#key("epoch"), crypto.randomUUID(), "NX");
+    return (await this.#cmd.get(this.#key("epoch"))) ?? "";
+  }
+
+  async #beat() {
+    const homes = [...this.#handlers!.homes()].filter((home) => home !== this.instance);
+    await this.#cmd.eval(
+      HEARTBEAT,
+      2,
+      this.#key("instances"),
+      this.#key("log"),
+      this.instance,
+      String(this.#deadAfterMs),
+      this.#maxLog,
+      ...homes,
+    );
+  }
+
+  async #tick() {
+    this.#release(Date.now() - MAX_GATE_MS);
+    if (!this.#connected) return;
+    try {
+      await this.#beat();
+    } catch (error) {
+      this.#lastError = String(error);
+    }
+  }
+
+  /** Takes the rooms from a running instance, or starts alone at the end of the log. */
+  async #sync() {
+    const live = (await this.#cmd.eval(
+      LIVE,
+      1,
+      this.#key("instances"),
+      String(this.#deadAfterMs),
+    ) as string[]).filter((id) => id !== this.instance);
+    for (const other of live) {
+      this.#snapshot = Promise.withResolvers();
+      await this.#cmd.publish(this.#channel(other), JSON.stringify(["state?", this.instance]));
+      const timeout = setTimeout(
+        () => this.#snapshot?.reject(new Error("no answer")),
+        this.#syncTimeoutMs,
+      );
+      try {
+        const { applied, state } = await this.#snapshot.promise;
+        this.#handlers!.importState(state);
+        this.#applied = applied;
+        this.#logger.log("info", "took the rooms from a running instance", { from: other });
+        return;
+      } catch {
+        this.#logger.log("warn", "a running instance did not hand over its rooms", { from: other });
+      } finally {
+        clearTimeout(timeout);
+        this.#snapshot = undefined;
+      }
+    }
+    const last = await this.#cmd.xrevrange(this.#key("log"), "+", "-", "COUNT", 1);
+    this.#applied = last[0]?.[0] ?? "0-0";
+  }
+
+  /** Reads the shared order and applies it, for as long as the bus runs. */
+  async #follow() {
+    while (this.#running) {
+      try {
+        const batch = await this.#reader.xread(
+          "COUNT",
+          1000,
+          "BLOCK",
+          1000,
+          "STREAMS",
+          this.#key("log"),
+          this.#applied,
+        );
+        for (const [, entries] of batch ?? []) {
+          for (const [id, fields] of entries) {
+            this.#applied = id;
+            this.#applyEntry(fields);
+          }
+        }
+        this.#release();
+      } catch (error) {
+        if (!this.#running) return;
+        this.#lastError = String(error);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  }
+
+  #applyEntry(fields: string[]) {
+    let op: Op | undefined;
+    try {
+      op = parseOp(JSON.parse(fields[fields.indexOf("op") + 1]));
+    } catch {
+      op = undefined;
+    }
+    if (op === undefined) {
+      this.#logger.log("warn", "skipping an unreadable room change", { instance: this.instance });
+      return;
+    }
+    this.#handlers!.apply(op);
+  }
+
+  /** A pub/sub message for this instance: a relayed frame, or a state request or answer. */
+  #message(text: string) {
+    const message: unknown = JSON.parse(text);
+    if (!Array.isArray(message)) return;
+    const [kind, a, b, c] = message;
+    if (kind === "m" && typeof a === "string" && typeof b === "string" && typeof c === "string") {
+      this.#gated.push({ after: a, peerId: b, text: c, at: Date.now() });
+      if (this.#gated.length > MAX_GATED) this.#release(-Infinity, 1);
+      this.#release();
+    } else if (kind === "state?" && typeof a === "string" && this.#synced) {
+      const answer = JSON.stringify(["state", this.#applied, this.#handlers!.exportState()]);
+      this.#cmd.publish(this.#channel(a), answer).catch(() => {});
+    } else if (kind === "state" && typeof a === "string") {
+      const state = parseClusterState(b);
+      if (state !== undefined) this.#snapshot?.resolve({ applied: a, state });
+    }
+  }
+
+  /**
+   * Hands over relayed frames, in arrival order, once this instance has
+   * applied the ops their sender had (or they waited since `olderThan`,
+   * or `count` must go to make room).
+   */
+  #release(olderThan = -Infinity, count = 0) {
+    let i = 0;
+    while (i < this.#gated.length) {
+      const next = this.#gated[i];
+      if (i >= count && next.at > olderThan && compareIds(next.after, this.#applied) > 0) break;
+      this.#handlers!.deliver(next.peerId, next.text);
+      i++;
+    }
+    if (i > 0) this.#gated = this.#gated.slice(i);
+  }
+}
+
+/** A Redis URL without its password, for logs. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== "") parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(unparsable REDIS_URL)";
+  }
+}
