@@ -1,0 +1,111 @@
+/**
+ * Fixtures for the cluster tests: hubs in this process, each with its own
+ * {@linkcode RedisBus} on one real redis-server (`_redis.ts`), connected
+ * through {@linkcode FakeConnection}s, and a wait on a condition with a
+ * deadline (the bus answers over real sockets, not in event-loop turns).
+ *
+ * @module
+ */
+
+import { Hub, type HubOptions, type Session } from "../lib/hub.ts";
+import { RedisBus } from "../lib/redis_bus.ts";
+import { TokenSigner } from "../lib/token.ts";
+import { FakeConnection, type Frame, frame, SECRET } from "./_helpers.ts";
+
+/** Resolves once `condition()` holds; fails naming `what` after `timeoutMs`. */
+export async function eventually(
+  condition: () => boolean,
+  what: string,
+  { timeoutMs = 10_000 }: { timeoutMs?: number } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** One person: a fake socket on one instance. */
+export interface Person {
+  conn: FakeConnection;
+  session: Session;
+  /** The id from `welcome` (a resume changes `session.peerId`, not this). */
+  id: string;
+  token: string;
+  /** The frames of `event` received so far. */
+  got(event: string): Frame[];
+  send(event: string, data: unknown): void;
+}
+
+/** One instance: a hub on its own bus, its clock driving `tick()`. */
+export interface Instance {
+  hub: Hub;
+  bus: RedisBus;
+  /** A new connection here, `welcome` read. */
+  connect(): Person;
+  /** Stops this instance's heartbeats and reading, as if its process died. */
+  die(): void;
+}
+
+/** Short timings so deaths and windows pass within a test. */
+export const FAST = {
+  heartbeatMs: 100,
+  deadAfterMs: 1000,
+  resumeWindowMs: 1500,
+};
+
+/** Starts an instance on `url`; `close()` it (or `die()`) at the end. */
+export async function startInstance(
+  url: string,
+  options: HubOptions = {},
+): Promise<Instance & { close(): void }> {
+  const bus = new RedisBus({
+    url,
+    heartbeatMs: FAST.heartbeatMs,
+    deadAfterMs: FAST.deadAfterMs,
+    syncTimeoutMs: 1000,
+  });
+  const hub = new Hub({
+    bus: (handlers) => bus.attach(handlers),
+    tokens: new TokenSigner(SECRET),
+    resumeWindowMs: FAST.resumeWindowMs,
+    ...options,
+  });
+  await bus.start();
+  const ticker = setInterval(() => hub.tick(), 100);
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(ticker);
+    bus.close();
+  };
+  return {
+    hub,
+    bus,
+    connect() {
+      const conn = new FakeConnection();
+      const session = hub.connect(conn);
+      const [welcome] = conn.frames("welcome");
+      return {
+        conn,
+        session,
+        id: session.peerId,
+        token: welcome.data.resume_token,
+        got: (event) => conn.frames(event),
+        send: (event, data) => session.receive(frame(event, data)),
+      };
+    },
+    die: stop,
+    close: stop,
+  };
+}
+
+/** `person` joins `room` with its name, and the join is awaited. */
+export async function joined(person: Person, room = "room", name = person.id): Promise<void> {
+  const before = person.got("joined").length;
+  person.send("join", { channel: room, userdata: { name } });
+  await eventually(() => person.got("joined").length > before, `${name} joined ${room}`);
+}

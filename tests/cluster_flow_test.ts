@@ -1,0 +1,324 @@
+import assert from "node:assert/strict";
+import { eventually, FAST, type Instance, joined, startInstance } from "./_cluster.ts";
+import { CANDIDATE, OFFER } from "./_helpers.ts";
+import { type RedisServer, startRedis } from "./_redis.ts";
+
+/** A redis-server and `count` instances on it, all stopped after `fn`. */
+async function withCluster(
+  count: number,
+  fn: (instances: Instance[], redis: RedisServer) => Promise<void>,
+  options: Parameters<typeof startInstance>[1] = {},
+) {
+  const redis = await startRedis();
+  const instances: (Instance & { close(): void })[] = [];
+  try {
+    for (let i = 0; i < count; i++) instances.push(await startInstance(redis.url, options));
+    await fn(instances, redis);
+  } finally {
+    for (const instance of instances) instance.close();
+    await redis.kill();
+  }
+}
+
+Deno.test("Cluster introduces two people on different instances with the roles of one instance", async () => {
+  await withCluster(2, async ([x, y]) => {
+    const ann = x.connect();
+    const bob = y.connect();
+    await joined(ann);
+    await joined(bob);
+    await eventually(() => ann.got("addPeer").length === 1, "Ann hears of Bob");
+    assert.deepEqual(ann.got("addPeer")[0].data, {
+      peer_id: bob.id,
+      should_create_offer: false,
+      polite: true,
+      userdata: { name: bob.id },
+    });
+    assert.deepEqual(bob.got("addPeer")[0].data, {
+      peer_id: ann.id,
+      should_create_offer: true,
+      polite: false,
+      userdata: { name: ann.id },
+    });
+    assert.deepEqual(bob.got("joined")[0].data.peers, [ann.id]);
+    // Both instances hold the same room.
+    assert.deepEqual(x.hub.registry.membersOf("room"), [ann.id, bob.id]);
+    assert.deepEqual(y.hub.registry.membersOf("room"), [ann.id, bob.id]);
+  });
+});
+
+Deno.test("Cluster relays between instances both ways, candidates after their description, in order", async () => {
+  await withCluster(2, async ([x, y]) => {
+    const ann = x.connect();
+    const bob = y.connect();
+    await joined(ann);
+    await joined(bob);
+    bob.send("relaySessionDescription", { peer_id: ann.id, session_description: OFFER });
+    for (let i = 0; i < 200; i++) {
+      bob.send("relayICECandidate", {
+        peer_id: ann.id,
+        ice_candidate: { ...CANDIDATE, candidate: `candidate:${i}` },
+      });
+    }
+    await eventually(() => ann.got("iceCandidate").length === 200, "200 candidates reach Ann");
+    const relayed = ann.conn.frames().filter((f) =>
+      f.event === "sessionDescription" || f.event === "iceCandidate"
+    );
+    assert.equal(relayed[0].event, "sessionDescription");
+    assert.equal(relayed[0].data.peer_id, bob.id);
+    assert.deepEqual(
+      relayed.slice(1).map((f) => f.data.ice_candidate.candidate),
+      Array.from({ length: 200 }, (_, i) => `candidate:${i}`),
+    );
+    ann.send("relaySessionDescription", {
+      peer_id: bob.id,
+      session_description: { type: "answer", sdp: "v=0\r\n" },
+    });
+    await eventually(() => bob.got("sessionDescription").length === 1, "the answer reaches Bob");
+    assert.equal(bob.got("sessionDescription")[0].data.peer_id, ann.id);
+  });
+});
+
+Deno.test("Cluster refuses a relay to someone in no shared room, on any instance", async () => {
+  await withCluster(2, async ([x, y]) => {
+    const ann = x.connect();
+    const bob = y.connect();
+    await joined(ann, "one");
+    await joined(bob, "two");
+    ann.send("relayICECandidate", { peer_id: bob.id, ice_candidate: CANDIDATE });
+    await eventually(() => ann.got("error").length === 1, "Ann's relay refused");
+    assert.equal(ann.got("error")[0].data.code, "unknown_peer");
+    // Positive control: in one room the same relay goes through.
+    await joined(bob, "one");
+    ann.send("relayICECandidate", { peer_id: bob.id, ice_candidate: CANDIDATE });
+    await eventually(() => bob.got("iceCandidate").length === 1, "the relay reaches Bob");
+  });
+});
+
+Deno.test("Cluster: a part and a Leave on one instance reach the other as removePeer", async () => {
+  await withCluster(2, async ([x, y]) => {
+    const ann = x.connect();
+    const bob = y.connect();
+    const cid = y.connect();
+    await joined(ann);
+    await joined(bob);
+    await joined(cid);
+    bob.send("part", { channel: "room" });
+    await eventually(() => ann.got("removePeer").length === 1, "Ann hears Bob part");
+    assert.equal(ann.got("removePeer")[0].data.peer_id, bob.id);
+    cid.session.close({ deliberate: true });
+    await eventually(() => ann.got("removePeer").length === 2, "Ann hears Cid leave");
+    assert.equal(ann.got("removePeer")[1].data.peer_id, cid.id);
+    await eventually(() => x.hub.registry.membersOf("room").length === 1, "X forgets them");
+    assert.deepEqual(y.hub.registry.membersOf("room"), [ann.id]);
+  });
+});
+
+Deno.test("Cluster gives the last seat to exactly one of two instances admitting at once", async () => {
+  await withCluster(3, async ([x, y, z]) => {
+    const ann = x.connect();
+    await joined(ann);
+    const bob = y.connect();
+    const cid = z.connect();
+    // The same moment on two instances: the shared order decides.
+    bob.send("join", { channel: "room", userdata: { name: "bob" } });
+    cid.send("join", { channel: "room", userdata: { name: "cid" } });
+    const answered = (p: typeof bob) => p.got("joined").length + p.got("error").length > 0;
+    await eventually(() => answered(bob) && answered(cid), "both joins answered");
+    const full = [bob, cid].filter((p) => p.got("error")[0]?.data.code === "channel_full");
+    const inside = [bob, cid].filter((p) => p.got("joined").length === 1);
+    assert.equal(full.length, 1);
+    assert.equal(inside.length, 1);
+    for (const instance of [x, y, z]) {
+      assert.deepEqual(instance.hub.registry.membersOf("room"), [ann.id, inside[0].id]);
+    }
+    assert.equal(ann.got("addPeer").length, 1);
+  }, { maxPeersPerChannel: 2 });
+});
+
+Deno.test("Cluster applies room authority across instances: lock, knock, admit, password, removal", async () => {
+  await withCluster(2, async ([x, y]) => {
+    const host = x.connect();
+    await joined(host);
+    host.send("lock", { channel: "room", locked: true });
+    await eventually(() => host.got("roomState").at(-1)?.data.locked === true, "the lock");
+    const guest = y.connect();
+    guest.send("join", { channel: "room", userdata: { name: "guest" } });
+    await eventually(() => guest.got("error").length === 1, "the locked door");
+    assert.equal(guest.got("error")[0].data.code, "room_locked");
+    guest.send("knock", { channel: "room", userdata: { name: "guest" }, browser: "browser-1" });
+    await eventually(() => host.got("knocks").length === 1, "the host sees the knock");
+    assert.deepEqual(host.got("knocks")[0].data.knocks, [{ peer_id: guest.id, name: "guest" }]);
+    host.send("admit", { channel: "room", peer_id: guest.id });
+    await eventually(() => guest.got("joined").length === 1, "the guest is let in");
+    await eventually(() => host.got("addPeer").length === 1, "host and guest meet");
+    // A non-host on the other instance may not act.
+    guest.send("lock", { channel: "room", locked: false });
+    await eventually(() => guest.got("error").length === 2, "the guest's lock refused");
+    assert.equal(guest.got("error")[1].data.code, "not_allowed");
+    // A password set on X is checked on Y.
+    host.send("lock", { channel: "room", locked: false });
+    host.send("setPassword", { channel: "room", password: "open sesame" });
+    await eventually(() => host.got("roomState").at(-1)?.data.password === true, "the password");
+    const late = y.connect();
+    late.send("join", { channel: "room", userdata: { name: "late" }, password: "wrong" });
+    await eventually(() => late.got("error").length === 1, "the wrong password refused");
+    assert.equal(late.got("error")[0].data.code, "wrong_password");
+    late.send("join", { channel: "room", userdata: { name: "late" }, password: "open sesame" });
+    await eventually(() => late.got("joined").length === 1, "the right password lets in");
+    // Removal from X closes the guest's socket on Y with 4003, and everyone hears it.
+    host.send("remove", { channel: "room", peer_id: guest.id });
+    await eventually(() => guest.conn.closedWith !== undefined, "the guest's socket closed");
+    assert.equal(guest.conn.closedWith?.code, 4003);
+    assert.equal(guest.got("removed").length, 1);
+    await eventually(
+      () => late.got("removePeer").some((f) => f.data.peer_id === guest.id),
+      "the others hear the removal",
+    );
+    // The removed browser must knock again, on any instance.
+    const again = x.connect();
+    again.send("join", {
+      channel: "room",
+      userdata: { name: "guest" },
+      password: "open sesame",
+      browser: "browser-1",
+    });
+    await eventually(() => again.got("error").length === 1, "the removed browser refused");
+    assert.equal(again.got("error")[0].data.code, "room_locked");
+  });
+});
+
+Deno.test("Cluster hands the host role on across instances when the host leaves", async () => {
+  await withCluster(2, async ([x, y]) => {
+    const host = x.connect();
+    await joined(host);
+    const next = y.connect();
+    await joined(next);
+    host.session.close({ deliberate: true });
+    await eventually(
+      () => next.got("roomState").at(-1)?.data.hosts[0] === next.id,
+      "the next person becomes host",
+    );
+  });
+});
+
+Deno.test("Cluster: an instance that starts later takes the rooms and meshes its people with everyone", async () => {
+  await withCluster(2, async ([x, y], redis) => {
+    const ann = x.connect();
+    const bob = y.connect();
+    await joined(ann);
+    await joined(bob);
+    ann.send("lock", { channel: "room", locked: true });
+    await eventually(() => bob.got("roomState").at(-1)?.data.locked === true, "the lock");
+    const z = await startInstance(redis.url);
+    try {
+      assert.deepEqual(z.hub.registry.membersOf("room"), [ann.id, bob.id]);
+      const cid = z.connect();
+      cid.send("join", { channel: "room", userdata: { name: "cid" } });
+      await eventually(() => cid.got("error").length === 1, "the lock holds on the new instance");
+      assert.equal(cid.got("error")[0].data.code, "room_locked");
+      ann.send("lock", { channel: "room", locked: false });
+      await eventually(
+        () =>
+          z.hub.registry.size("room") === 2 && cid.got("roomState").length === 0 &&
+          bob.got("roomState").at(-1)?.data.locked === false,
+        "the unlock",
+      );
+      await joined(cid);
+      assert.deepEqual(cid.got("joined")[0].data.peers, [ann.id, bob.id]);
+      cid.send("relayICECandidate", { peer_id: ann.id, ice_candidate: CANDIDATE });
+      cid.send("relayICECandidate", { peer_id: bob.id, ice_candidate: CANDIDATE });
+      await eventually(
+        () => ann.got("iceCandidate").length === 1 && bob.got("iceCandidate").length === 1,
+        "the new instance relays to both",
+      );
+    } finally {
+      z.close();
+    }
+  });
+});
+
+Deno.test("Cluster: a dropped person resuming on another instance is away then back, never removed", async () => {
+  await withCluster(2, async ([x, y]) => {
+    const ann = x.connect();
+    const bob = y.connect();
+    await joined(ann);
+    await joined(bob);
+    bob.session.close({ deliberate: false });
+    await eventually(() => ann.got("peerAway").length === 1, "Ann sees Bob away");
+    const back = x.connect();
+    back.send("resume", { token: bob.token, channels: [{ channel: "room", userdata: {} }] });
+    await eventually(() => back.got("resumed").length === 1, "Bob resumes on X");
+    assert.equal(back.got("resumed")[0].data.peer_id, bob.id);
+    await eventually(() => ann.got("peerBack").length === 1, "Ann sees Bob back");
+    assert.equal(ann.got("removePeer").length, 0);
+    assert.equal(ann.got("addPeer").length, 1);
+    // Now both are on X: relays are local, and Y agrees where Bob is.
+    ann.send("relayICECandidate", { peer_id: bob.id, ice_candidate: CANDIDATE });
+    await eventually(() => back.got("iceCandidate").length === 1, "Ann's relay reaches Bob on X");
+    back.send("relayICECandidate", { peer_id: ann.id, ice_candidate: CANDIDATE });
+    await eventually(() => ann.got("iceCandidate").length === 1, "Bob's relay reaches Ann");
+  });
+});
+
+Deno.test("Cluster: when an instance dies, its people are away; those who do not resume are removed", async () => {
+  await withCluster(2, async ([x, y]) => {
+    const ann = x.connect();
+    const bob = y.connect();
+    const cid = y.connect();
+    await joined(ann);
+    await joined(bob);
+    await joined(cid);
+    y.die();
+    await eventually(() => ann.got("peerAway").length === 2, "Ann sees both away");
+    assert.deepEqual(
+      ann.got("peerAway").map((f) => f.data.peer_id).sort(),
+      [bob.id, cid.id].sort(),
+    );
+    // Bob comes back through the balancer to X; Cid never does.
+    const back = x.connect();
+    back.send("resume", { token: bob.token, channels: [{ channel: "room", userdata: {} }] });
+    await eventually(() => ann.got("peerBack").length === 1, "Ann sees Bob back");
+    assert.equal(ann.got("peerBack")[0].data.peer_id, bob.id);
+    await eventually(() => ann.got("removePeer").length === 1, "Cid removed after the window", {
+      timeoutMs: FAST.resumeWindowMs + 5000,
+    });
+    assert.equal(ann.got("removePeer")[0].data.peer_id, cid.id);
+    assert.deepEqual(x.hub.registry.membersOf("room"), [ann.id, bob.id]);
+    assert.equal(back.got("removePeer").length, 1);
+  });
+});
+
+Deno.test("Cluster: with Redis down calls go on, joins get unavailable; after Redis restarts empty, rooms are intact", async () => {
+  await withCluster(2, async ([x, y], redis) => {
+    const ann = x.connect();
+    const bob = y.connect();
+    const cid = x.connect();
+    await joined(ann);
+    await joined(bob);
+    await joined(cid);
+    await redis.kill();
+    await eventually(() => !x.hub.health.ok && !y.hub.health.ok, "both instances degraded");
+    assert.match(x.hub.health.problem ?? "", /Redis unreachable/);
+    // Relays between people on one instance still work.
+    ann.send("relayICECandidate", { peer_id: cid.id, ice_candidate: CANDIDATE });
+    await eventually(() => cid.got("iceCandidate").length === 1, "a relay within X");
+    // What needs the cluster is refused, clearly and retryably.
+    const dan = x.connect();
+    dan.send("join", { channel: "room", userdata: { name: "dan" } });
+    await eventually(() => dan.got("error").length === 1, "the join refused");
+    assert.equal(dan.got("error")[0].data.code, "unavailable");
+    ann.send("relayICECandidate", { peer_id: bob.id, ice_candidate: CANDIDATE });
+    await eventually(() => ann.got("error").length === 1, "the relay to Y refused");
+    assert.equal(ann.got("error")[0].data.code, "unavailable");
+    await redis.restart();
+    await eventually(() => x.hub.health.ok && y.hub.health.ok, "both instances healthy again");
+    for (const instance of [x, y]) {
+      assert.deepEqual(instance.hub.registry.membersOf("room"), [ann.id, bob.id, cid.id]);
+    }
+    await joined(dan);
+    await eventually(() => bob.got("addPeer").length === 3, "Bob on Y meets Dan from X");
+    bob.send("relayICECandidate", { peer_id: dan.id, ice_candidate: CANDIDATE });
+    await eventually(() => dan.got("iceCandidate").length === 1, "relays across resume");
+    assert.equal(ann.got("removePeer").length, 0);
+  });
+});
