@@ -1,0 +1,126 @@
+/**
+ * A call spread over two instances sharing one Redis, behind a load
+ * balancer: one instance is SIGKILLed, its people's pages resume on the
+ * other through the balancer, and the call goes on — no tile lost, no
+ * remote video standing still over 1.5 s — and a newcomer meshes with all.
+ */
+
+import assert from "node:assert/strict";
+import { type Browser, chromium, type Page } from "playwright-core";
+import type { ServerProcess } from "../scripts/_process.ts";
+import { startBalancer } from "./_balancer.ts";
+import {
+  CHROMIUM_ARGS,
+  CHROMIUM_PATH,
+  continuityOf,
+  e2eTest,
+  freePort,
+  joinRoom,
+  remoteNames,
+  startServerProcess,
+  TEST_SECRET,
+  WAIT_MS,
+  waitForPlayback,
+  waitForPlayingVideos,
+  watchContinuity,
+} from "./_browser.ts";
+import { startRedis } from "./_redis.ts";
+
+const ROOM = "e2e-cluster";
+
+async function newPage(browser: Browser, errors: string[]): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  const page = await context.newPage();
+  page.on("pageerror", (error) => errors.push(error.message));
+  return page;
+}
+
+/** Which instance a page's signaling goes through, as its own server reports it. */
+function instanceOf(page: Page): Promise<string> {
+  return page.evaluate(async () => (await (await fetch("/healthz")).json()).instance);
+}
+
+e2eTest(
+  "A call over two instances survives one being SIGKILLed, and a newcomer meshes with all",
+  async () => {
+    const redis = await startRedis();
+    const ports = [freePort(), freePort()];
+    const servers: ServerProcess[] = [];
+    const balancer = startBalancer(ports);
+    let browser: Browser | undefined;
+    const errors: string[] = [];
+    try {
+      for (const port of ports) {
+        servers.push(
+          await startServerProcess(port, { REDIS_URL: redis.url, SESSION_SECRET: TEST_SECRET }),
+        );
+      }
+      browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+      const baseUrl = `http://127.0.0.1:${balancer.port}`;
+      // Ann on instance 0, Bob and Cid on instance 1.
+      const pages: Page[] = [];
+      for (const [name, instance] of [["Ann", 0], ["Bob", 1], ["Cid", 1]] as const) {
+        balancer.pin(instance);
+        const page = await newPage(browser, errors);
+        await joinRoom(page, { baseUrl, room: ROOM, name });
+        pages.push(page);
+      }
+      for (const page of pages) await waitForPlayingVideos(page, 2);
+      const [before0, before1] = [await instanceOf(pages[0]), await instanceOf(pages[1])];
+      assert.notEqual(before0, before1, "the call spans two instances");
+      for (const page of pages) await watchContinuity(page, { maxFreezeMs: 1500 });
+      const namesBefore = await Promise.all(pages.map((p) => remoteNames(p)));
+
+      balancer.pin(null);
+      servers[1].child.kill("SIGKILL");
+      await servers[1].exited;
+      // Bob's and Cid's pages resume on instance 0 through the balancer.
+      for (const page of pages) {
+        await page.locator('[data-link-status="reconnecting"]').waitFor({
+          state: "detached",
+          timeout: WAIT_MS,
+        });
+      }
+      for (const page of pages) await waitForPlayingVideos(page, 2);
+      assert.equal(await instanceOf(pages[1]), before0);
+      // Media plays on past the moment instance 1's death is noticed (5 s of silence).
+      await waitForPlayback(pages[0], 6);
+      for (const page of pages) await waitForPlayingVideos(page, 2);
+      assert.deepEqual(await Promise.all(pages.map((p) => remoteNames(p))), namesBefore);
+
+      const dee = await newPage(browser, errors);
+      await joinRoom(dee, { baseUrl, room: ROOM, name: "Dee" });
+      await waitForPlayingVideos(dee, 3);
+      assert.deepEqual(await remoteNames(dee), ["Ann", "Bob", "Cid"]);
+      for (const page of pages) await waitForPlayingVideos(page, 3);
+
+      let worst = 0;
+      for (const [i, page] of pages.entries()) {
+        const record = await continuityOf(page);
+        worst = Math.max(worst, record.worstFreezeMs);
+        assert.deepEqual(record.removedTiles, [], `page ${i}: no tile disappeared`);
+        assert.deepEqual(
+          record.stalls,
+          [],
+          `page ${i}: no remote video went back or stood still; events:\n${
+            record.events.join("\n")
+          }`,
+        );
+      }
+      console.log(`worst freeze of a remote video across the instance's death: ${worst} ms`);
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser?.close();
+      balancer.close();
+      for (const server of servers) {
+        try {
+          server.child.kill("SIGKILL");
+        } catch {
+          // already gone
+        }
+        await server.exited;
+      }
+      await redis.kill();
+    }
+  },
+);
