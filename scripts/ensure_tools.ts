@@ -1,8 +1,10 @@
 /**
- * Makes sure the end-to-end tests have the real components they drive:
- * Chromium (CHROMIUM_PATH or /usr/bin/chromium), Firefox ESR (FIREFOX_PATH
- * or /usr/bin/firefox-esr) and coturn (TURNSERVER_PATH or
- * /usr/bin/turnserver). On a Debian-like machine where we are root it
+ * Makes sure the tests have the real components they drive: Chromium
+ * (CHROMIUM_PATH or /usr/bin/chromium), Firefox ESR (FIREFOX_PATH or
+ * /usr/bin/firefox-esr) and coturn (TURNSERVER_PATH or /usr/bin/turnserver)
+ * for the end-to-end tests, and Redis (REDIS_SERVER_PATH or
+ * /usr/bin/redis-server) for the cluster tests, which run with the unit
+ * and integration tests. On a Debian-like machine where we are root it
  * installs Debian's packages for the missing ones (so `deno task test` sets
  * up a fresh machine by itself). Elsewhere it says how to install them and
  * exits non-zero.
@@ -32,6 +34,13 @@ const TOOLS = [
     pkg: "coturn",
     variable: "TURNSERVER_PATH",
   },
+  {
+    name: "Redis",
+    path: Deno.env.get("REDIS_SERVER_PATH") ?? "/usr/bin/redis-server",
+    debianPath: "/usr/bin/redis-server",
+    pkg: "redis-server",
+    variable: "REDIS_SERVER_PATH",
+  },
 ];
 
 async function exists(file: string): Promise<boolean> {
@@ -57,29 +66,29 @@ async function run(cmd: string, args: string[]): Promise<boolean> {
 }
 
 const missing = [];
-for (const browser of TOOLS) {
-  if (!(await exists(browser.path))) missing.push(browser);
+for (const tool of TOOLS) {
+  if (!(await exists(tool.path))) missing.push(tool);
 }
 if (missing.length > 0) {
   const root = Deno.uid() === 0;
   const apt = await exists("/usr/bin/apt-get");
-  const installable = missing.every((b) => b.path === b.debianPath);
+  const installable = missing.every((tool) => tool.path === tool.debianPath);
   if (root && apt && installable) {
-    const packages = missing.map((b) => b.pkg);
-    console.log(`Installing Debian's ${packages.join(", ")} for the end-to-end tests`);
+    const packages = missing.map((tool) => tool.pkg);
+    console.log(`Installing Debian's ${packages.join(", ")} for the tests`);
     const ok = await run("apt-get", ["update", "-q"]) &&
       await run("apt-get", ["install", "-y", "-q", ...packages]);
-    for (const browser of missing) {
-      if (!ok || !(await exists(browser.path))) {
-        console.error(`error: could not install ${browser.pkg} with apt-get`);
+    for (const tool of missing) {
+      if (!ok || !(await exists(tool.path))) {
+        console.error(`error: could not install ${tool.pkg} with apt-get`);
         Deno.exit(1);
       }
     }
   } else {
-    for (const browser of missing) {
+    for (const tool of missing) {
       console.error(
-        `error: the end-to-end tests need ${browser.name} at ${browser.path}. Install it ` +
-          `(Debian/Ubuntu: sudo apt-get install ${browser.pkg}) or set ${browser.variable}.`,
+        `error: the tests need ${tool.name} at ${tool.path}. Install it ` +
+          `(Debian/Ubuntu: sudo apt-get install ${tool.pkg}) or set ${tool.variable}.`,
       );
     }
     Deno.exit(1);
