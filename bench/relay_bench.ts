@@ -2,19 +2,29 @@
  * The relay benchmark: starts the real server and the bare baseline relay
  * as separate processes, drives both with the same WebSocket load, and
  * reports throughput per server CPU-second, latency, join rate, memory per
- * connection, fan-out time and slow-consumer behaviour.
+ * connection, fan-out time and slow-consumer behaviour; then starts a
+ * redis-server and two clustered server processes and compares relays
+ * between the two instances with relays within one.
  *
  *   deno task bench                 # full run (about a minute)
  *   deno task bench --smoke         # a few seconds, tiny numbers (CI)
  *   deno task bench --target ws://host:port/ws --pid 1234   # a server started by hand
  *
  * Options: --pairs P (100) --window W (4) --duration S (5) --warmup S (1)
- * --joins N (4000) --fanout-rounds R (200) --json FILE.
+ * --joins N (4000) --fanout-rounds R (200) --json FILE, --no-cluster to
+ * skip the cross-instance run (which needs redis-server: on the PATH or
+ * REDIS_SERVER_PATH).
  *
  * @module
  */
 
-import { freePort, spawnServer } from "../scripts/_process.ts";
+import {
+  findRedisServer,
+  freePort,
+  type RedisProcess,
+  spawnRedis,
+  spawnServer,
+} from "../scripts/_process.ts";
 import { type Hops, percentile, RawSocket, TestPeer } from "./_load.ts";
 
 interface Options {
@@ -28,6 +38,7 @@ interface Options {
   pid?: number;
   json?: string;
   smoke: boolean;
+  cluster: boolean;
 }
 
 function parseOptions(args: string[]): Options {
@@ -39,6 +50,7 @@ function parseOptions(args: string[]): Options {
     joins: 4000,
     fanoutRounds: 200,
     smoke: false,
+    cluster: true,
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -93,6 +105,9 @@ function parseOptions(args: string[]): Options {
       case "--json":
         options.json = value();
         break;
+      case "--no-cluster":
+        options.cluster = false;
+        break;
       default:
         throw new TypeError(`Unknown option ${arg}`);
     }
@@ -126,8 +141,15 @@ interface Target {
   stop(): Promise<void>;
 }
 
-/** Starts `script` pinned to core 1 (the generator keeps core 0). */
-async function startTarget(name: string, script: string): Promise<Target> {
+/**
+ * Starts `script` pinned to core 1 (the generator keeps core 0);
+ * `options.env` adds to the environment below (default nothing).
+ */
+async function startTarget(
+  name: string,
+  script: string,
+  options: { env?: Record<string, string> } = {},
+): Promise<Target> {
   const port = freePort();
   const { child, exited } = await spawnServer(new URL(script, ROOT).pathname, {
     denoFlags: V8_FLAGS,
@@ -149,6 +171,7 @@ async function startTarget(name: string, script: string): Promise<Target> {
       JOIN_BURST: "1000000",
       JOINS_PER_MINUTE: "1000000",
       MAX_PEERS_PER_CHANNEL: "8",
+      ...options.env,
     },
   });
   return {
@@ -162,12 +185,16 @@ async function startTarget(name: string, script: string): Promise<Target> {
   };
 }
 
-/** utime + stime of `pid`, in seconds. */
-function cpuSeconds(pid: number | null): number {
-  if (pid === null) return NaN;
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // CLK_TCK is 100 on Linux
+/** utime + stime of `pids`, in seconds. */
+function cpuSeconds(pids: (number | null)[]): number {
+  let seconds = 0;
+  for (const pid of pids) {
+    if (pid === null) return NaN;
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    seconds += (Number(fields[11]) + Number(fields[12])) / 100; // CLK_TCK is 100 on Linux
+  }
+  return seconds;
 }
 
 /** Resident memory of `pid`, in bytes. */
@@ -197,26 +224,57 @@ interface RelayResult {
   p50Ms: number;
   p99Ms: number;
   p999Ms: number;
+  /** The share of `serverCpuSeconds` that was redis-server's (cluster runs only). */
+  redisCpuSeconds?: number;
 }
 
-/** P pairs ping-pong a candidate-sized relay with W in flight per pair. */
-async function relay(target: Target, options: Options, rooms: boolean): Promise<RelayResult> {
-  const peers = await inBatches(options.pairs * 2, 100, () => TestPeer.connect(target.url));
+/** Where the relay scenario puts each pair, and what counts as server CPU. */
+interface Placement {
+  /** Each pair in a channel of its own (the baseline has none). Default true. */
+  rooms?: boolean;
+  /**
+   * With two targets: the members of each pair on different ones (true),
+   * or both on the same one with the pairs alternating (false). Default false.
+   */
+  across?: boolean;
+  /** The cluster's redis-server: its CPU counts as the server's. Default none. */
+  redisPid?: number;
+}
+
+/**
+ * P pairs ping-pong a candidate-sized relay with W in flight per pair;
+ * server CPU is that of every target and Redis together.
+ */
+async function relay(
+  targets: Target[],
+  options: Options,
+  { rooms = true, across = false, redisPid }: Placement = {},
+): Promise<RelayResult> {
+  const at = (i: number) => targets[(across ? i : Math.floor(i / 2)) % targets.length];
+  const peers = await inBatches(options.pairs * 2, 100, (i) => TestPeer.connect(at(i).url));
   if (rooms) {
-    await Promise.all(peers.map((peer, i) => peer.join(`bench-${Math.floor(i / 2)}`)));
+    // Fresh channel names: leaves from an earlier run may still be on their way.
+    const tag = crypto.randomUUID().slice(0, 8);
+    await Promise.all(peers.map((peer, i) => peer.join(`bench-${tag}-${Math.floor(i / 2)}`)));
+    // Joined is not enough on two instances: the partner's join must have reached ours.
+    await Promise.all(peers.map((peer) => peer.waitForAddPeers(1)));
   }
+  const pids = targets.map((t) => t.pid);
+  const redis = redisPid === undefined ? [] : [redisPid];
   const hops: Hops = { count: 0, latencies: [], measuring: false, stopped: false };
   for (let i = 0; i < peers.length; i += 2) {
     TestPeer.pingPong(peers[i], peers[i + 1], options.window, hops);
   }
   await sleep(options.warmup * 1000);
-  const cpuBefore = cpuSeconds(target.pid);
+  const cpuBefore = cpuSeconds(pids);
+  const redisBefore = cpuSeconds(redis);
   const started = performance.now();
   hops.measuring = true;
   await sleep(options.duration * 1000);
   hops.measuring = false;
   const elapsed = (performance.now() - started) / 1000;
-  const cpu = cpuSeconds(target.pid) - cpuBefore;
+  const redisCpu = cpuSeconds(redis) - redisBefore;
+  const cpu = cpuSeconds(pids) - cpuBefore + redisCpu;
   hops.stopped = true;
   await Promise.all(peers.map((p) => p.close()));
   const sorted = hops.latencies.sort((a, b) => a - b);
@@ -227,7 +285,51 @@ async function relay(target: Target, options: Options, rooms: boolean): Promise<
     p50Ms: percentile(sorted, 0.5),
     p99Ms: percentile(sorted, 0.99),
     p999Ms: percentile(sorted, 0.999),
+    ...redisPid === undefined ? {} : { redisCpuSeconds: Math.round(redisCpu * 100) / 100 },
   };
+}
+
+/** `a / b` to two decimals. */
+const ratio = (a: number, b: number) => Math.round(a / b * 100) / 100;
+
+/**
+ * The relay scenario on a cluster: one redis-server and two server
+ * processes sharing it, all on the server's core. Pairs within one
+ * instance (pairs alternating between the two) and pairs split across
+ * them, on the same processes; server CPU is both instances' and Redis's.
+ * Redis and the instances are stopped by PID whatever happens.
+ */
+async function crossInstance(options: Options, single: RelayResult) {
+  let redis: RedisProcess | undefined;
+  const instances: Target[] = [];
+  try {
+    redis = await spawnRedis({ cpu: CAN_PIN ? 1 : undefined });
+    const env = { REDIS_URL: redis.url };
+    // One at a time: the second takes the (empty) rooms from the first.
+    instances.push(await startTarget("instance A", "server.ts", { env }));
+    instances.push(await startTarget("instance B", "server.ts", { env }));
+    const redisPid = redis.child.pid;
+    const sameInstance = await relay(instances, options, { redisPid });
+    const betweenInstances = await relay(instances, options, { redisPid, across: true });
+    const versus = (within: RelayResult) => ({
+      hopsPerSecond: ratio(betweenInstances.hopsPerSecond, within.hopsPerSecond),
+      hopsPerCpuSecond: ratio(betweenInstances.hopsPerCpuSecond, within.hopsPerCpuSecond),
+      p50Latency: ratio(betweenInstances.p50Ms, within.p50Ms),
+      p99Latency: ratio(betweenInstances.p99Ms, within.p99Ms),
+    });
+    return {
+      singleInstance: single,
+      sameInstance,
+      betweenInstances,
+      ratios: { betweenVsSame: versus(sameInstance), betweenVsSingle: versus(single) },
+    };
+  } finally {
+    for (const instance of instances) await instance.stop();
+    if (redis !== undefined) {
+      redis.child.kill("SIGTERM");
+      await redis.exited;
+    }
+  }
 }
 
 /**
@@ -307,7 +409,7 @@ async function slowConsumer(target: Target, options: Options, baselineHops: numb
       await sleep(0);
     }
   })();
-  const others = await relay(target, { ...options, warmup: 0.2 }, true);
+  const others = await relay([target], { ...options, warmup: 0.2 });
   await floodDone;
   const wasKicked = await Promise.race([kicked.then(() => true), sleep(5000).then(() => false)]);
   clearInterval(sampler);
@@ -324,6 +426,30 @@ async function slowConsumer(target: Target, options: Options, baselineHops: numb
 function table(rows: [string, string | number][]) {
   const width = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows) console.log(`  ${k.padEnd(width)}  ${v}`);
+}
+
+/** The cross-instance table: three relay runs side by side, and between ÷ same. */
+function printCluster(cluster: Awaited<ReturnType<typeof crossInstance>>) {
+  const { singleInstance: single, sameInstance: same, betweenInstances: between } = cluster;
+  const { betweenVsSame: vs } = cluster.ratios;
+  const row = (label: string, key: keyof RelayResult, betweenVsSame = ""): [string, string] => {
+    const cells = [single[key], same[key], between[key]].map((v) => `${v ?? "–"}`.padEnd(12));
+    return [label, (cells.join("") + betweenVsSame).trimEnd()];
+  };
+  console.log(
+    `\nbetween instances (2 instances on one redis-server${CAN_PIN ? ", all on core 1" : ""})`,
+  );
+  console.log(`  ${"".padEnd(21)}  single      cluster:    cluster:    between ÷`);
+  console.log(`  ${"".padEnd(21)}  instance    same inst.  between     same inst.`);
+  table([
+    row("hops/s", "hopsPerSecond", `${vs.hopsPerSecond}`),
+    row("server CPU s", "serverCpuSeconds"),
+    row("of which redis-server", "redisCpuSeconds"),
+    row("hops per server CPU-s", "hopsPerCpuSecond", `${vs.hopsPerCpuSecond}`),
+    row("one-hop p50 ms", "p50Ms", `${vs.p50Latency}`),
+    row("one-hop p99 ms", "p99Ms", `${vs.p99Latency}`),
+    row("one-hop p99.9 ms", "p999Ms"),
+  ]);
 }
 
 async function main() {
@@ -354,11 +480,13 @@ async function main() {
       pid: options.pid ?? null,
       stop: () => Promise.resolve(),
     };
-    results.target = await relay(target, options, true);
+    results.target = await relay([target], options);
     console.log(results.target);
   } else {
+    // Before a minute of the other scenarios, not after.
+    if (options.cluster) await findRedisServer();
     const baseline = await startTarget("baseline", "bench/baseline_relay.ts");
-    const base = await relay(baseline, options, false);
+    const base = await relay([baseline], options, { rooms: false });
     await baseline.stop();
     // Memory floor: the same number of bare connections to the baseline.
     const freshBaseline = await startTarget("baseline", "bench/baseline_relay.ts");
@@ -368,20 +496,22 @@ async function main() {
     const joinResult = await joins(freshServer, options.joins);
     await freshServer.stop();
     const server = await startTarget("server", "server.ts");
-    const ours = await relay(server, options, true);
+    const ours = await relay([server], options);
     const fan = await fanout(server, options.fanoutRounds);
     const slow = await slowConsumer(server, options, ours.hopsPerSecond);
     await server.stop();
-    const ratio = Math.round(ours.hopsPerCpuSecond / base.hopsPerCpuSecond * 100) / 100;
-    const p99Ratio = Math.round(ours.p99Ms / base.p99Ms * 100) / 100;
+    const cluster = options.cluster ? await crossInstance(options, ours) : undefined;
+    const cpuRatio = ratio(ours.hopsPerCpuSecond, base.hopsPerCpuSecond);
+    const p99Ratio = ratio(ours.p99Ms, base.p99Ms);
     Object.assign(results, {
       baseline: base,
       server: ours,
-      ratios: { hopsPerCpuSecond: ratio, p99Latency: p99Ratio },
+      ratios: { hopsPerCpuSecond: cpuRatio, p99Latency: p99Ratio },
       joins: joinResult,
       baselineConnections: baseJoins,
       fanout: fan,
       slowConsumer: slow,
+      cluster,
     });
     console.log("\nrelay                      baseline      server");
     table([
@@ -393,7 +523,7 @@ async function main() {
       ["one-hop p99.9 ms", `${base.p999Ms}`.padEnd(12) + ours.p999Ms],
     ]);
     console.log("\nserver vs baseline (targets: ≥ 0.9 and ≤ 1.2)");
-    table([["hops per CPU-s", ratio], ["p99 latency", p99Ratio]]);
+    table([["hops per CPU-s", cpuRatio], ["p99 latency", p99Ratio]]);
     console.log(
       `\njoins (${joinResult.clients} clients, channels of 4; targets ≥ 5000/s, ≤ 16 KB)`,
     );
@@ -410,6 +540,7 @@ async function main() {
       ["server RSS growth MB", slow.rssGrowthMB],
       ["others' hops/s", `${slow.othersHopsPerSecond} (${slow.othersVsAlone}× alone)`],
     ]);
+    if (cluster !== undefined) printCluster(cluster);
   }
   console.log("\n" + JSON.stringify(results));
   if (options.json !== undefined) {

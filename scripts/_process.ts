@@ -1,7 +1,7 @@
 /**
- * Child processes for tests and the benchmark: a free loopback port, and a
+ * Child processes for tests and the benchmark: a free loopback port, a
  * Deno script started as a separate process that is ready once it prints
- * its "Open http://…" line.
+ * its "Open http://…" line, and a throwaway redis-server.
  *
  * @module
  */
@@ -32,19 +32,90 @@ export interface SpawnOptions {
 }
 
 /** Starts `script` (a path) with `deno run --allow-all` and waits until it listens. */
-export async function spawnServer(script: string, options: SpawnOptions): Promise<ServerProcess> {
+export function spawnServer(script: string, options: SpawnOptions): Promise<ServerProcess> {
   const args = ["run", "--allow-all", ...(options.denoFlags ?? []), script];
-  const child = new Deno.Command(options.cpu === undefined ? Deno.execPath() : "taskset", {
-    args: options.cpu === undefined ? args : ["-c", String(options.cpu), Deno.execPath(), ...args],
+  return spawnUntil(Deno.execPath(), args, {
+    env: options.env,
+    cpu: options.cpu,
+    ready: "Open http://",
+    what: script,
+  });
+}
+
+/** A running redis-server. */
+export interface RedisProcess extends ServerProcess {
+  /** `redis://127.0.0.1:<port>`. */
+  url: string;
+}
+
+/** Options for {@linkcode spawnRedis}. */
+export interface RedisOptions {
+  /** The binary. Default: see {@linkcode findRedisServer}. */
+  path?: string;
+  /** Run under `taskset -c <cpu>`. Default: not pinned. */
+  cpu?: number;
+}
+
+/**
+ * The redis-server binary to run: `path`, else REDIS_SERVER_PATH, else
+ * `redis-server` on the PATH. Throws, saying how to get one, if it does
+ * not run.
+ */
+export async function findRedisServer(path?: string): Promise<string> {
+  const binary = path ?? Deno.env.get("REDIS_SERVER_PATH") ?? "redis-server";
+  try {
+    await new Deno.Command(binary, { args: ["--version"], stdout: "null" }).output();
+    return binary;
+  } catch (error) {
+    throw new Error(
+      `Cannot run ${binary}: ${
+        error instanceof Error ? error.message : error
+      } (install redis-server or set REDIS_SERVER_PATH)`,
+    );
+  }
+}
+
+/**
+ * Starts a redis-server on a free loopback port that keeps nothing on disk
+ * (no snapshots, no append-only file) and waits until it accepts
+ * connections. The caller stops it with `child.kill()`.
+ */
+export async function spawnRedis(options: RedisOptions = {}): Promise<RedisProcess> {
+  const path = await findRedisServer(options.path);
+  // Another process may take the free port before redis-server binds it.
+  for (let attempt = 1;; attempt++) {
+    const port = freePort();
+    const args = ["--port", `${port}`, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+    try {
+      const started = await spawnUntil(path, args, {
+        cpu: options.cpu,
+        ready: "Ready to accept connections",
+        what: path,
+      });
+      return { ...started, url: `redis://127.0.0.1:${port}` };
+    } catch (error) {
+      if (attempt === 3 || !String(error).includes("Address already in use")) throw error;
+    }
+  }
+}
+
+/** Spawns `cmd` and resolves once its stdout has shown `ready`. */
+async function spawnUntil(
+  cmd: string,
+  args: string[],
+  options: { env?: Record<string, string>; cpu?: number; ready: string; what: string },
+): Promise<ServerProcess> {
+  const child = new Deno.Command(options.cpu === undefined ? cmd : "taskset", {
+    args: options.cpu === undefined ? args : ["-c", String(options.cpu), cmd, ...args],
     env: options.env,
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
-  while (!seen.includes("Open http://")) {
+  while (!seen.includes(options.ready)) {
     const { value, done } = await reader.read();
-    if (done) throw new Error(`${script} exited before listening: ${seen}`);
+    if (done) throw new Error(`${options.what} exited before it was ready: ${seen}`);
     seen += value;
   }
   // Keep draining stdout so the child never blocks on a full pipe.
