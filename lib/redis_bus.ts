@@ -172,9 +172,9 @@ export class RedisBus implements Bus {
     if (this.#handlers === undefined) throw new TypeError("Cannot start a bus: no hub attached");
     this.#cmd.on("ready", () => this.#reachable());
     this.#cmd.on("close", () => this.#unreachable());
-    this.#sub.on("messageBuffer", (_channel: Buffer, message: Buffer) => {
+    this.#sub.on("message", (_channel: string, message: string) => {
       try {
-        this.#message(message.toString());
+        this.#message(message);
       } catch (error) {
         this.#logger.log("error", "cluster message failed", { error: String(error) });
       }
@@ -228,7 +228,8 @@ export class RedisBus implements Bus {
 
   send(instance: string, peerId: string, text: string): boolean {
     if (!this.#connected) return false;
-    const message = JSON.stringify(["m", this.#applied, peerId, text]);
+    // Plain lines, not JSON: the frame's text is not escaped again.
+    const message = `m\n${this.#applied}\n${peerId}\n${text}`;
     this.#cmd.publish(this.#channel(instance), message).catch(() => {});
     return true;
   }
@@ -374,16 +375,33 @@ export class RedisBus implements Bus {
     this.#handlers!.apply(op);
   }
 
-  /** A pub/sub message for this instance: a relayed frame, or a state request or answer. */
+  /**
+   * A pub/sub message for this instance: a relayed frame (`m`, the
+   * sender's applied op, the peer and the text, one per line), or a state
+   * request or answer (JSON).
+   */
   #message(text: string) {
+    if (text.startsWith("m\n")) {
+      const afterEnd = text.indexOf("\n", 2);
+      const peerEnd = text.indexOf("\n", afterEnd + 1);
+      if (afterEnd < 0 || peerEnd < 0) return;
+      const after = text.slice(2, afterEnd);
+      const peerId = text.slice(afterEnd + 1, peerEnd);
+      // Usually both instances are at the same op: nothing to wait for.
+      if (
+        this.#gated.length === 0 &&
+        (after === this.#applied || compareIds(after, this.#applied) <= 0)
+      ) {
+        return this.#handlers!.deliver(peerId, text.slice(peerEnd + 1));
+      }
+      this.#gated.push({ after, peerId, text: text.slice(peerEnd + 1), at: Date.now() });
+      if (this.#gated.length > MAX_GATED) this.#release(-Infinity, 1);
+      return this.#release();
+    }
     const message: unknown = JSON.parse(text);
     if (!Array.isArray(message)) return;
-    const [kind, a, b, c] = message;
-    if (kind === "m" && typeof a === "string" && typeof b === "string" && typeof c === "string") {
-      this.#gated.push({ after: a, peerId: b, text: c, at: Date.now() });
-      if (this.#gated.length > MAX_GATED) this.#release(-Infinity, 1);
-      this.#release();
-    } else if (kind === "state?" && typeof a === "string" && this.#synced) {
+    const [kind, a, b] = message;
+    if (kind === "state?" && typeof a === "string" && this.#synced) {
       const answer = JSON.stringify(["state", this.#applied, this.#handlers!.exportState()]);
       this.#cmd.publish(this.#channel(a), answer).catch(() => {});
     } else if (kind === "state" && typeof a === "string") {
