@@ -7,7 +7,8 @@
  * @module
  */
 
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
+import { Hmac } from "./_hmac.ts";
 
 /** What a valid token proves. */
 export interface TokenClaims {
@@ -18,10 +19,23 @@ export interface TokenClaims {
 /** Why a token was refused. */
 export type TokenProblem = "malformed" | "forged" | "expired";
 
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/** Base64url without padding (no btoa round trip: this runs for every connection). */
 function toBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  let out = "";
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    out += ALPHABET[n >> 18] + ALPHABET[(n >> 12) & 63] + ALPHABET[(n >> 6) & 63] +
+      ALPHABET[n & 63];
+  }
+  if (i < bytes.length) {
+    const n = (bytes[i] << 16) | ((bytes[i + 1] ?? 0) << 8);
+    out += ALPHABET[n >> 18] + ALPHABET[(n >> 12) & 63];
+    if (i + 1 < bytes.length) out += ALPHABET[(n >> 6) & 63];
+  }
+  return out;
 }
 
 function fromBase64Url(text: string): Uint8Array | undefined {
@@ -42,7 +56,7 @@ const decoder = new TextDecoder();
 
 /** Signs and verifies resume tokens with one secret. */
 export class TokenSigner {
-  #secret: Uint8Array;
+  readonly #hmac: Hmac;
 
   constructor(secret: Uint8Array) {
     if (secret.length < 16) {
@@ -54,11 +68,11 @@ export class TokenSigner {
         `Cannot sign tokens: secret has fewer than ${MIN_DISTINCT_SECRET_BYTES} distinct bytes`,
       );
     }
-    this.#secret = secret;
+    this.#hmac = new Hmac(secret);
   }
 
   #mac(payload: string): Uint8Array {
-    return new Uint8Array(createHmac("sha256", this.#secret).update(payload).digest());
+    return this.#hmac.digest(encoder.encode(payload));
   }
 
   /** A token for `peerId` valid until `expiresAt`. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { TokenSigner } from "../lib/token.ts";
 import { SECRET } from "./_helpers.ts";
 Deno.test("TokenSigner round-trips claims and rejects tampering", () => {
@@ -34,4 +35,16 @@ Deno.test("TokenSigner refuses a long but low-entropy secret", () => {
   assert.throws(() => new TokenSigner(spaces), /fewer than 8 distinct bytes/);
   assert.throws(() => new TokenSigner(new TextEncoder().encode("abab".repeat(8))), RangeError);
   assert.ok(new TokenSigner(SECRET), "a real secret is accepted");
+});
+
+Deno.test("TokenSigner's tokens are base64url(payload).base64url(HMAC-SHA256) as node:crypto computes it", () => {
+  const signer = new TokenSigner(SECRET);
+  for (const peerId of ["p1", "0b9c6f4e-3f6d-4d3e-9d8a-2b1f0c9e7a61", "ünïcode-id"]) {
+    const token = signer.sign({ peerId, expiresAt: 1_700_000_123_456 });
+    const [payload, mac] = token.split(".");
+    const json = JSON.stringify({ p: peerId, e: 1_700_000_123_456 });
+    assert.equal(payload, Buffer.from(json).toString("base64url"));
+    assert.equal(mac, createHmac("sha256", SECRET).update(payload).digest("base64url"));
+    assert.deepEqual(signer.verify(token, 0), { peerId, expiresAt: 1_700_000_123_456 });
+  }
 });
