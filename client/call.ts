@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { HostTargetEvent, ResumeChannel, ServerMessage } from "../lib/protocol.ts";
+import type { HostTargetEvent, ResumeChannel, RoomState, ServerMessage } from "../lib/protocol.ts";
 import { GLOBAL_TIMERS, type Timers } from "./_timers.ts";
 import { LocalMedia, type MediaApis } from "./local_media.ts";
 import { Mesh } from "./mesh.ts";
@@ -252,8 +252,9 @@ export class CallController {
         return;
       case "joined": {
         if (message.data.channel !== room) return;
-        const { ice_servers: servers, ice_transport_policy: policy } = message.data;
+        const { ice_servers: servers, ice_transport_policy: policy, room_state } = message.data;
         if (servers !== undefined) mesh?.setIceServers(servers, policy);
+        if (room_state !== undefined) this.#setAuthority(room_state);
         store.setPhase("in-call");
         for (const early of this.#early.splice(0)) this.#dispatch(early);
         return;
@@ -282,12 +283,7 @@ export class CallController {
       case "session":
         return; // the signaling client keeps the resume token
       case "roomState":
-        if (message.data.channel !== room) return;
-        store.authority.value = {
-          hosts: message.data.hosts,
-          locked: message.data.locked,
-          password: message.data.password,
-        };
+        if (message.data.channel === room) this.#setAuthority(message.data);
         return;
       case "knocks":
         if (message.data.channel !== room) return;
@@ -325,6 +321,15 @@ export class CallController {
         }
         return;
     }
+  }
+
+  /** The room's hosts, lock and password, from `roomState` or `joined`. */
+  #setAuthority(state: RoomState): void {
+    this.store.authority.value = {
+      hosts: state.hosts,
+      locked: state.locked,
+      password: state.password,
+    };
   }
 
   /** Hands a peer's introduction or signaling to the mesh. */

@@ -146,15 +146,17 @@ export class Membership {
       });
     }
     if (!this.#holds(peerId)) return;
+    // `joined` carries the room's state: one frame fewer per join.
+    const state = this.#authority.stateOf(channel);
     if (!quiet) {
-      this.#deliver(peerId, {
-        event: "joined",
-        data: { channel, peers: members, ...this.#joinedExtras?.(peerId) },
-      });
+      const joined: JoinedData = { channel, peers: members, ...this.#joinedExtras?.(peerId) };
+      if (state !== undefined) joined.room_state = state;
+      this.#deliver(peerId, { event: "joined", data: joined });
+    } else if (state !== undefined) {
+      this.#deliver(peerId, { event: "roomState", data: state });
     }
     this.#logger.log("debug", "join", { peer: peerId, channel, size: members.length + 1 });
-    if (change.hosts) this.#announce(channel);
-    else this.#tellState(peerId, channel);
+    if (change.hosts) this.#announce(channel, peerId);
     if (change.knocks) this.#tellHostsKnocks(channel);
     // A host entering (first in, or back after a restart) finds the pending list.
     else if (this.#authority.isHost(channel, peerId)) this.#tellKnocks(peerId, channel);
@@ -335,9 +337,11 @@ export class Membership {
     for (const other of this.#registry.neighboursOf(peerId)) this.#deliver(other, message);
   }
 
-  /** `roomState` to every member (hosts, lock or password changed). */
-  #announce(channel: string) {
-    for (const member of this.#registry.membersOf(channel)) this.#tellState(member, channel);
+  /** `roomState` to every member (hosts, lock or password changed), but `except`. */
+  #announce(channel: string, except?: string) {
+    for (const member of this.#registry.membersOf(channel)) {
+      if (member !== except) this.#tellState(member, channel);
+    }
   }
 
   #tellState(peerId: string, channel: string) {

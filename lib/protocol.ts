@@ -149,6 +149,8 @@ export interface JoinedData {
   ice_servers?: IceServer[];
   /** `relay` when the server wants browsers to use only TURN. */
   ice_transport_policy?: "all" | "relay";
+  /** The room's hosts, lock and password, as a `roomState` would say (none is sent with it). */
+  room_state?: RoomState;
 }
 
 /** Frames the server sends. */
@@ -245,6 +247,17 @@ export interface ResumeChannel {
 }
 
 const ENCODER = new TextEncoder();
+
+/** Rebuilds a `roomState` (or `joined.room_state`); undefined if it is not one. */
+function parseRoomState(data: unknown): RoomState | undefined {
+  if (!isObject(data) || !isValidChannel(data.channel) || !Array.isArray(data.hosts)) return;
+  return {
+    channel: data.channel,
+    hosts: data.hosts.map(parsePeerId).filter((p) => p !== undefined),
+    locked: data.locked === true,
+    password: data.password === true,
+  };
+}
 
 /** Returns the UTF-8 length of `text` in bytes. */
 export function utf8Length(text: string): number {
@@ -581,6 +594,8 @@ export function parseServerMessage(text: string): ParseResult<ServerMessage> {
       if (data.ice_transport_policy === "all" || data.ice_transport_policy === "relay") {
         joined.ice_transport_policy = data.ice_transport_policy;
       }
+      const state = parseRoomState(data.room_state);
+      if (state !== undefined && state.channel === data.channel) joined.room_state = state;
       return { ok: true, value: { event, data: joined } };
     }
     case "iceServers": {
@@ -627,20 +642,8 @@ export function parseServerMessage(text: string): ParseResult<ServerMessage> {
       };
     }
     case "roomState": {
-      if (!isValidChannel(data.channel) || !Array.isArray(data.hosts)) return bad();
-      const hosts = data.hosts.map(parsePeerId).filter((p) => p !== undefined);
-      return {
-        ok: true,
-        value: {
-          event,
-          data: {
-            channel: data.channel,
-            hosts,
-            locked: data.locked === true,
-            password: data.password === true,
-          },
-        },
-      };
+      const state = parseRoomState(data);
+      return state === undefined ? bad() : { ok: true, value: { event, data: state } };
     }
     case "knocks": {
       if (!isValidChannel(data.channel) || !Array.isArray(data.knocks)) return bad();

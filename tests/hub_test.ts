@@ -47,7 +47,13 @@ Deno.test("Hub join sends addPeer both ways with offer and politeness roles, the
   join(a.session, "room", { name: "Ann" });
   assert.deepEqual(a.conn.takeV1(), [{
     event: "joined",
-    data: { channel: "room", peers: [], ice_servers: [], ice_transport_policy: "all" },
+    data: {
+      channel: "room",
+      peers: [],
+      ice_servers: [],
+      ice_transport_policy: "all",
+      room_state: { channel: "room", hosts: ["p1"], locked: false, password: false },
+    },
   }]);
   join(b.session, "room", { name: "Bob" });
   assert.deepEqual(a.conn.take(), [{
@@ -71,11 +77,13 @@ Deno.test("Hub join sends addPeer both ways with offer and politeness roles, the
     },
     {
       event: "joined",
-      data: { channel: "room", peers: ["p1"], ice_servers: [], ice_transport_policy: "all" },
-    },
-    {
-      event: "roomState",
-      data: { channel: "room", hosts: ["p1"], locked: false, password: false },
+      data: {
+        channel: "room",
+        peers: ["p1"],
+        ice_servers: [],
+        ice_transport_policy: "all",
+        room_state: { channel: "room", hosts: ["p1"], locked: false, password: false },
+      },
     },
   ]);
 });

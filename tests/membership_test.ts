@@ -61,8 +61,14 @@ Deno.test("Membership introduces a joiner to each member with the offer and poli
       event: "addPeer",
       data: { peer_id: "a", should_create_offer: true, polite: false, userdata: { name: "a" } },
     },
-    { event: "joined", data: { channel: "room", peers: ["a"] } },
-    { event: "roomState", data: { channel: "room", hosts: ["a"], locked: false, password: false } },
+    {
+      event: "joined",
+      data: {
+        channel: "room",
+        peers: ["a"],
+        room_state: { channel: "room", hosts: ["a"], locked: false, password: false },
+      },
+    },
   ]);
 });
 

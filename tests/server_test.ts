@@ -14,8 +14,8 @@ Deno.test("Server joins, relays, parts and disconnects real WebSocket clients", 
       peers: [],
       ice_servers: [],
       ice_transport_policy: "all",
+      room_state: { channel: "room", hosts: [a.peerId], locked: false, password: false },
     });
-    await a.client.next("roomState");
     b.client.send("join", { channel: "room", userdata: { name: "Bob" } });
     assert.deepEqual((await b.client.next("addPeer")).data, {
       peer_id: a.peerId,
@@ -24,7 +24,6 @@ Deno.test("Server joins, relays, parts and disconnects real WebSocket clients", 
       userdata: { name: "Ann" },
     });
     await b.client.next("joined");
-    await b.client.next("roomState");
     assert.equal((await a.client.next("addPeer")).data.peer_id, b.peerId);
 
     const offer = { type: "offer", sdp: "v=0\r\n" };
@@ -57,7 +56,6 @@ Deno.test("Server joins, relays, parts and disconnects real WebSocket clients", 
     b.client.send("join", { channel: "room" });
     await b.client.next("addPeer");
     await b.client.next("joined");
-    await b.client.next("roomState");
     await a.client.next("addPeer");
     await b.client.close();
     assert.deepEqual((await a.client.next("removePeer")).data, {
@@ -77,7 +75,6 @@ Deno.test("Server answers a bad frame with an error and keeps the socket open", 
     assert.equal((await client.next("error")).data.code, "bad_message");
     client.send("join", { channel: "ok" });
     await client.next("joined");
-    await client.next("roomState");
     await client.close();
   });
 });
@@ -94,7 +91,6 @@ Deno.test("Server closes every socket with 1001 on shutdown", async () => {
   );
   client.send("join", { channel: "room" });
   await client.next("joined");
-  await client.next("roomState");
   await server.shutdown();
   const event = await client.closed;
   assert.equal(event.code, 1001);
@@ -176,11 +172,9 @@ Deno.test("Server closes a flooding socket with 1008 while others keep relaying"
     const b = await TestClient.connect(url);
     a.client.send("join", { channel: "calm" });
     await a.client.next("joined");
-    await a.client.next("roomState");
     b.client.send("join", { channel: "calm" });
     await b.client.next("addPeer");
     await b.client.next("joined");
-    await b.client.next("roomState");
     await a.client.next("addPeer");
     for (let i = 0; i < 1200; i++) flooder.client.socket.send("junk");
     // The server sends 1008; with the flooder's own frames still in flight
@@ -212,8 +206,7 @@ Deno.test("Server lets a knocker into a locked room: lock, knock, admit, addPeer
   await withServer({}, async (server, url) => {
     const host = await TestClient.connect(url);
     host.client.send("join", { channel: "room", userdata: { name: "Ann" } });
-    await host.client.next("joined");
-    assert.deepEqual((await host.client.next("roomState")).data.hosts, [host.peerId]);
+    assert.deepEqual((await host.client.next("joined")).data.room_state.hosts, [host.peerId]);
     host.client.send("lock", { channel: "room", locked: true });
     assert.equal((await host.client.next("roomState")).data.locked, true);
 
@@ -242,8 +235,7 @@ Deno.test("Server lets a knocker into a locked room: lock, knock, admit, addPeer
       polite: false,
       userdata: { name: "Ann" },
     });
-    await guest.client.next("joined");
-    assert.deepEqual((await guest.client.next("roomState")).data, {
+    assert.deepEqual((await guest.client.next("joined")).data.room_state, {
       channel: "room",
       hosts: [host.peerId],
       locked: true,
@@ -262,7 +254,6 @@ Deno.test("Server keeps a room's host, lock and password across a SIGKILL and re
     const host = await TestClient.connect(server.url);
     host.client.send("join", { channel: "room", userdata: {} });
     await host.client.next("joined");
-    await host.client.next("roomState");
     host.client.send("setPassword", { channel: "room", password: "right" });
     await host.client.next("roomState");
     host.client.send("lock", { channel: "room", locked: true });
