@@ -53,12 +53,18 @@ const MAX_GATED = 10_000;
  * but Redis does not know (they died while Redis was down), and declares
  * dead every instance silent for too long: removed from the set and a
  * `dead` op appended, in one atomic step, so only one `dead` is written.
+ * After an outage everyone's score is old: nobody is judged until each
+ * had a turn to beat again.
  */
 const HEARTBEAT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local previous = redis.call('ZSCORE', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 for i = 4, #ARGV do redis.call('ZADD', KEYS[1], 'NX', now, ARGV[i]) end
+-- Silent ourselves for as long (Redis was away or stalled): so were the
+-- others, through no fault of theirs. Judge nobody until they had a turn.
+if previous and now - tonumber(previous) > tonumber(ARGV[2]) then return {} end
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
 for _, id in ipairs(dead) do
   redis.call('ZREM', KEYS[1], id)
@@ -113,6 +119,9 @@ export class RedisBus implements Bus {
   #synced = false;
   #connected = false;
   #lastError = "";
+  /** When a heartbeat last went through (a stalled Redis answers nothing, and closes nothing). */
+  #lastBeat = 0;
+  #beating = false;
   #epoch: string | undefined;
   #running = true;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -152,7 +161,7 @@ export class RedisBus implements Bus {
   }
 
   get available(): boolean {
-    return this.#connected && this.#synced;
+    return this.#connected && this.#synced && !this.#stalled;
   }
 
   get problem(): string | undefined {
@@ -160,7 +169,17 @@ export class RedisBus implements Bus {
     if (!this.#connected) {
       return `Redis unreachable${this.#lastError === "" ? "" : ` (${this.#lastError})`}`;
     }
+    if (this.#stalled) {
+      return `Redis unreachable (no answer for ${
+        Math.round((Date.now() - this.#lastBeat) / 1000)
+      } s)`;
+    }
     return undefined;
+  }
+
+  /** Connected, but the heartbeats get no answer: as good as unreachable. */
+  get #stalled(): boolean {
+    return Date.now() - this.#lastBeat > this.#deadAfterMs;
   }
 
   /**
@@ -227,7 +246,7 @@ export class RedisBus implements Bus {
   }
 
   send(instance: string, peerId: string, text: string): boolean {
-    if (!this.#connected) return false;
+    if (!this.#connected || this.#stalled) return false;
     // Plain lines, not JSON: the frame's text is not escaped again.
     const message = `m\n${this.#applied}\n${peerId}\n${text}`;
     this.#cmd.publish(this.#channel(instance), message).catch(() => {});
@@ -252,6 +271,8 @@ export class RedisBus implements Bus {
       this.#logger.log("info", "Redis reachable again", { instance: this.instance });
       if (epoch !== this.#epoch) {
         this.#epoch = epoch;
+        // A new, empty log: its ids may be below the old ones (another clock).
+        this.#applied = "0-0";
         this.#logger.log("warn", "Redis lost its data (restarted empty); asserting our peers", {
           instance: this.instance,
         });
@@ -279,6 +300,7 @@ export class RedisBus implements Bus {
 
   async #beat() {
     const homes = [...this.#handlers!.homes()].filter((home) => home !== this.instance);
+    const sent = Date.now();
     await this.#cmd.eval(
       HEARTBEAT,
       2,
@@ -289,48 +311,96 @@ export class RedisBus implements Bus {
       this.#maxLog,
       ...homes,
     );
+    this.#lastBeat = sent;
   }
 
   async #tick() {
     this.#release(Date.now() - MAX_GATE_MS);
-    if (!this.#connected) return;
+    // One heartbeat at a time: a stalled Redis must not pile them up.
+    if (!this.#connected || this.#beating) return;
+    const wasStalled = this.#stalled;
+    this.#beating = true;
     try {
       await this.#beat();
+      if (wasStalled) this.#logger.log("info", "Redis answers again", { instance: this.instance });
     } catch (error) {
       this.#lastError = String(error);
+    } finally {
+      this.#beating = false;
+    }
+    if (!wasStalled && this.#stalled) {
+      this.#logger.log("warn", "Redis does not answer: joins wait, calls go on", {
+        instance: this.instance,
+      });
     }
   }
 
   /** Takes the rooms from a running instance, or starts alone at the end of the log. */
   async #sync() {
-    const live = (await this.#cmd.eval(
-      LIVE,
-      1,
-      this.#key("instances"),
-      String(this.#deadAfterMs),
-    ) as string[]).filter((id) => id !== this.instance);
-    for (const other of live) {
-      this.#snapshot = Promise.withResolvers();
-      await this.#cmd.publish(this.#channel(other), JSON.stringify(["state?", this.instance]));
-      const timeout = setTimeout(
-        () => this.#snapshot?.reject(new Error("no answer")),
-        this.#syncTimeoutMs,
-      );
-      try {
-        const { applied, state } = await this.#snapshot.promise;
-        this.#handlers!.importState(state);
-        this.#applied = applied;
-        this.#logger.log("info", "took the rooms from a running instance", { from: other });
-        return;
-      } catch {
-        this.#logger.log("warn", "a running instance did not hand over its rooms", { from: other });
-      } finally {
-        clearTimeout(timeout);
-        this.#snapshot = undefined;
+    for (let round = 0;; round++) {
+      const live = (await this.#cmd.eval(
+        LIVE,
+        1,
+        this.#key("instances"),
+        String(this.#deadAfterMs),
+      ) as string[]).filter((id) => id !== this.instance);
+      if (live.length === 0) break;
+      for (const other of live) {
+        if (await this.#syncFrom(other)) return;
       }
+      // Running instances that do not answer: starting empty would split
+      // the cluster's rooms, so ask again (a dead one drops out of the set).
+      this.#logger.log("warn", "no running instance handed over its rooms; asking again", {
+        round,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 1000));
     }
     const last = await this.#cmd.xrevrange(this.#key("log"), "+", "-", "COUNT", 1);
     this.#applied = last[0]?.[0] ?? "0-0";
+  }
+
+  /** Asks `other` for its rooms; true once they are loaded. */
+  async #syncFrom(other: string): Promise<boolean> {
+    this.#snapshot = Promise.withResolvers();
+    const timeout = setTimeout(
+      () => this.#snapshot?.reject(new Error("no answer")),
+      this.#syncTimeoutMs,
+    );
+    try {
+      await this.#cmd.publish(this.#channel(other), JSON.stringify(["state?", this.instance]));
+      const { applied, state } = await this.#snapshot.promise;
+      this.#handlers!.importState(state);
+      this.#applied = applied;
+      this.#logger.log("info", "took the rooms from a running instance", { from: other });
+      return true;
+    } catch {
+      this.#logger.log("warn", "a running instance did not hand over its rooms", { from: other });
+      return false;
+    } finally {
+      clearTimeout(timeout);
+      this.#snapshot = undefined;
+    }
+  }
+
+  /**
+   * Hands this instance's rooms to a starting one: in a short-lived key
+   * (a pub/sub message that large could pass Redis's output limits), with
+   * the op they include, announced on its channel.
+   */
+  async #handOver(to: string) {
+    const key = this.#key(`state:${to}`);
+    const applied = this.#applied;
+    await this.#cmd.set(key, JSON.stringify(this.#handlers!.exportState()), "PX", 60_000);
+    await this.#cmd.publish(this.#channel(to), JSON.stringify(["state", applied, key]));
+  }
+
+  /** The rooms a running instance handed over, from their key. */
+  async #takeOver(applied: string, key: string) {
+    const text = await this.#cmd.get(key);
+    await this.#cmd.del(key);
+    const state = text === null ? undefined : parseClusterState(JSON.parse(text));
+    if (state === undefined) throw new TypeError(`Cannot load the rooms in ${key}`);
+    this.#snapshot?.resolve({ applied, state });
   }
 
   /** Reads the shared order and applies it, for as long as the bus runs. */
@@ -402,11 +472,11 @@ export class RedisBus implements Bus {
     if (!Array.isArray(message)) return;
     const [kind, a, b] = message;
     if (kind === "state?" && typeof a === "string" && this.#synced) {
-      const answer = JSON.stringify(["state", this.#applied, this.#handlers!.exportState()]);
-      this.#cmd.publish(this.#channel(a), answer).catch(() => {});
-    } else if (kind === "state" && typeof a === "string") {
-      const state = parseClusterState(b);
-      if (state !== undefined) this.#snapshot?.resolve({ applied: a, state });
+      this.#handOver(a).catch((error) =>
+        this.#logger.log("error", "cannot hand over the rooms", { to: a, error: String(error) })
+      );
+    } else if (kind === "state" && typeof a === "string" && typeof b === "string") {
+      this.#takeOver(a, b).catch((error) => this.#snapshot?.reject(error));
     }
   }
 

@@ -27,6 +27,10 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** Kills it if it still runs, then starts an empty one on the same port. */
   restart(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open, nothing is answered. */
+  pause(): void;
+  /** Lets a paused server go on (SIGCONT), its data intact. */
+  unpause(): void;
 }
 
 /** Starts redis-server on a free port and resolves once it answers PING. */
@@ -161,8 +165,18 @@ class LocalRedis implements RedisServer {
     await this.start();
   }
 
+  pause(): void {
+    this.#child?.kill("SIGSTOP");
+  }
+
+  unpause(): void {
+    this.#child?.kill("SIGCONT");
+  }
+
   async #signal(signal: Deno.Signal) {
     try {
+      // A paused server would not act on SIGTERM.
+      this.#child?.kill("SIGCONT");
       this.#child?.kill(signal);
     } catch {
       // already exited

@@ -322,3 +322,30 @@ Deno.test("Cluster: with Redis down calls go on, joins get unavailable; after Re
     assert.equal(ann.got("removePeer").length, 0);
   });
 });
+
+Deno.test("Cluster: a stalled Redis makes instances degraded; once it answers, nobody is declared dead", async () => {
+  await withCluster(2, async ([x, y], redis) => {
+    const ann = x.connect();
+    const bob = y.connect();
+    await joined(ann);
+    await joined(bob);
+    redis.pause();
+    await eventually(() => !x.hub.health.ok && !y.hub.health.ok, "both instances degraded", {
+      timeoutMs: FAST.deadAfterMs * 4,
+    });
+    assert.match(x.hub.health.problem ?? "", /no answer/);
+    const cid = x.connect();
+    cid.send("join", { channel: "room", userdata: { name: "cid" } });
+    await eventually(() => cid.got("error").length === 1, "the join refused");
+    assert.equal(cid.got("error")[0].data.code, "unavailable");
+    // Longer than an instance may stay silent, then Redis answers again.
+    await new Promise((resolve) => setTimeout(resolve, FAST.deadAfterMs * 2));
+    redis.unpause();
+    await eventually(() => x.hub.health.ok && y.hub.health.ok, "both healthy again");
+    await joined(cid);
+    await eventually(() => bob.got("addPeer").length === 2, "Bob meets Cid across instances");
+    // Several heartbeat rounds later (each would have judged), still nobody away.
+    await new Promise((resolve) => setTimeout(resolve, FAST.heartbeatMs * 10));
+    assert.equal(ann.got("peerAway").length + bob.got("peerAway").length, 0);
+  });
+});
