@@ -13,11 +13,14 @@ export interface Hops {
   stopped: boolean;
 }
 
-/** The value at quantile `q` of an ascending array, in ms with 0.01 precision. */
+/**
+ * The value at quantile `q` of an ascending array, to three significant
+ * digits (0.0862 ms at low load, 8.32 ms at saturation).
+ */
 export function percentile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
   const value = sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-  return Math.round(value * 100) / 100;
+  return Number(value.toPrecision(3));
 }
 
 // A realistic srflx candidate: with the envelope the frame is ≈ 300 bytes.

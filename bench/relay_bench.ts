@@ -1,19 +1,26 @@
 /**
- * The relay benchmark: starts the real server and the bare baseline relay
- * as separate processes, drives both with the same WebSocket load, and
- * reports throughput per server CPU-second, latency, join rate, memory per
- * connection, fan-out time and slow-consumer behaviour; then starts a
- * redis-server and two clustered server processes and compares relays
+ * The benchmark: starts the real server (as `deno task start` runs it) and
+ * the bare baseline relay as separate processes, one at a time on core 1,
+ * and drives both with the same load from core 0, in alternating order:
+ * the relay at saturation and at low load (throughput per server
+ * CPU-second, latency), and a join storm from an independent `ws` client
+ * in a process of its own (`join_storm.ts`: joins/s, join time, memory per
+ * connection). Reports each figure as server ÷ baseline beside the target.
+ * Then, on the server alone: fan-out time and slow-consumer behaviour; and
+ * a redis-server with two clustered server processes, comparing relays
  * between the two instances with relays within one.
  *
- *   deno task bench                 # full run (about a minute)
+ *   deno task bench                 # full run (about two minutes)
  *   deno task bench --smoke         # a few seconds, tiny numbers (CI)
  *   deno task bench --target ws://host:port/ws --pid 1234   # a server started by hand
  *
  * Options: --pairs P (100) --window W (4) --duration S (5) --warmup S (1)
- * --joins N (4000) --fanout-rounds R (200) --json FILE, --no-cluster to
- * skip the cross-instance run (which needs redis-server: on the PATH or
- * REDIS_SERVER_PATH).
+ * --rounds R (4 relay rounds) --low-pairs P (10) --low-window W (1)
+ * --low-rounds R (2) --joins N (4000) --concurrency C (200 connects in
+ * flight) --join-rounds R (2) --fanout-rounds R (200) --json FILE,
+ * --no-cluster to skip the cross-instance run (which needs redis-server: on
+ * the PATH or REDIS_SERVER_PATH). A round runs the baseline and the server
+ * once each; every other round the server goes first.
  *
  * @module
  */
@@ -26,13 +33,20 @@ import {
   spawnServer,
 } from "../scripts/_process.ts";
 import { type Hops, percentile, RawSocket, TestPeer } from "./_load.ts";
+import type { StormResult } from "./join_storm.ts";
 
 interface Options {
   pairs: number;
   window: number;
   duration: number;
   warmup: number;
+  rounds: number;
+  lowPairs: number;
+  lowWindow: number;
+  lowRounds: number;
   joins: number;
+  concurrency: number;
+  joinRounds: number;
   fanoutRounds: number;
   target?: string;
   pid?: number;
@@ -47,7 +61,13 @@ function parseOptions(args: string[]): Options {
     window: 4,
     duration: 5,
     warmup: 1,
+    rounds: 4,
+    lowPairs: 10,
+    lowWindow: 1,
+    lowRounds: 2,
     joins: 4000,
+    concurrency: 200,
+    joinRounds: 2,
     fanoutRounds: 200,
     smoke: false,
     cluster: true,
@@ -74,7 +94,12 @@ function parseOptions(args: string[]): Options {
           window: 2,
           duration: 0.5,
           warmup: 0.2,
+          rounds: 1,
+          lowPairs: 2,
+          lowRounds: 1,
           joins: 40,
+          concurrency: 20,
+          joinRounds: 1,
           fanoutRounds: 10,
         });
         break;
@@ -90,8 +115,26 @@ function parseOptions(args: string[]): Options {
       case "--warmup":
         options.warmup = int();
         break;
+      case "--rounds":
+        options.rounds = Math.round(int());
+        break;
+      case "--low-pairs":
+        options.lowPairs = Math.round(int());
+        break;
+      case "--low-window":
+        options.lowWindow = Math.round(int());
+        break;
+      case "--low-rounds":
+        options.lowRounds = Math.round(int());
+        break;
       case "--joins":
-        options.joins = Math.round(int() / 4) * 4;
+        options.joins = Math.max(1, Math.round(int() / 4)) * 4;
+        break;
+      case "--concurrency":
+        options.concurrency = Math.round(int());
+        break;
+      case "--join-rounds":
+        options.joinRounds = Math.round(int());
         break;
       case "--fanout-rounds":
         options.fanoutRounds = Math.round(int());
@@ -116,13 +159,30 @@ function parseOptions(args: string[]): Options {
 }
 
 const ROOT = new URL("../", import.meta.url);
+
 /**
- * The V8 flags `deno task start` runs the server with (a smaller young
- * generation: about a fifth less memory per idle connection, no measurable
- * throughput cost); both targets get them. BENCH_V8_FLAGS overrides.
+ * The flags `deno task start` runs server.ts with, read from deno.json,
+ * less the permissions (`spawnServer` grants all): the server runs as it
+ * would in production, and the baseline gets the same flags.
  */
-const V8_FLAGS = (Deno.env.get("BENCH_V8_FLAGS") ?? "--v8-flags=--max-semi-space-size=2")
-  .split(" ").filter(Boolean);
+function startTaskFlags(): string[] {
+  const config: unknown = JSON.parse(Deno.readTextFileSync(new URL("deno.json", ROOT)));
+  const tasks = typeof config === "object" && config !== null && "tasks" in config
+    ? config.tasks
+    : undefined;
+  const start = typeof tasks === "object" && tasks !== null && "start" in tasks
+    ? tasks.start
+    : undefined;
+  const run = typeof start === "string"
+    ? start.split("&&").map((part) => part.trim().split(/\s+/))
+      .find((words) => words[0] === "deno" && words[1] === "run" && words.includes("server.ts"))
+    : undefined;
+  if (run === undefined) throw new Error(`No "deno run … server.ts" in deno.json's start task`);
+  return run.slice(2, run.indexOf("server.ts")).filter((word) => !/^--(allow|deny)-/.test(word));
+}
+
+/** Deno flags for both targets: the start task's; BENCH_V8_FLAGS overrides them. */
+const DENO_FLAGS = Deno.env.get("BENCH_V8_FLAGS")?.split(" ").filter(Boolean) ?? startTaskFlags();
 const CORES = navigator.hardwareConcurrency;
 const CAN_PIN = CORES >= 2 && (() => {
   try {
@@ -152,7 +212,7 @@ async function startTarget(
 ): Promise<Target> {
   const port = freePort();
   const { child, exited } = await spawnServer(new URL(script, ROOT).pathname, {
-    denoFlags: V8_FLAGS,
+    denoFlags: DENO_FLAGS,
     cpu: CAN_PIN ? 1 : undefined,
     env: {
       PORT: String(port),
@@ -226,6 +286,12 @@ interface RelayResult {
   p999Ms: number;
   /** The share of `serverCpuSeconds` that was redis-server's (cluster runs only). */
   redisCpuSeconds?: number;
+  /**
+   * CPU that every other process on the machine took meanwhile (not the
+   * targets, Redis or the generator): above a few tenths, something else
+   * competed for the cores and the run is noise.
+   */
+  otherCpuSeconds: number;
 }
 
 /** Where the relay scenario puts each pair, and what counts as server CPU. */
@@ -268,11 +334,15 @@ async function relay(
   await sleep(options.warmup * 1000);
   const cpuBefore = cpuSeconds(pids);
   const redisBefore = cpuSeconds(redis);
+  const generatorBefore = cpuSeconds([Deno.pid]);
+  const machineBefore = machineCpuSeconds();
   const started = performance.now();
   hops.measuring = true;
   await sleep(options.duration * 1000);
   hops.measuring = false;
   const elapsed = (performance.now() - started) / 1000;
+  const machine = machineCpuSeconds() - machineBefore;
+  const generator = cpuSeconds([Deno.pid]) - generatorBefore;
   const redisCpu = cpuSeconds(redis) - redisBefore;
   const cpu = cpuSeconds(pids) - cpuBefore + redisCpu;
   hops.stopped = true;
@@ -286,6 +356,7 @@ async function relay(
     p99Ms: percentile(sorted, 0.99),
     p999Ms: percentile(sorted, 0.999),
     ...redisPid === undefined ? {} : { redisCpuSeconds: Math.round(redisCpu * 100) / 100 },
+    otherCpuSeconds: Math.max(0, Math.round((machine - cpu - generator) * 100) / 100),
   };
 }
 
@@ -332,30 +403,173 @@ async function crossInstance(options: Options, single: RelayResult) {
   }
 }
 
+/** A join storm against one target, with what the target spent on it. */
+interface JoinResult extends StormResult {
+  /** The target's CPU time from just before the first connect to the last channel done. */
+  serverCpuSeconds: number;
+  joinsPerServerCpuSecond: number;
+  /** Target RSS with every client joined minus before the storm, ÷ clients. */
+  rssPerConnectionKB: number;
+}
+
 /**
- * N clients connect and (with rooms) join channels of 4; joins/s and the
- * RSS growth per client. Run on a fresh process: memory freed by earlier
- * scenarios would otherwise be reused and hide the per-client cost.
+ * Runs `join_storm.ts` as a process of its own on the generator's core
+ * against `target`, a fresh process (memory freed by an earlier scenario
+ * would be reused and hide the per-connection cost), and reads the
+ * target's CPU and RSS around it; the clients stay connected until the RSS
+ * after the storm has been read.
  */
-async function joins(target: Target, count: number, rooms = true) {
+async function joinStorm(target: Target, options: Options): Promise<JoinResult> {
+  const args = [
+    "run",
+    "--allow-net=127.0.0.1",
+    "--allow-env",
+    new URL("bench/join_storm.ts", ROOT).pathname,
+    target.url,
+    "--clients",
+    String(options.joins),
+    "--concurrency",
+    String(options.concurrency),
+    "--hold",
+  ];
   await sleep(300);
   const rssBefore = rssBytes(target.pid);
-  const started = performance.now();
-  const peers = await inBatches(count, 250, async (i) => {
-    const peer = await TestPeer.connect(target.url);
-    if (rooms) await peer.join(`room-${Math.floor(i / 4)}`);
-    return peer;
-  });
-  // Everyone has heard of everyone in their room: 3 addPeers each.
-  if (rooms) await Promise.all(peers.map((p) => p.waitForAddPeers(3)));
-  const seconds = (performance.now() - started) / 1000;
+  const cpuBefore = cpuSeconds([target.pid]);
+  const child = new Deno.Command(CAN_PIN ? "taskset" : Deno.execPath(), {
+    args: CAN_PIN ? ["-c", "0", Deno.execPath(), ...args] : args,
+    cwd: ROOT.pathname,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let output = "";
+  while (!output.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    output += value;
+  }
+  const serverCpu = cpuSeconds([target.pid]) - cpuBefore;
+  const line = output.slice(0, output.indexOf("\n"));
   await sleep(300);
   const rssAfter = rssBytes(target.pid);
-  await inBatches(peers.length, 500, (i) => peers[i].close());
+  // Any line on stdin lets the clients go.
+  const stdin = child.stdin.getWriter();
+  await stdin.write(new TextEncoder().encode("\n")).catch(() => {});
+  await stdin.close().catch(() => {});
+  while (!(await reader.read()).done) { /* drain */ }
+  const status = await child.status;
+  if (!status.success || line === "") {
+    throw new Error(`The join storm against ${target.name} failed (exit code ${status.code})`);
+  }
+  const storm = parseStormResult(JSON.parse(line));
   return {
-    clients: count,
-    joinsPerSecond: Math.round(count / seconds),
-    rssPerClientKB: Math.round((rssAfter - rssBefore) / count / 102.4) / 10,
+    ...storm,
+    serverCpuSeconds: Math.round(serverCpu * 100) / 100,
+    // Too short to register on a 10 ms clock (--smoke): no figure.
+    joinsPerServerCpuSecond: serverCpu > 0 ? Math.round(storm.clients / serverCpu) : NaN,
+    rssPerConnectionKB: Math.round((rssAfter - rssBefore) / storm.clients / 102.4) / 10,
+  };
+}
+
+/** The generator's result line, rebuilt from checked fields. */
+function parseStormResult(value: unknown): StormResult {
+  const fields = new Map<string, unknown>(
+    typeof value === "object" && value !== null ? Object.entries(value) : [],
+  );
+  const number = (key: keyof StormResult) => {
+    const n = fields.get(key);
+    if (typeof n !== "number") throw new TypeError(`Join storm result: ${key} is not a number`);
+    return n;
+  };
+  return {
+    clients: number("clients"),
+    roomSize: number("roomSize"),
+    concurrency: number("concurrency"),
+    joinsPerSecond: number("joinsPerSecond"),
+    seconds: number("seconds"),
+    joinP50Ms: number("joinP50Ms"),
+    joinP99Ms: number("joinP99Ms"),
+    joinMaxMs: number("joinMaxMs"),
+    generatorCpuSeconds: number("generatorCpuSeconds"),
+  };
+}
+
+/** One round: the same scenario on a fresh baseline and a fresh server process. */
+interface Round<T> {
+  first: "baseline" | "server";
+  baseline: T;
+  server: T;
+}
+
+/**
+ * `rounds` rounds of `measure`, each on a fresh baseline and a fresh
+ * server process (one at a time, on the server's core); the baseline goes
+ * first in rounds 1, 3, …, the server in rounds 2, 4, …, so drift over the
+ * run (a warming machine, another process) falls on both alike.
+ */
+async function sideBySide<T>(
+  rounds: number,
+  measure: (target: Target) => Promise<T>,
+): Promise<Round<T>[]> {
+  const run = async (name: "baseline" | "server") => {
+    const target = await startTarget(
+      name,
+      name === "baseline" ? "bench/baseline_relay.ts" : "server.ts",
+    );
+    try {
+      return await measure(target);
+    } finally {
+      await target.stop();
+    }
+  };
+  const out: Round<T>[] = [];
+  for (let r = 0; r < rounds; r++) {
+    if (r % 2 === 0) {
+      const baseline = await run("baseline");
+      out.push({ first: "baseline", baseline, server: await run("server") });
+    } else {
+      const server = await run("server");
+      out.push({ first: "server", server, baseline: await run("baseline") });
+    }
+  }
+  return out;
+}
+
+/** Lowest, highest and mean of a figure over the rounds. */
+interface Spread {
+  min: number;
+  max: number;
+  mean: number;
+}
+
+/** Three significant digits, whole numbers from 1,000. */
+const significant = (n: number) => n >= 1000 ? Math.round(n) : Number(n.toPrecision(3));
+
+function spread(values: number[], round = significant): Spread {
+  return {
+    min: round(Math.min(...values)),
+    max: round(Math.max(...values)),
+    mean: round(values.reduce((a, b) => a + b, 0) / values.length),
+  };
+}
+
+/** A figure compared over rounds: both sides' spreads and the per-round ratios' spread. */
+interface Comparison {
+  baseline: Spread;
+  server: Spread;
+  /** server ÷ baseline, taken within each round. */
+  ratio: Spread;
+  ratios: number[];
+}
+
+function compare<T>(rounds: Round<T>[], figure: (result: T) => number): Comparison {
+  const ratios = rounds.map((r) => ratio(figure(r.server), figure(r.baseline)));
+  return {
+    baseline: spread(rounds.map((r) => figure(r.baseline))),
+    server: spread(rounds.map((r) => figure(r.server))),
+    ratio: spread(ratios, (n) => Math.round(n * 100) / 100),
+    ratios,
   };
 }
 
@@ -452,24 +666,99 @@ function printCluster(cluster: Awaited<ReturnType<typeof crossInstance>>) {
   ]);
 }
 
+/**
+ * CPU time processes have spent on the whole machine, all cores: user,
+ * nice and system in /proc/stat (interrupts are left out: they are not
+ * charged to a process, ours included).
+ */
+function machineCpuSeconds(): number {
+  const [user, nice, system] = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim()
+    .split(/\s+/).slice(1).map(Number);
+  return (user + nice + system) / 100;
+}
+
+/** Cores' worth of CPU the whole machine spent over `ms`. */
+async function machineBusy(ms: number): Promise<number> {
+  const before = machineCpuSeconds();
+  await sleep(ms);
+  return Math.round((machineCpuSeconds() - before) / ms * 1000 * 100) / 100;
+}
+
+/** Thousands with a comma; "–" for no figure. */
+function formatNumber(n: number): string {
+  if (!Number.isFinite(n)) return "–";
+  return n >= 1000 ? n.toLocaleString("en-US") : String(n);
+}
+
+/** "min–max", or the one value. */
+function formatSpread({ min, max }: Spread): string {
+  if (!Number.isFinite(min) || !Number.isFinite(max)) return "–";
+  return min === max ? formatNumber(min) : `${formatNumber(min)}–${formatNumber(max)}`;
+}
+
+/** The issue's target for a mean server ÷ baseline ratio. */
+type Goal = { atLeast: number } | { atMost: number };
+
+function goalText(goal: Goal, mean: number): string {
+  const [sign, bound, met] = "atLeast" in goal
+    ? ["≥", goal.atLeast, mean >= goal.atLeast]
+    : ["≤", goal.atMost, mean <= goal.atMost];
+  return `${sign} ${bound} ${met ? "✓" : "✗"}`;
+}
+
+/**
+ * Prints baseline, server and server ÷ baseline for each figure over the
+ * rounds; a target is checked against the mean ratio.
+ */
+function printComparison(title: string, rows: [label: string, Comparison, Goal?][]) {
+  console.log(`\n${title}`);
+  const cells = rows.map(([label, c, goal]) => [
+    label,
+    formatSpread(c.baseline),
+    formatSpread(c.server),
+    c.ratios.length === 1 || !Number.isFinite(c.ratio.mean)
+      ? formatSpread(c.ratio)
+      : `${formatSpread(c.ratio)} (mean ${formatNumber(c.ratio.mean)})`,
+    goal === undefined ? "" : goalText(goal, c.ratio.mean),
+  ]);
+  const header = ["", "baseline", "server", "server ÷ baseline", "target"];
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i].length)));
+  for (const row of [header, ...cells]) {
+    console.log("  " + row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
+  }
+}
+
+/** "4 rounds: baseline first in 1, 3; server first in 2, 4". */
+function orderNote(rounds: Round<unknown>[]): string {
+  const firsts = (who: string) =>
+    rounds.flatMap((r, i) => r.first === who ? [i + 1] : []).join(", ");
+  if (rounds.length === 1) return "1 round, baseline first";
+  return `${rounds.length} rounds: baseline first in ${firsts("baseline")}; ` +
+    `server first in ${firsts("server")}`;
+}
+
 async function main() {
   const options = parseOptions(Deno.args);
+  const otherLoad = await machineBusy(500);
   console.log(
     `machine: ${CORES} cores; server pinned to core 1, generator to core 0: ${
       CAN_PIN ? "yes" : "no"
-    }`,
+    }; busy before the start: ${otherLoad} cores`,
   );
+  if (otherLoad > 0.2) {
+    console.log("  (other processes are running: expect noisy figures; compare the ratios)");
+  }
   if (CAN_PIN) {
     new Deno.Command("taskset", { args: ["-p", "-c", "0", String(Deno.pid)], stdout: "null" })
       .outputSync();
   }
-  console.log(
-    `relay: P=${options.pairs} pairs, W=${options.window} in flight, ${options.duration}s after ${options.warmup}s warm-up`,
-  );
+  console.log(`deno flags of both targets (deno task start's): ${DENO_FLAGS.join(" ")}`);
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
     cores: CORES,
     pinned: CAN_PIN,
+    busyBeforeStartCores: otherLoad,
+    denoFlags: DENO_FLAGS,
     options,
   };
 
@@ -483,55 +772,119 @@ async function main() {
     results.target = await relay([target], options);
     console.log(results.target);
   } else {
-    // Before a minute of the other scenarios, not after.
+    // Before minutes of the other scenarios, not after.
     if (options.cluster) await findRedisServer();
-    const baseline = await startTarget("baseline", "bench/baseline_relay.ts");
-    const base = await relay([baseline], options, { rooms: false });
-    await baseline.stop();
-    // Memory floor: the same number of bare connections to the baseline.
-    const freshBaseline = await startTarget("baseline", "bench/baseline_relay.ts");
-    const baseJoins = await joins(freshBaseline, options.joins, false);
-    await freshBaseline.stop();
-    const freshServer = await startTarget("server", "server.ts");
-    const joinResult = await joins(freshServer, options.joins);
-    await freshServer.stop();
+    const relayRounds = await sideBySide(
+      options.rounds,
+      (target) => relay([target], options, { rooms: target.name === "server" }),
+    );
+    const low = { ...options, pairs: options.lowPairs, window: options.lowWindow };
+    const lowRounds = await sideBySide(
+      options.lowRounds,
+      (target) => relay([target], low, { rooms: target.name === "server" }),
+    );
+    const joinRounds = await sideBySide(options.joinRounds, (target) => joinStorm(target, options));
+
     const server = await startTarget("server", "server.ts");
-    const ours = await relay([server], options);
+    const last = relayRounds[relayRounds.length - 1];
     const fan = await fanout(server, options.fanoutRounds);
-    const slow = await slowConsumer(server, options, ours.hopsPerSecond);
+    const slow = await slowConsumer(server, options, last.server.hopsPerSecond);
     await server.stop();
-    const cluster = options.cluster ? await crossInstance(options, ours) : undefined;
-    const cpuRatio = ratio(ours.hopsPerCpuSecond, base.hopsPerCpuSecond);
-    const p99Ratio = ratio(ours.p99Ms, base.p99Ms);
+    const cluster = options.cluster ? await crossInstance(options, last.server) : undefined;
+
+    const relayCompared = {
+      hopsPerSecond: compare(relayRounds, (r) => r.hopsPerSecond),
+      hopsPerCpuSecond: compare(relayRounds, (r) => r.hopsPerCpuSecond),
+      p50Latency: compare(relayRounds, (r) => r.p50Ms),
+      p99Latency: compare(relayRounds, (r) => r.p99Ms),
+      p999Latency: compare(relayRounds, (r) => r.p999Ms),
+      otherCpu: compare(relayRounds, (r) => r.otherCpuSeconds),
+    };
+    const lowCompared = {
+      hopsPerSecond: compare(lowRounds, (r) => r.hopsPerSecond),
+      p50Latency: compare(lowRounds, (r) => r.p50Ms),
+      p99Latency: compare(lowRounds, (r) => r.p99Ms),
+      otherCpu: compare(lowRounds, (r) => r.otherCpuSeconds),
+    };
+    const joinCompared = {
+      joinsPerSecond: compare(joinRounds, (r) => r.joinsPerSecond),
+      joinP50: compare(joinRounds, (r) => r.joinP50Ms),
+      joinP99: compare(joinRounds, (r) => r.joinP99Ms),
+      rssPerConnection: compare(joinRounds, (r) => r.rssPerConnectionKB),
+      joinsPerServerCpuSecond: compare(joinRounds, (r) => r.joinsPerServerCpuSecond),
+      serverBusy: compare(joinRounds, (r) => r.serverCpuSeconds / r.seconds),
+      generatorBusy: compare(joinRounds, (r) => r.generatorCpuSeconds / r.seconds),
+    };
+    const lastJoins = joinRounds[joinRounds.length - 1];
     Object.assign(results, {
-      baseline: base,
-      server: ours,
-      ratios: { hopsPerCpuSecond: cpuRatio, p99Latency: p99Ratio },
-      joins: joinResult,
-      baselineConnections: baseJoins,
+      relay: { rounds: relayRounds, compared: relayCompared },
+      lowLoad: {
+        pairs: options.lowPairs,
+        window: options.lowWindow,
+        rounds: lowRounds,
+        compared: lowCompared,
+      },
+      joinStorm: {
+        clients: options.joins,
+        roomSize: 4,
+        concurrency: options.concurrency,
+        rounds: joinRounds,
+        compared: joinCompared,
+      },
+      // As before this file ran rounds: the last relay round, the mean ratios, the last storm.
+      baseline: last.baseline,
+      server: last.server,
+      ratios: {
+        hopsPerCpuSecond: relayCompared.hopsPerCpuSecond.ratio.mean,
+        p99Latency: relayCompared.p99Latency.ratio.mean,
+        joinsPerSecond: joinCompared.joinsPerSecond.ratio.mean,
+        rssPerConnection: joinCompared.rssPerConnection.ratio.mean,
+      },
+      joins: {
+        clients: lastJoins.server.clients,
+        joinsPerSecond: lastJoins.server.joinsPerSecond,
+        rssPerClientKB: lastJoins.server.rssPerConnectionKB,
+      },
       fanout: fan,
       slowConsumer: slow,
       cluster,
     });
-    console.log("\nrelay                      baseline      server");
-    table([
-      ["hops/s", `${base.hopsPerSecond}`.padEnd(12) + ours.hopsPerSecond],
-      ["server CPU s", `${base.serverCpuSeconds}`.padEnd(12) + ours.serverCpuSeconds],
-      ["hops per server CPU-s", `${base.hopsPerCpuSecond}`.padEnd(12) + ours.hopsPerCpuSecond],
-      ["one-hop p50 ms", `${base.p50Ms}`.padEnd(12) + ours.p50Ms],
-      ["one-hop p99 ms", `${base.p99Ms}`.padEnd(12) + ours.p99Ms],
-      ["one-hop p99.9 ms", `${base.p999Ms}`.padEnd(12) + ours.p999Ms],
-    ]);
-    console.log("\nserver vs baseline (targets: ≥ 0.9 and ≤ 1.2)");
-    table([["hops per CPU-s", cpuRatio], ["p99 latency", p99Ratio]]);
-    console.log(
-      `\njoins (${joinResult.clients} clients, channels of 4; targets ≥ 5000/s, ≤ 16 KB)`,
+
+    printComparison(
+      `relay at saturation: P=${options.pairs} pairs, W=${options.window} in flight, ` +
+        `${options.duration}s after ${options.warmup}s warm-up; ${orderNote(relayRounds)}`,
+      [
+        ["hops/s", relayCompared.hopsPerSecond],
+        ["hops per server CPU-s", relayCompared.hopsPerCpuSecond, { atLeast: 0.95 }],
+        ["one-hop p50 ms", relayCompared.p50Latency],
+        ["one-hop p99 ms", relayCompared.p99Latency, { atMost: 1.2 }],
+        ["one-hop p99.9 ms", relayCompared.p999Latency],
+        ["other processes' CPU-s", relayCompared.otherCpu],
+      ],
     );
-    table([
-      ["joins/s", joinResult.joinsPerSecond],
-      ["RSS per joined client KB", joinResult.rssPerClientKB],
-      ["baseline: RSS per bare connection KB", baseJoins.rssPerClientKB],
-    ]);
+    printComparison(
+      `relay at low load: P=${options.lowPairs} pairs, W=${options.lowWindow} in flight; ` +
+        orderNote(lowRounds),
+      [
+        ["hops/s", lowCompared.hopsPerSecond],
+        ["one-hop p50 ms", lowCompared.p50Latency],
+        ["one-hop p99 ms", lowCompared.p99Latency],
+        ["other processes' CPU-s", lowCompared.otherCpu],
+      ],
+    );
+    printComparison(
+      `join storm: ${options.joins} clients in channels of 4, ≤ ${options.concurrency} connects ` +
+        `in flight, a ws client in its own process; ${orderNote(joinRounds)}`,
+      [
+        ["joins/s", joinCompared.joinsPerSecond, { atLeast: 0.9 }],
+        ["join time p50 ms", joinCompared.joinP50],
+        ["join time p99 ms", joinCompared.joinP99],
+        ["RSS per connection KB", joinCompared.rssPerConnection, { atMost: 1 }],
+        ["joins per server CPU-s", joinCompared.joinsPerServerCpuSecond],
+        ["server core busy (CPU-s ÷ s)", joinCompared.serverBusy],
+        ["generator core busy", joinCompared.generatorBusy],
+      ],
+    );
     console.log(`\nfan-out (channel of ${fan.channelSize}, ${options.fanoutRounds} rounds)`);
     table([["join p99 ms", fan.joinP99Ms], ["leave p99 ms", fan.leaveP99Ms]]);
     console.log("\nslow consumer (one receiver stops reading)");
