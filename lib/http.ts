@@ -92,6 +92,11 @@ export function isValidHostHeader(host: string): boolean {
   return HOST_HEADER.test(host);
 }
 
+/** Whether `url` (a request's, absolute) is exactly the socket path `/ws`, with no query. */
+function isSocketPath(url: string): boolean {
+  return url.endsWith("/ws") && url.indexOf("/", url.indexOf("//") + 2) === url.length - 3;
+}
+
 /** Whether `origin` may open a socket on a server reached as `host`. */
 export function isOriginAllowed(
   origin: string | null,
@@ -103,6 +108,11 @@ export function isOriginAllowed(
 ): boolean {
   // Non-browser clients send no Origin; cross-site hijacking needs a browser.
   if (origin === null) return true;
+  // The page's own origin, as browsers send it: no URL to parse (once per socket).
+  if (
+    publicOrigin === undefined && host !== null && origin.endsWith(host) &&
+    (origin === `http://${host}` || origin === `https://${host}`)
+  ) return true;
   if (allowed.includes(origin)) return true;
   // Known public origin: scheme and host must both match it.
   if (publicOrigin !== undefined) return origin === publicOrigin;
@@ -181,14 +191,13 @@ export function createHandler(
     ? { "strict-transport-security": "max-age=31536000" }
     : {};
 
-  function upgrade(request: Request, address: string): Response {
+  function upgrade(request: Request, host: string | null, address: string): Response {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return text(426, "Expected a WebSocket upgrade", {
         upgrade: "websocket",
       });
     }
     const origin = request.headers.get("origin");
-    const host = request.headers.get("host");
     if (!isOriginAllowed(origin, { host, allowed: allowedOrigins, publicOrigin })) {
       // Attacker-supplied: logged short.
       logger.log("warn", "refused cross-origin socket", {
@@ -264,11 +273,11 @@ export function createHandler(
       if (publicHost !== undefined && host !== null && host.toLowerCase() !== publicHost) {
         return text(421, "Misdirected request: this server answers for its public origin only");
       }
-      const url = new URL(request.url);
-      const path = url.pathname;
+      // The socket path, the one hot route, is recognised without parsing a URL.
+      const path = isSocketPath(request.url) ? "/ws" : new URL(request.url).pathname;
       if (path === "/ws") {
         return request.method === "GET"
-          ? upgrade(request, clientAddress(request, info, trustProxy))
+          ? upgrade(request, host, clientAddress(request, info, trustProxy))
           : text(405, "Method not allowed", { allow: "GET" });
       }
       if (request.method !== "GET" && request.method !== "HEAD") {

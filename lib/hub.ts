@@ -129,6 +129,8 @@ interface LinkEvents {
  */
 class Peer {
   readonly id: string;
+  /** `id` as a JSON string, for frames written by hand. */
+  readonly quoted: string;
   /** The instance holding its socket ("" without a cluster). */
   home: string;
   /** Its socket dropped; it may resume within the window. */
@@ -142,6 +144,7 @@ class Peer {
   #link: Link | null = null;
   constructor(id: string, home: string) {
     this.id = id;
+    this.quoted = JSON.stringify(id);
     this.home = home;
   }
 
@@ -608,16 +611,29 @@ export class Hub {
         return this.#propose({ op: "part", peer: peer.id, channel: message.data.channel });
       case "resume":
         return this.#resumeAs(link, peer, message.data.token, message.data.channels);
-      case "relayICECandidate":
-        return this.#relay(peer, message.event, message.data.peer_id, {
-          event: "iceCandidate",
-          data: { peer_id: peer.id, ice_candidate: message.data.ice_candidate },
+      // The hot path: the frame is written out as `encode` would, without
+      // building the envelope objects (docs/performance.md).
+      case "relayICECandidate": {
+        const to = this.#relayTarget(peer, message.event, message.data.peer_id);
+        if (to === undefined) return;
+        return this.#relay(peer, to, {
+          event: message.event,
+          text: `{"event":"iceCandidate","data":{"peer_id":${peer.quoted},"ice_candidate":${
+            JSON.stringify(message.data.ice_candidate)
+          }}}`,
         });
-      case "relaySessionDescription":
-        return this.#relay(peer, message.event, message.data.peer_id, {
-          event: "sessionDescription",
-          data: { peer_id: peer.id, session_description: message.data.session_description },
+      }
+      case "relaySessionDescription": {
+        const to = this.#relayTarget(peer, message.event, message.data.peer_id);
+        if (to === undefined) return;
+        return this.#relay(peer, to, {
+          event: message.event,
+          text:
+            `{"event":"sessionDescription","data":{"peer_id":${peer.quoted},"session_description":${
+              JSON.stringify(message.data.session_description)
+            }}}`,
         });
+      }
     }
   }
 
@@ -858,20 +874,27 @@ export class Hub {
     }
   }
 
-  #relay(peer: Peer, event: string, target: string, message: ServerMessage) {
-    if (!this.registry.shareChannel(peer.id, target)) {
-      return this.#error(
-        peer,
-        "unknown_peer",
-        `Cannot relay to peer "${target.slice(0, 64)}": not in a channel with you`,
-        event,
-      );
-    }
+  /** The peer a relay goes to, if `peer` shares a channel with it; otherwise it hears why not. */
+  #relayTarget(peer: Peer, event: string, target: string): Peer | undefined {
+    if (this.registry.shareChannel(peer.id, target)) return this.#peers.get(target);
+    this.#error(
+      peer,
+      "unknown_peer",
+      `Cannot relay to peer "${target.slice(0, 64)}": not in a channel with you`,
+      event,
+    );
+  }
+
+  /** Sends a relayed frame (`text`, stamped with the sender) to `to`, wherever its socket is. */
+  #relay(peer: Peer, to: Peer, { text, event }: { text: string; event: string }) {
     this.metrics.messagesRelayed++;
-    const to = this.#peers.get(target)!;
-    if (to.home === this.#self) return this.#send(to, message);
+    if (to.home === this.#self) {
+      // Away: held for its return.
+      if (to.link === null) return this.#resume.hold(to.id, text);
+      return this.#write(to, text);
+    }
     // Its socket is on another instance: straight there, in order.
-    if (!this.#bus?.send(to.home, target, encode(message))) {
+    if (!this.#bus?.send(to.home, to.id, text)) {
       this.#error(
         peer,
         "unavailable",

@@ -48,6 +48,17 @@ function fromBase64Url(text: string): Uint8Array | undefined {
   }
 }
 
+/** UTF-8 bytes of `text`, without the TextEncoder call when it is ASCII (ids and base64url are). */
+function bytesOf(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 127) return encoder.encode(text);
+    out[i] = code;
+  }
+  return out;
+}
+
 /** A secret must use at least this many different byte values. */
 export const MIN_DISTINCT_SECRET_BYTES = 8;
 
@@ -72,13 +83,13 @@ export class TokenSigner {
   }
 
   #mac(payload: string): Uint8Array {
-    return this.#hmac.digest(encoder.encode(payload));
+    return this.#hmac.digest(bytesOf(payload));
   }
 
   /** A token for `peerId` valid until `expiresAt`. */
   sign(claims: TokenClaims): string {
     const payload = toBase64Url(
-      encoder.encode(JSON.stringify({ p: claims.peerId, e: claims.expiresAt })),
+      bytesOf(`{"p":${JSON.stringify(claims.peerId)},"e":${JSON.stringify(claims.expiresAt)}}`),
     );
     return `${payload}.${toBase64Url(this.#mac(payload))}`;
   }
