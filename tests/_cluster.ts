@@ -8,6 +8,7 @@
  */
 
 import { Hub, type HubOptions, type Session } from "../lib/hub.ts";
+import type { ServerProcess } from "../scripts/_process.ts";
 import { RedisBus } from "../lib/redis_bus.ts";
 import { TokenSigner } from "../lib/token.ts";
 import { FakeConnection, type Frame, frame, SECRET } from "./_helpers.ts";
@@ -108,4 +109,16 @@ export async function joined(person: Person, room = "room", name = person.id): P
   const before = person.got("joined").length;
   person.send("join", { channel: room, userdata: { name } });
   await eventually(() => person.got("joined").length > before, `${name} joined ${room}`);
+}
+
+/** SIGKILLs every server process still running and waits for all of them to exit. */
+export async function killAll(servers: ServerProcess[]): Promise<void> {
+  for (const server of servers) {
+    try {
+      server.child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+    await server.exited;
+  }
 }

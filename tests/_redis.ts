@@ -69,7 +69,8 @@ export async function pingRedis(port: number): Promise<string> {
   }
 }
 
-function closeQuietly(conn: Deno.Conn) {
+/** Closes `conn`, ignoring that it may be closed already. */
+export function closeQuietly(conn: Deno.Conn) {
   try {
     conn.close();
   } catch {

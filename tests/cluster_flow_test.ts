@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
-import { eventually, FAST, type Instance, joined, startInstance } from "./_cluster.ts";
+import { eventually, FAST, type Instance, joined, type Person, startInstance } from "./_cluster.ts";
 import { CANDIDATE, OFFER } from "./_helpers.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
+
+/** Ann on `x` and Bob on `y`, both joined to "room". */
+async function meet(x: Instance, y: Instance): Promise<[Person, Person]> {
+  const ann = x.connect();
+  const bob = y.connect();
+  await joined(ann);
+  await joined(bob);
+  return [ann, bob];
+}
 
 /** A redis-server and `count` instances on it, all stopped after `fn`. */
 async function withCluster(
@@ -22,10 +31,7 @@ async function withCluster(
 
 Deno.test("Cluster introduces two people on different instances with the roles of one instance", async () => {
   await withCluster(2, async ([x, y]) => {
-    const ann = x.connect();
-    const bob = y.connect();
-    await joined(ann);
-    await joined(bob);
+    const [ann, bob] = await meet(x, y);
     await eventually(() => ann.got("addPeer").length === 1, "Ann hears of Bob");
     assert.deepEqual(ann.got("addPeer")[0].data, {
       peer_id: bob.id,
@@ -48,10 +54,7 @@ Deno.test("Cluster introduces two people on different instances with the roles o
 
 Deno.test("Cluster relays between instances both ways, candidates after their description, in order", async () => {
   await withCluster(2, async ([x, y]) => {
-    const ann = x.connect();
-    const bob = y.connect();
-    await joined(ann);
-    await joined(bob);
+    const [ann, bob] = await meet(x, y);
     bob.send("relaySessionDescription", { peer_id: ann.id, session_description: OFFER });
     for (let i = 0; i < 200; i++) {
       bob.send("relayICECandidate", {
@@ -96,11 +99,8 @@ Deno.test("Cluster refuses a relay to someone in no shared room, on any instance
 
 Deno.test("Cluster: a part and a Leave on one instance reach the other as removePeer", async () => {
   await withCluster(2, async ([x, y]) => {
-    const ann = x.connect();
-    const bob = y.connect();
+    const [ann, bob] = await meet(x, y);
     const cid = y.connect();
-    await joined(ann);
-    await joined(bob);
     await joined(cid);
     bob.send("part", { channel: "room" });
     await eventually(() => ann.got("removePeer").length === 1, "Ann hears Bob part");
@@ -203,10 +203,7 @@ Deno.test("Cluster hands the host role on across instances when the host leaves"
 
 Deno.test("Cluster: an instance that starts later takes the rooms and meshes its people with everyone", async () => {
   await withCluster(2, async ([x, y], redis) => {
-    const ann = x.connect();
-    const bob = y.connect();
-    await joined(ann);
-    await joined(bob);
+    const [ann, bob] = await meet(x, y);
     ann.send("lock", { channel: "room", locked: true });
     await eventually(() => bob.got("roomState").at(-1)?.data.locked === true, "the lock");
     const z = await startInstance(redis.url);
@@ -239,10 +236,7 @@ Deno.test("Cluster: an instance that starts later takes the rooms and meshes its
 
 Deno.test("Cluster: a dropped person resuming on another instance is away then back, never removed", async () => {
   await withCluster(2, async ([x, y]) => {
-    const ann = x.connect();
-    const bob = y.connect();
-    await joined(ann);
-    await joined(bob);
+    const [ann, bob] = await meet(x, y);
     bob.session.close({ deliberate: false });
     await eventually(() => ann.got("peerAway").length === 1, "Ann sees Bob away");
     const back = x.connect();
@@ -262,11 +256,8 @@ Deno.test("Cluster: a dropped person resuming on another instance is away then b
 
 Deno.test("Cluster: when an instance dies, its people are away; those who do not resume are removed", async () => {
   await withCluster(2, async ([x, y]) => {
-    const ann = x.connect();
-    const bob = y.connect();
+    const [ann, bob] = await meet(x, y);
     const cid = y.connect();
-    await joined(ann);
-    await joined(bob);
     await joined(cid);
     y.die();
     await eventually(() => ann.got("peerAway").length === 2, "Ann sees both away");
@@ -290,11 +281,8 @@ Deno.test("Cluster: when an instance dies, its people are away; those who do not
 
 Deno.test("Cluster: with Redis down calls go on, joins get unavailable; after Redis restarts empty, rooms are intact", async () => {
   await withCluster(2, async ([x, y], redis) => {
-    const ann = x.connect();
-    const bob = y.connect();
+    const [ann, bob] = await meet(x, y);
     const cid = x.connect();
-    await joined(ann);
-    await joined(bob);
     await joined(cid);
     await redis.kill();
     await eventually(() => !x.hub.health.ok && !y.hub.health.ok, "both instances degraded");
@@ -325,10 +313,7 @@ Deno.test("Cluster: with Redis down calls go on, joins get unavailable; after Re
 
 Deno.test("Cluster: a stalled Redis makes instances degraded; once it answers, nobody is declared dead", async () => {
   await withCluster(2, async ([x, y], redis) => {
-    const ann = x.connect();
-    const bob = y.connect();
-    await joined(ann);
-    await joined(bob);
+    const [ann, bob] = await meet(x, y);
     redis.pause();
     await eventually(() => !x.hub.health.ok && !y.hub.health.ok, "both instances degraded", {
       timeoutMs: FAST.deadAfterMs * 4,

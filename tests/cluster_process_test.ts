@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type { ServerProcess } from "../scripts/_process.ts";
 import { type Balancer, startBalancer } from "./_balancer.ts";
 import { freePort, startServerProcess, TEST_SECRET } from "./_browser.ts";
-import { eventually } from "./_cluster.ts";
+import { eventually, killAll } from "./_cluster.ts";
 import { CANDIDATE } from "./_helpers.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
 
@@ -106,14 +106,7 @@ async function withCluster(fn: (cluster: Cluster) => Promise<void>) {
   } finally {
     for (const client of clients) await client.close();
     balancer?.close();
-    for (const server of servers) {
-      try {
-        server.child.kill("SIGKILL");
-      } catch {
-        // already gone
-      }
-      await server.exited;
-    }
+    await killAll(servers);
     await redis.kill();
   }
 }

@@ -24,6 +24,7 @@ import {
   waitForPlayingVideos,
   watchContinuity,
 } from "./_browser.ts";
+import { killAll } from "./_cluster.ts";
 import { startRedis } from "./_redis.ts";
 
 const ROOM = "e2e-cluster";
@@ -112,14 +113,7 @@ e2eTest(
     } finally {
       await browser?.close();
       balancer.close();
-      for (const server of servers) {
-        try {
-          server.child.kill("SIGKILL");
-        } catch {
-          // already gone
-        }
-        await server.exited;
-      }
+      await killAll(servers);
       await redis.kill();
     }
   },

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { freePort } from "../scripts/_process.ts";
 import { startBalancer } from "./_balancer.ts";
-import { pingRedis, startRedis } from "./_redis.ts";
+import { closeQuietly, pingRedis, startRedis } from "./_redis.ts";
 
 /** Polls `condition` until it holds; fails naming `what` after `ms`. */
 async function waitFor(condition: () => boolean, what: string, ms = 5000): Promise<void> {
@@ -47,14 +47,6 @@ async function getBody(port: number, ms = 5000): Promise<string> {
   } finally {
     clearTimeout(timer);
     closeQuietly(conn);
-  }
-}
-
-function closeQuietly(conn: Deno.Conn) {
-  try {
-    conn.close();
-  } catch {
-    // already closed
   }
 }
 
