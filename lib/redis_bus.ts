@@ -126,6 +126,8 @@ export class RedisBus implements Bus {
   #running = true;
   #timer: ReturnType<typeof setInterval> | undefined;
   #gated: Gated[] = [];
+  /** Ops this instance appended that have not come back yet, by stream id. */
+  #inflight = new Map<string, Op>();
   #snapshot: PromiseWithResolvers<{ applied: string; state: ClusterState }> | undefined;
 
   /** A bus on `options.url`; nothing happens before {@linkcode RedisBus.start}. */
@@ -237,6 +239,10 @@ export class RedisBus implements Bus {
 
   propose(op: Op): void {
     this.#cmd.xadd(this.#key("log"), "MAXLEN", "~", this.#maxLog, "*", "op", JSON.stringify(op))
+      .then((id) => {
+        // Kept until it comes back, in case Redis loses it first.
+        if (id !== null && compareIds(id, this.#applied) > 0) this.#inflight.set(id, op);
+      })
       .catch((error: Error) => {
         this.#logger.log("error", "cannot append a room change", {
           op: op.op,
@@ -273,6 +279,10 @@ export class RedisBus implements Bus {
         this.#epoch = epoch;
         // A new, empty log: its ids may be below the old ones (another clock).
         this.#applied = "0-0";
+        // What this instance appended and never saw come back was lost with it.
+        const lost = [...this.#inflight.values()];
+        this.#inflight.clear();
+        for (const op of lost) this.propose(op);
         this.#logger.log("warn", "Redis lost its data (restarted empty); asserting our peers", {
           instance: this.instance,
         });
@@ -419,6 +429,7 @@ export class RedisBus implements Bus {
         for (const [, entries] of batch ?? []) {
           for (const [id, fields] of entries) {
             this.#applied = id;
+            this.#inflight.delete(id);
             this.#applyEntry(fields);
           }
         }
