@@ -128,34 +128,44 @@ function compress(state: Uint32Array, block: Uint8Array, offset: number) {
   state[7] += h;
 }
 
-/** Hashes `message` starting from `state`, which already absorbed `prefix` bytes (one block). */
-function finish(state: Uint32Array, message: Uint8Array, prefix: number): Uint8Array {
-  const s = state.slice();
+/** Scratch state and block buffer, reused by every call (single-threaded). */
+const STATE = new Uint32Array(8);
+let padded = new Uint8Array(256);
+
+/**
+ * Hashes `message` starting from `state`, which already absorbed `prefix`
+ * bytes (one block), into `out` (32 bytes).
+ */
+function finish(state: Uint32Array, message: Uint8Array, prefix: number, out: Uint8Array) {
+  STATE.set(state);
   const total = prefix + message.length;
-  const padded = new Uint8Array(((message.length + 9 + 63) >> 6) << 6);
+  const end = ((message.length + 9 + 63) >> 6) << 6;
+  if (padded.length < end) padded = new Uint8Array(end);
   padded.set(message);
+  padded.fill(0, message.length, end);
   padded[message.length] = 0x80;
   // The length in bits, big-endian; the high word stays 0 (messages under 512 MiB).
   const bits = total * 8;
-  const end = padded.length;
   padded[end - 4] = bits >>> 24;
   padded[end - 3] = bits >>> 16;
   padded[end - 2] = bits >>> 8;
   padded[end - 1] = bits;
-  for (let offset = 0; offset < end; offset += 64) compress(s, padded, offset);
-  const out = new Uint8Array(32);
+  for (let offset = 0; offset < end; offset += 64) compress(STATE, padded, offset);
   for (let i = 0; i < 8; i++) {
-    out[i * 4] = s[i] >>> 24;
-    out[i * 4 + 1] = s[i] >>> 16;
-    out[i * 4 + 2] = s[i] >>> 8;
-    out[i * 4 + 3] = s[i];
+    out[i * 4] = STATE[i] >>> 24;
+    out[i * 4 + 1] = STATE[i] >>> 16;
+    out[i * 4 + 2] = STATE[i] >>> 8;
+    out[i * 4 + 3] = STATE[i];
   }
   return out;
 }
 
+/** The inner hash of an HMAC, reused by every call. */
+const INNER = new Uint8Array(32);
+
 /** SHA-256 of `message`. */
 export function sha256(message: Uint8Array): Uint8Array {
-  return finish(INITIAL, message, 0);
+  return finish(INITIAL, message, 0, new Uint8Array(32));
 }
 
 /** HMAC-SHA-256 under one key, its inner and outer key blocks absorbed once. */
@@ -176,6 +186,6 @@ export class Hmac {
 
   /** The 32-byte MAC of `message`. */
   digest(message: Uint8Array): Uint8Array {
-    return finish(this.#outer, finish(this.#inner, message, 64), 64);
+    return finish(this.#outer, finish(this.#inner, message, 64, INNER), 64, new Uint8Array(32));
   }
 }
