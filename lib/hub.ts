@@ -291,6 +291,8 @@ export class Hub {
   /** Peers whose home died, and when to propose their leave. */
   readonly #orphans = new Map<string, number>();
   readonly #windowMs: number;
+  /** What follows the peer id in every `welcome`. */
+  readonly #welcomeRest: string;
   /** Created once and shared by every link: nothing is allocated per frame. */
   readonly #linkEvents: LinkEvents = {
     frame: (link, data) => this.#handle(link, data),
@@ -344,6 +346,9 @@ export class Hub {
       reassert: () => this.#guarded(() => this.#reassert()),
     });
     this.#self = this.#bus?.instance ?? "";
+    this.#welcomeRest = `,"protocol":${PROTOCOL_VERSION},"ice_servers":${
+      JSON.stringify(this.#ice.public)
+    }`;
   }
 
   /**
@@ -413,17 +418,18 @@ export class Hub {
     this.#peers.set(id, peer);
     this.metrics.connectionsTotal++;
     this.#logger.log("debug", "connect", { peer: id });
-    const welcome: Extract<ServerMessage, { event: "welcome" }>["data"] = {
-      peer_id: id,
-      protocol: PROTOCOL_VERSION,
-      // No credentials before joining: a knocker or a scanner gets no relay.
-      ice_servers: this.#ice.public,
-    };
-    if (this.#resume.enabled) {
-      welcome.resume_token = this.#resume.issue(id, now);
-      welcome.resume_window = this.#resume.windowSeconds;
-    }
-    this.#send(peer, { event: "welcome", data: welcome });
+    // Written as `encode` would write it, from the parts every welcome shares
+    // (once per connection, so once per join in a storm). No credentials
+    // before joining: a knocker or a scanner gets no relay.
+    const resume = this.#resume.enabled
+      ? `,"resume_token":"${
+        this.#resume.issue(id, now)
+      }","resume_window":${this.#resume.windowSeconds}`
+      : "";
+    this.#write(
+      peer,
+      `{"event":"welcome","data":{"peer_id":${peer.quoted}${this.#welcomeRest}${resume}}}`,
+    );
     return link;
   }
 

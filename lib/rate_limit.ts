@@ -119,7 +119,9 @@ export class ConnectionLimits {
   readonly #abuseLimit: number;
   #strikes = 0;
   readonly #joins: TokenBucket;
-  readonly #passwordTries: TokenBucket;
+  /** Made on the first password: most connections never send one. */
+  #passwordTries: TokenBucket | undefined;
+  readonly #newPasswordTries: (now: number) => TokenBucket;
   readonly #address: string;
   readonly #addresses: AddressBudgets;
   readonly #addressPasswordTries: AddressBudgets;
@@ -133,7 +135,7 @@ export class ConnectionLimits {
       abuseLimit: number;
       joins: TokenBucket;
       addresses: AddressBudgets;
-      passwordTries: TokenBucket;
+      passwordTries: (now: number) => TokenBucket;
       addressPasswordTries: AddressBudgets;
     },
   ) {
@@ -143,7 +145,7 @@ export class ConnectionLimits {
     this.#abuseLimit = budgets.abuseLimit;
     this.#joins = budgets.joins;
     this.#addresses = budgets.addresses;
-    this.#passwordTries = budgets.passwordTries;
+    this.#newPasswordTries = budgets.passwordTries;
     this.#addressPasswordTries = budgets.addressPasswordTries;
   }
 
@@ -172,6 +174,8 @@ export class ConnectionLimits {
    * gives it back, so only wrong passwords count.
    */
   takePasswordTry(now: number): boolean {
+    // Full when made: as full as it would have been since the connection opened.
+    this.#passwordTries ??= this.#newPasswordTries(now);
     if (!this.#passwordTries.take(now)) return false;
     if (this.#address === "" || this.#addressPasswordTries.take(this.#address, now)) return true;
     this.#passwordTries.giveBack();
@@ -180,7 +184,7 @@ export class ConnectionLimits {
 
   /** Returns the try a right password took. */
   passwordWasRight(): void {
-    this.#passwordTries.giveBack();
+    this.#passwordTries?.giveBack();
     if (this.#address !== "") this.#addressPasswordTries.giveBack(this.#address);
   }
 }
@@ -193,8 +197,8 @@ export class RateLimiter {
   readonly #joinBurst: number;
   readonly #joinsPerMs: number;
   readonly #addresses: AddressBudgets;
-  readonly #passwordTries: number;
-  readonly #passwordTriesPerMs: number;
+  /** A connection's password budget, made when it first sends a password. */
+  readonly #passwordBucket: (now: number) => TokenBucket;
   readonly #addressPasswordTries: AddressBudgets;
 
   /** A limiter with `options`, each defaulting to {@linkcode DEFAULTS}. */
@@ -209,8 +213,8 @@ export class RateLimiter {
       this.#joinsPerMs * ADDRESS_FACTOR,
     );
     const windowMs = options.passwordTryWindowMs ?? DEFAULTS.passwordTryWindowSeconds * 1000;
-    this.#passwordTries = options.passwordTriesPerConnection ?? DEFAULTS.passwordTriesPerConnection;
-    this.#passwordTriesPerMs = this.#passwordTries / windowMs;
+    const tries = options.passwordTriesPerConnection ?? DEFAULTS.passwordTriesPerConnection;
+    this.#passwordBucket = (now) => new TokenBucket(tries, { perMs: tries / windowMs, now });
     const perAddress = options.passwordTriesPerAddress ?? DEFAULTS.passwordTriesPerAddress;
     this.#addressPasswordTries = new AddressBudgets(perAddress, perAddress / windowMs);
   }
@@ -228,7 +232,7 @@ export class RateLimiter {
       abuseLimit: this.#abuseLimit,
       joins: new TokenBucket(this.#joinBurst, { perMs: this.#joinsPerMs, now }),
       addresses: this.#addresses,
-      passwordTries: new TokenBucket(this.#passwordTries, { perMs: this.#passwordTriesPerMs, now }),
+      passwordTries: this.#passwordBucket,
       addressPasswordTries: this.#addressPasswordTries,
     });
   }
