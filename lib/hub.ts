@@ -617,29 +617,9 @@ export class Hub {
         return this.#propose({ op: "part", peer: peer.id, channel: message.data.channel });
       case "resume":
         return this.#resumeAs(link, peer, message.data.token, message.data.channels);
-      // The hot path: the frame is written out as `encode` would, without
-      // building the envelope objects (docs/performance.md).
-      case "relayICECandidate": {
-        const to = this.#relayTarget(peer, message.event, message.data.peer_id);
-        if (to === undefined) return;
-        return this.#relay(peer, to, {
-          event: message.event,
-          text: `{"event":"iceCandidate","data":{"peer_id":${peer.quoted},"ice_candidate":${
-            JSON.stringify(message.data.ice_candidate)
-          }}}`,
-        });
-      }
-      case "relaySessionDescription": {
-        const to = this.#relayTarget(peer, message.event, message.data.peer_id);
-        if (to === undefined) return;
-        return this.#relay(peer, to, {
-          event: message.event,
-          text:
-            `{"event":"sessionDescription","data":{"peer_id":${peer.quoted},"session_description":${
-              JSON.stringify(message.data.session_description)
-            }}}`,
-        });
-      }
+      case "relayICECandidate":
+      case "relaySessionDescription":
+        return this.#relay(peer, message);
     }
   }
 
@@ -715,15 +695,22 @@ export class Hub {
     link.wait();
     work.then((value) => {
       if (peer !== null && link.peer === peer && this.#holds(peer)) then(value);
-    }).catch((error) => this.#logError(link.peerId, error)).finally(() => {
-      const waiting = link.done();
-      for (let i = 0; i < waiting.length; i++) {
-        const current = link.peer;
-        if (current === null) return;
-        this.#dispatch(link, current, waiting[i]);
-        if (link.busy) return link.requeue(waiting.slice(i + 1));
-      }
-    });
+    }).catch((error) => this.#logError(link.peerId, error)).finally(() => this.#drain(link));
+  }
+
+  /**
+   * An async step of `link`'s ended (a password hash, a resume through the
+   * shared order): handles the frames that waited behind it, in order, until
+   * one starts another step or the link stops speaking for a peer (closed).
+   */
+  #drain(link: Link) {
+    const waiting = link.done();
+    for (let i = 0; i < waiting.length; i++) {
+      const current = link.peer;
+      if (current === null) return;
+      this.#dispatch(link, current, waiting[i]);
+      if (link.busy) return link.requeue(waiting.slice(i + 1));
+    }
   }
 
   /**
@@ -831,7 +818,7 @@ export class Hub {
       });
       for (const text of held ?? []) {
         this.#write(peer, text);
-        if (!this.#holds(peer)) return this.#resumeDone(link); // kicked as a slow consumer
+        if (!this.#holds(peer)) return this.#drain(link); // kicked as a slow consumer
       }
     }
     // After a restart the registry is empty: membership comes back from
@@ -854,7 +841,7 @@ export class Hub {
     if (wasAway && this.#holds(peer)) {
       this.#membership.tellNeighbours(peer.id, { event: "peerBack", data: { peer_id: peer.id } });
     }
-    if (link !== undefined) this.#resumeDone(link);
+    if (link !== undefined) this.#drain(link);
   }
 
   /** The identity a resume claimed left meanwhile: the connection goes on as new. */
@@ -866,34 +853,39 @@ export class Hub {
       "Cannot resume: that peer has left; continuing as a new peer",
       "resume",
     );
-    this.#resumeDone(link);
+    this.#drain(link);
   }
 
-  /** Handles the frames that waited behind a resume, in order. */
-  #resumeDone(link: Link) {
-    const waiting = link.done();
-    for (let i = 0; i < waiting.length; i++) {
-      const current = link.peer;
-      if (current === null || link.closed) return;
-      this.#dispatch(link, current, waiting[i]);
-      if (link.busy) return link.requeue(waiting.slice(i + 1));
+  /**
+   * Relays a candidate or a description, stamped with the sender, to a
+   * peer it shares a channel with, wherever that peer's socket is. The hot
+   * path: the frame is written as `encode` would write it, without building
+   * the envelope objects (docs/performance.md).
+   */
+  #relay(
+    peer: Peer,
+    message: Extract<ClientMessage, { event: "relayICECandidate" | "relaySessionDescription" }>,
+  ) {
+    const { event, data } = message;
+    const to = this.registry.shareChannel(peer.id, data.peer_id)
+      ? this.#peers.get(data.peer_id)
+      : undefined;
+    if (to === undefined) {
+      return this.#error(
+        peer,
+        "unknown_peer",
+        `Cannot relay to peer "${data.peer_id.slice(0, 64)}": not in a channel with you`,
+        event,
+      );
     }
-  }
-
-  /** The peer a relay goes to, if `peer` shares a channel with it; otherwise it hears why not. */
-  #relayTarget(peer: Peer, event: string, target: string): Peer | undefined {
-    if (this.registry.shareChannel(peer.id, target)) return this.#peers.get(target);
-    this.#error(
-      peer,
-      "unknown_peer",
-      `Cannot relay to peer "${target.slice(0, 64)}": not in a channel with you`,
-      event,
-    );
-  }
-
-  /** Sends a relayed frame (`text`, stamped with the sender) to `to`, wherever its socket is. */
-  #relay(peer: Peer, to: Peer, { text, event }: { text: string; event: string }) {
     this.metrics.messagesRelayed++;
+    const text = "ice_candidate" in data
+      ? `{"event":"iceCandidate","data":{"peer_id":${peer.quoted},"ice_candidate":${
+        JSON.stringify(data.ice_candidate)
+      }}}`
+      : `{"event":"sessionDescription","data":{"peer_id":${peer.quoted},"session_description":${
+        JSON.stringify(data.session_description)
+      }}}`;
     if (to.home === this.#self) {
       // Away: held for its return.
       if (to.link === null) return this.#resume.hold(to.id, text);
