@@ -15,12 +15,12 @@ import { parsePasswordRecord, type PasswordRecord } from "./password.ts";
 import {
   cleanName,
   isObject,
+  isShortId,
+  isUserData,
   isValidChannel,
   type KnockEntry,
-  MAX_USERDATA_BYTES,
   type RoomState,
   type UserData,
-  utf8Length,
 } from "./protocol.ts";
 
 /** A pending request to enter a locked room. */
@@ -441,21 +441,18 @@ export class Authority {
   }
 }
 
-const isId = (v: unknown): v is string => typeof v === "string" && v.length > 0 && v.length <= 64;
-
 function ids(value: unknown): string[] {
-  return Array.isArray(value) ? value.filter(isId) : [];
+  return Array.isArray(value) ? value.filter(isShortId) : [];
 }
 
 function parseKnock(value: unknown): Knock | undefined {
-  if (!isObject(value) || !isId(value.peerId) || !isObject(value.userdata)) return;
-  if (utf8Length(JSON.stringify(value.userdata)) > MAX_USERDATA_BYTES) return;
+  if (!isObject(value) || !isShortId(value.peerId) || !isUserData(value.userdata)) return;
   const knock: Knock = {
     peerId: value.peerId,
     name: cleanName(value.name),
     userdata: value.userdata,
   };
-  if (isId(value.browser)) knock.browser = value.browser;
+  if (isShortId(value.browser)) knock.browser = value.browser;
   return knock;
 }
 
@@ -472,7 +469,9 @@ export function parseRoomSnapshots(value: unknown): RoomSnapshot[] {
     if (password === undefined) continue; // unreadable hash: never open the room by accident
     const browsers: [string, string][] = [];
     for (const pair of Array.isArray(item.browsers) ? item.browsers : []) {
-      if (Array.isArray(pair) && isId(pair[0]) && isId(pair[1])) browsers.push([pair[0], pair[1]]);
+      if (Array.isArray(pair) && isShortId(pair[0]) && isShortId(pair[1])) {
+        browsers.push([pair[0], pair[1]]);
+      }
     }
     out.push({
       channel: item.channel,

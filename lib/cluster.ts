@@ -21,12 +21,12 @@ import {
   HOST_TARGET_EVENTS,
   type HostTargetEvent,
   isObject,
+  isShortId,
+  isUserData,
   isValidChannel,
   MAX_RESUME_CHANNELS,
-  MAX_USERDATA_BYTES,
   type ResumeChannel,
   type UserData,
-  utf8Length,
 } from "./protocol.ts";
 
 /** A change to the rooms, applied by every instance in the same order. */
@@ -131,16 +131,13 @@ export interface ClusterState {
   retired: [string, number][];
 }
 
-const isId = (v: unknown): v is string => typeof v === "string" && v.length > 0 && v.length <= 64;
-
 function userdataOf(value: unknown): UserData | undefined {
-  if (!isObject(value) || utf8Length(JSON.stringify(value)) > MAX_USERDATA_BYTES) return;
-  return value;
+  return isUserData(value) ? value : undefined;
 }
 
 function optionalBrowser(value: unknown): { browser?: string } | undefined {
   if (value === undefined) return {};
-  return isId(value) ? { browser: value } : undefined;
+  return isShortId(value) ? { browser: value } : undefined;
 }
 
 /**
@@ -158,7 +155,7 @@ export function parseOp(value: unknown): Op | undefined {
         ? undefined
         : parsePasswordRecord(value.verified);
       if (
-        !isId(peer) || !isId(value.home) || !Number.isSafeInteger(value.ref) ||
+        !isShortId(peer) || !isShortId(value.home) || !Number.isSafeInteger(value.ref) ||
         !isValidChannel(channel) || userdata === undefined || browser === undefined ||
         typeof value.password !== "boolean" ||
         (value.verified !== undefined && verified === undefined)
@@ -180,37 +177,39 @@ export function parseOp(value: unknown): Op | undefined {
       const userdata = userdataOf(value.userdata);
       const browser = optionalBrowser(value.browser);
       if (
-        !isId(peer) || !isId(value.home) || !isValidChannel(channel) || userdata === undefined ||
+        !isShortId(peer) || !isShortId(value.home) || !isValidChannel(channel) ||
+        userdata === undefined ||
         browser === undefined
       ) return;
       return { op: "knock", peer, home: value.home, channel, userdata, ...browser };
     }
     case "part":
-      return isId(peer) && isValidChannel(channel) ? { op: "part", peer, channel } : undefined;
+      return isShortId(peer) && isValidChannel(channel) ? { op: "part", peer, channel } : undefined;
     case "lock":
-      return isId(peer) && isValidChannel(channel) && typeof value.locked === "boolean"
+      return isShortId(peer) && isValidChannel(channel) && typeof value.locked === "boolean"
         ? { op: "lock", peer, channel, locked: value.locked }
         : undefined;
     case "setPassword": {
       const record = value.record === null ? null : parsePasswordRecord(value.record);
-      return isId(peer) && isValidChannel(channel) && record !== undefined
+      return isShortId(peer) && isValidChannel(channel) && record !== undefined
         ? { op: "setPassword", peer, channel, record }
         : undefined;
     }
     case "host": {
       const event = HOST_TARGET_EVENTS.find((e) => e === value.event);
-      return isId(peer) && isValidChannel(channel) && event !== undefined && isId(value.target)
+      return isShortId(peer) && isValidChannel(channel) && event !== undefined &&
+          isShortId(value.target)
         ? { op: "host", peer, event, channel, target: value.target }
         : undefined;
     }
     case "leave":
     case "away":
-      return isId(peer) && typeof value.home === "string"
+      return isShortId(peer) && typeof value.home === "string"
         ? { op: value.op, peer, home: value.home }
         : undefined;
     case "resume": {
       if (
-        !isId(peer) || !isId(value.home) || !Number.isSafeInteger(value.ref) ||
+        !isShortId(peer) || !isShortId(value.home) || !Number.isSafeInteger(value.ref) ||
         !Array.isArray(value.channels) || value.channels.length > MAX_RESUME_CHANNELS
       ) return;
       const channels: ResumeChannel[] = [];
@@ -222,7 +221,7 @@ export function parseOp(value: unknown): Op | undefined {
       return { op: "resume", peer, home: value.home, ref: value.ref as number, channels };
     }
     case "dead":
-      return isId(value.instance) ? { op: "dead", instance: value.instance } : undefined;
+      return isShortId(value.instance) ? { op: "dead", instance: value.instance } : undefined;
   }
 }
 
@@ -235,7 +234,8 @@ export function parseClusterState(value: unknown): ClusterState | undefined {
   const peers: PeerState[] = [];
   for (const p of value.peers) {
     if (
-      !isObject(p) || !isId(p.id) || typeof p.home !== "string" || typeof p.away !== "boolean" ||
+      !isObject(p) || !isShortId(p.id) || typeof p.home !== "string" ||
+      typeof p.away !== "boolean" ||
       typeof p.orphan !== "boolean"
     ) return;
     peers.push({ id: p.id, home: p.home, away: p.away, orphan: p.orphan });
@@ -246,14 +246,14 @@ export function parseClusterState(value: unknown): ClusterState | undefined {
     const members: [string, UserData][] = [];
     for (const member of entry[1]) {
       const userdata = Array.isArray(member) ? userdataOf(member[1]) : undefined;
-      if (!Array.isArray(member) || !isId(member[0]) || userdata === undefined) return;
+      if (!Array.isArray(member) || !isShortId(member[0]) || userdata === undefined) return;
       members.push([member[0], userdata]);
     }
     channels.push([entry[0], members]);
   }
   const retired: [string, number][] = [];
   for (const entry of value.retired) {
-    if (!Array.isArray(entry) || !isId(entry[0]) || typeof entry[1] !== "number") return;
+    if (!Array.isArray(entry) || !isShortId(entry[0]) || typeof entry[1] !== "number") return;
     retired.push([entry[0], entry[1]]);
   }
   return { peers, channels, rooms: value.rooms, retired };

@@ -146,14 +146,14 @@ export class Membership {
       });
     }
     if (!this.#holds(peerId)) return;
-    // `joined` carries the room's state: one frame fewer per join.
-    const state = this.#authority.stateOf(channel);
-    if (!quiet) {
+    if (quiet) {
+      this.#tellState(peerId, channel);
+    } else {
+      // `joined` carries the room's state: one frame fewer per join.
       const joined: JoinedData = { channel, peers: members, ...this.#joinedExtras?.(peerId) };
+      const state = this.#authority.stateOf(channel);
       if (state !== undefined) joined.room_state = state;
       this.#deliver(peerId, { event: "joined", data: joined });
-    } else if (state !== undefined) {
-      this.#deliver(peerId, { event: "roomState", data: state });
     }
     this.#logger.log("debug", "join", { peer: peerId, channel, size: members.length + 1 });
     if (change.hosts) this.#announce(channel, peerId);

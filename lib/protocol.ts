@@ -359,8 +359,18 @@ function isBrowserId(value: unknown): value is string {
   return typeof value === "string" && BROWSER_PATTERN.test(value);
 }
 
+/** Whether `value` is a non-empty string of at most 64 characters: a peer, browser or instance id. */
+export function isShortId(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0 && value.length <= 64;
+}
+
+/** Whether `value` is userdata as a join may carry it: an object of at most {@linkcode MAX_USERDATA_BYTES}. */
+export function isUserData(value: unknown): value is UserData {
+  return isObject(value) && utf8Length(JSON.stringify(value)) <= MAX_USERDATA_BYTES;
+}
+
 function parsePeerId(value: unknown): string | undefined {
-  return typeof value === "string" && value.length > 0 && value.length <= 64 ? value : undefined;
+  return isShortId(value) ? value : undefined;
 }
 
 function parseJSON(text: string): unknown {
@@ -407,7 +417,7 @@ export function parseClientMessage(text: string): ParseResult<ClientMessage> {
           return bad("each channel must be {channel, userdata?} with a valid name");
         }
         const userdata = item.userdata ?? {};
-        if (!isObject(userdata) || utf8Length(JSON.stringify(userdata)) > MAX_USERDATA_BYTES) {
+        if (!isUserData(userdata)) {
           return bad(`userdata must be a JSON object of at most ${MAX_USERDATA_BYTES} bytes`);
         }
         channels.push({ channel: item.channel, userdata });
