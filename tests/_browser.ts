@@ -113,14 +113,30 @@ export async function startE2E(env: Record<string, string> = {}): Promise<E2E> {
   };
 }
 
-/** Opens the room's pre-join screen, types `name` and clicks Join. */
-export async function joinRoom(
+/** A page of its own (own storage, own camera) in `browser`; its uncaught errors go to `errors`. */
+export async function newPage(browser: Browser, errors: string[]): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  const page = await context.newPage();
+  page.on("pageerror", (error) => errors.push(error.message));
+  return page;
+}
+
+/** Opens the room's pre-join screen, types `name` and clicks Join (what follows is the caller's). */
+export async function pressJoin(
   page: Page,
   { baseUrl, room, name }: { baseUrl: string; room: string; name: string },
 ) {
   await page.goto(`${baseUrl}/r/${room}`);
   await page.getByLabel("Name").fill(name);
   await page.getByRole("button", { name: "Join" }).click();
+}
+
+/** Opens the room's pre-join screen, types `name`, clicks Join and waits to be in. */
+export async function joinRoom(
+  page: Page,
+  options: { baseUrl: string; room: string; name: string },
+) {
+  await pressJoin(page, options);
   await page.locator("[data-local]").waitFor({ timeout: WAIT_MS });
 }
 

@@ -9,6 +9,7 @@ import type { Page } from "playwright-core";
 import {
   e2eTest,
   joinRoom,
+  pressJoin,
   remoteNames,
   startE2E,
   startTcpProxy,
@@ -27,9 +28,7 @@ async function knock(
   page: Page,
   { baseUrl, room, name }: { baseUrl: string; room: string; name: string },
 ) {
-  await page.goto(`${baseUrl}/r/${room}`);
-  await page.getByLabel("Name").fill(name);
-  await page.getByRole("button", { name: "Join" }).click();
+  await pressJoin(page, { baseUrl, room, name });
   await page.getByText("This room is locked").waitFor({ timeout: WAIT_MS });
   await page.getByRole("button", { name: "Ask to join" }).click();
   await page.getByText("Waiting for a host to let you in").waitFor({ timeout: WAIT_MS });

@@ -16,6 +16,7 @@ import {
   e2eTest,
   freePort,
   joinRoom,
+  newPage,
   remoteNames,
   startServerProcess,
   TEST_SECRET,
@@ -28,13 +29,6 @@ import { killAll } from "./_cluster.ts";
 import { startRedis } from "./_redis.ts";
 
 const ROOM = "e2e-cluster";
-
-async function newPage(browser: Browser, errors: string[]): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
-  const page = await context.newPage();
-  page.on("pageerror", (error) => errors.push(error.message));
-  return page;
-}
 
 /** Which instance a page's signaling goes through, as its own server reports it. */
 function instanceOf(page: Page): Promise<string> {

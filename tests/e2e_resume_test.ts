@@ -13,6 +13,7 @@ import {
   e2eTest,
   freePort,
   joinRoom,
+  newPage,
   remoteNames,
   startServerProcess,
   startTcpProxy,
@@ -21,13 +22,6 @@ import {
   waitForPlayingVideos,
   watchContinuity,
 } from "./_browser.ts";
-
-async function newPage(browser: Awaited<ReturnType<typeof chromium.launch>>, errors: string[]) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
-  const page = await context.newPage();
-  page.on("pageerror", (error) => errors.push(error.message));
-  return page;
-}
 
 async function waitForLink(page: Page, state: "reconnecting" | "connected") {
   const chip = page.locator('[data-link-status="reconnecting"]');
