@@ -163,7 +163,7 @@ export class RedisBus implements Bus {
   }
 
   get available(): boolean {
-    return this.#connected && this.#synced && !this.#stalled;
+    return this.problem === undefined;
   }
 
   get problem(): string | undefined {
