@@ -13,7 +13,6 @@ import { createLogger, type Logger } from "./lib/log.ts";
 import { loadRetired, saveRetired } from "./lib/retired.ts";
 import { loadRooms, saveRooms } from "./lib/saved_rooms.ts";
 import { loadSecret } from "./lib/secret.ts";
-import { RedisBus } from "./lib/redis_bus.ts";
 import { loadAssetTable } from "./lib/static.ts";
 import { TokenSigner } from "./lib/token.ts";
 
@@ -56,7 +55,8 @@ export async function startServer(
   // alone, in this process, saved to the data directory.
   const bus = config.redisUrl === undefined
     ? undefined
-    : new RedisBus({ url: config.redisUrl, logger });
+    // Loaded only for a cluster: a single instance never loads ioredis.
+    : new (await import("./lib/redis_bus.ts")).RedisBus({ url: config.redisUrl, logger });
   const hub = new Hub({
     bus: bus && ((handlers) => bus.attach(handlers)),
     tokens: new TokenSigner(secret),
