@@ -133,17 +133,23 @@ const STATE = new Uint32Array(8);
 let padded = new Uint8Array(256);
 
 /**
- * Hashes `message` starting from `state`, which already absorbed `prefix`
- * bytes (one block), into `out` (32 bytes).
+ * Hashes the first `length` bytes of `message` starting from `state`,
+ * which already absorbed `prefix` bytes (one block), into `out` (32 bytes).
  */
-function finish(state: Uint32Array, message: Uint8Array, prefix: number, out: Uint8Array) {
+function finish(
+  state: Uint32Array,
+  message: Uint8Array,
+  length: number,
+  prefix: number,
+  out: Uint8Array,
+) {
   STATE.set(state);
-  const total = prefix + message.length;
-  const end = ((message.length + 9 + 63) >> 6) << 6;
+  const total = prefix + length;
+  const end = ((length + 9 + 63) >> 6) << 6;
   if (padded.length < end) padded = new Uint8Array(end);
-  padded.set(message);
-  padded.fill(0, message.length, end);
-  padded[message.length] = 0x80;
+  for (let i = 0; i < length; i++) padded[i] = message[i];
+  padded.fill(0, length, end);
+  padded[length] = 0x80;
   // The length in bits, big-endian; the high word stays 0 (messages under 512 MiB).
   const bits = total * 8;
   padded[end - 4] = bits >>> 24;
@@ -165,7 +171,7 @@ const INNER = new Uint8Array(32);
 
 /** SHA-256 of `message`. */
 export function sha256(message: Uint8Array): Uint8Array {
-  return finish(INITIAL, message, 0, new Uint8Array(32));
+  return finish(INITIAL, message, message.length, 0, new Uint8Array(32));
 }
 
 /** HMAC-SHA-256 under one key, its inner and outer key blocks absorbed once. */
@@ -184,8 +190,12 @@ export class Hmac {
     compress(this.#outer, pad, 0);
   }
 
-  /** The 32-byte MAC of `message`. */
-  digest(message: Uint8Array): Uint8Array {
-    return finish(this.#outer, finish(this.#inner, message, 64, INNER), 64, new Uint8Array(32));
+  /** The 32-byte MAC of `message`'s first `length` bytes (all of it by default), into `out`. */
+  digest(
+    message: Uint8Array,
+    length: number = message.length,
+    out: Uint8Array = new Uint8Array(32),
+  ): Uint8Array {
+    return finish(this.#outer, finish(this.#inner, message, length, 64, INNER), 32, 64, out);
   }
 }

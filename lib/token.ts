@@ -23,37 +23,33 @@ const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 const CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
 
 /**
- * Base64url without padding, as the ASCII codes of its characters (the MAC
- * is taken over them, and one string is made of them, not one per step:
- * this runs for every connection).
+ * Writes base64url without padding of `bytes[0, length)` into `out` from
+ * `at`, as the ASCII codes of its characters; returns where it ended.
  */
-function base64UrlCodes(bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(Math.ceil((bytes.length * 4) / 3));
-  let o = 0;
+function base64UrlInto(bytes: Uint8Array, length: number, out: Uint8Array, at: number): number {
+  let o = at;
   let i = 0;
-  for (; i + 2 < bytes.length; i += 3) {
+  for (; i + 2 < length; i += 3) {
     const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
     out[o++] = CODES[n >> 18];
     out[o++] = CODES[(n >> 12) & 63];
     out[o++] = CODES[(n >> 6) & 63];
     out[o++] = CODES[n & 63];
   }
-  if (i < bytes.length) {
-    const n = (bytes[i] << 16) | ((bytes[i + 1] ?? 0) << 8);
+  if (i < length) {
+    const n = (bytes[i] << 16) | ((i + 1 < length ? bytes[i + 1] : 0) << 8);
     out[o++] = CODES[n >> 18];
     out[o++] = CODES[(n >> 12) & 63];
-    if (i + 1 < bytes.length) out[o++] = CODES[(n >> 6) & 63];
+    if (i + 1 < length) out[o++] = CODES[(n >> 6) & 63];
   }
-  return out;
+  return o;
 }
 
-/** The string of ASCII `codes`. */
-function ascii(codes: Uint8Array): string {
-  return String.fromCharCode.apply(null, codes as unknown as number[]);
-}
-
+/** Base64url without padding. */
 function toBase64Url(bytes: Uint8Array): string {
-  return ascii(base64UrlCodes(bytes));
+  const out = new Uint8Array(Math.ceil((bytes.length * 4) / 3));
+  base64UrlInto(bytes, bytes.length, out, 0);
+  return String.fromCharCode.apply(null, out as unknown as number[]);
 }
 
 function fromBase64Url(text: string): Uint8Array | undefined {
@@ -75,6 +71,56 @@ function bytesOf(text: string): Uint8Array {
     out[i] = code;
   }
   return out;
+}
+
+/** Scratch space for {@linkcode TokenSigner.sign} (single-threaded; grown for odd ids). */
+let PAYLOAD = new Uint8Array(128);
+let TOKEN = new Uint8Array(256);
+const MAC = new Uint8Array(32);
+const DOT = 46;
+const PAYLOAD_HEAD = Uint8Array.from('{"p":"', (c) => c.charCodeAt(0));
+const PAYLOAD_MIDDLE = Uint8Array.from('","e":', (c) => c.charCodeAt(0));
+
+/**
+ * Writes the payload `{"p":<id>,"e":<expiry>}` as JSON's UTF-8 into
+ * `PAYLOAD`; returns its length. An id of plain ASCII (a UUID) is copied as
+ * it is; anything JSON would escape goes through `JSON.stringify`.
+ */
+function payloadBytes({ peerId, expiresAt }: TokenClaims): number {
+  const expiry = JSON.stringify(expiresAt);
+  if (PAYLOAD.length < peerId.length + expiry.length + 16) {
+    PAYLOAD = new Uint8Array(peerId.length + expiry.length + 16);
+  }
+  PAYLOAD.set(PAYLOAD_HEAD);
+  let o = PAYLOAD_HEAD.length;
+  for (let i = 0; i < peerId.length; i++) {
+    const code = peerId.charCodeAt(i);
+    // Control characters, quote, backslash and non-ASCII: the general path.
+    if (code < 0x20 || code === 0x22 || code === 0x5c || code > 0x7e) {
+      return escapedPayload(peerId, expiry);
+    }
+    PAYLOAD[o++] = code;
+  }
+  PAYLOAD.set(PAYLOAD_MIDDLE, o);
+  o += PAYLOAD_MIDDLE.length;
+  for (let i = 0; i < expiry.length; i++) PAYLOAD[o++] = expiry.charCodeAt(i);
+  PAYLOAD[o++] = 0x7d; // }
+  grow(o);
+  return o;
+}
+
+function escapedPayload(peerId: string, expiry: string): number {
+  const bytes = encoder.encode(`{"p":${JSON.stringify(peerId)},"e":${expiry}}`);
+  if (PAYLOAD.length < bytes.length) PAYLOAD = new Uint8Array(bytes.length);
+  PAYLOAD.set(bytes);
+  grow(bytes.length);
+  return bytes.length;
+}
+
+/** Makes room in `TOKEN` for the token of a `length`-byte payload. */
+function grow(length: number) {
+  const needed = Math.ceil((length * 4) / 3) + 1 + 43;
+  if (TOKEN.length < needed) TOKEN = new Uint8Array(needed);
 }
 
 /** A secret must use at least this many different byte values. */
@@ -104,12 +150,19 @@ export class TokenSigner {
     return this.#hmac.digest(bytesOf(payload));
   }
 
-  /** A token for `peerId` valid until `expiresAt`. */
+  /**
+   * A token for `peerId` valid until `expiresAt`. Every connection gets
+   * one in `welcome`, so it is written into scratch buffers and made into
+   * one string: the payload's bytes, their base64url, the MAC over those
+   * characters, its base64url.
+   */
   sign(claims: TokenClaims): string {
-    const payload = base64UrlCodes(
-      bytesOf(`{"p":${JSON.stringify(claims.peerId)},"e":${JSON.stringify(claims.expiresAt)}}`),
-    );
-    return `${ascii(payload)}.${toBase64Url(this.#hmac.digest(payload))}`;
+    const length = payloadBytes(claims);
+    const end = base64UrlInto(PAYLOAD, length, TOKEN, 0);
+    this.#hmac.digest(TOKEN, end, MAC);
+    TOKEN[end] = DOT;
+    const last = base64UrlInto(MAC, MAC.length, TOKEN, end + 1);
+    return String.fromCharCode.apply(null, TOKEN.subarray(0, last) as unknown as number[]);
   }
 
   /** The claims of a genuine, unexpired token, or why it is refused. */
