@@ -127,16 +127,66 @@ export function isOriginAllowed(
 /**
  * Whether a socket close was the client leaving on purpose: a close
  * handshake with 1000 (the Leave button), 1001 (tab closed) or no code at
- * all (1005, `ws.close()`). A dropped network shows as 1006, and
- * Deno's ping timeout as an error followed by a close — both abnormal,
- * so the peer is held for the resume window instead.
+ * all (1005, `ws.close()`). A dropped network shows as 1006; Deno closes
+ * with code 0 after an error and with 1001 and its own reason after a
+ * ping timeout — all abnormal, so the peer is held for the resume window
+ * instead.
  */
-export function isDeliberateClose(
-  { code, reason }: { code: number; reason: string },
-  errored: boolean,
-): boolean {
-  if (errored || reason === "No response from ping frame.") return false;
-  return isDeliberateCode(code);
+export function isDeliberateClose({ code, reason }: { code: number; reason: string }): boolean {
+  return reason !== PING_TIMEOUT && isDeliberateCode(code);
+}
+
+/** The reason Deno closes a socket with after its ping went unanswered. */
+const PING_TIMEOUT = "No response from ping frame.";
+
+/** What the sockets of one handler share: the hub, and their count to give back. */
+interface Connections {
+  hub: Hub;
+  logger: Logger;
+  /** A socket from `address` closed. */
+  release(address: string): void;
+}
+
+/**
+ * One upgraded socket, adapted to the hub: the one listener of its events
+ * (an object, not a closure per event: a reconnect storm makes thousands).
+ */
+class SocketConnection {
+  readonly #socket: WebSocket;
+  readonly #address: string;
+  readonly #shared: Connections;
+  #session: Session | undefined = undefined;
+  #counted = true;
+
+  constructor(socket: WebSocket, address: string, shared: Connections) {
+    this.#socket = socket;
+    this.#address = address;
+    this.#shared = shared;
+  }
+
+  // Every branch is guarded: an exception here would end the process.
+  handleEvent(event: Event): void {
+    if (event.type === "message") {
+      this.#session?.receive((event as MessageEvent).data);
+    } else if (event.type === "open") {
+      try {
+        this.#session = this.#shared.hub.connect(this.#socket, { address: this.#address });
+      } catch (error) {
+        this.#shared.logger.log("error", "connect failed", { error: String(error) });
+        this.#socket.close(CLOSE_CODES.internalError, "internal error");
+      }
+    } else if (event.type === "close") {
+      if (this.#counted) {
+        this.#counted = false;
+        this.#shared.release(this.#address);
+      }
+      try {
+        this.#session?.close({ deliberate: isDeliberateClose(event as CloseEvent) });
+      } catch {
+        // Session.close never throws; this guard keeps that promise absolute.
+      }
+    }
+  }
 }
 
 /** Compares two strings without an early exit (token checks). */
@@ -191,13 +241,33 @@ export function createHandler(
     ? { "strict-transport-security": "max-age=31536000" }
     : {};
 
-  function upgrade(request: Request, host: string | null, address: string): Response {
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+  /** What every {@linkcode SocketConnection} of this handler shares. */
+  const connections: Connections = {
+    hub,
+    logger,
+    release(address) {
+      sockets--;
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left <= 0) perAddress.delete(address);
+      else perAddress.set(address, left);
+    },
+  };
+
+  const upgradeOptions = { idleTimeout: idleTimeoutSeconds };
+
+  function upgrade(
+    request: Request,
+    headers: Headers,
+    host: string | null,
+    address: string,
+  ): Response {
+    const kind = headers.get("upgrade");
+    if (kind !== "websocket" && kind?.toLowerCase() !== "websocket") {
       return text(426, "Expected a WebSocket upgrade", {
         upgrade: "websocket",
       });
     }
-    const origin = request.headers.get("origin");
+    const origin = headers.get("origin");
     if (!isOriginAllowed(origin, { host, allowed: allowedOrigins, publicOrigin })) {
       // Attacker-supplied: logged short.
       logger.log("warn", "refused cross-origin socket", {
@@ -216,7 +286,7 @@ export function createHandler(
     }
     let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
     try {
-      upgraded = Deno.upgradeWebSocket(request, { idleTimeout: idleTimeoutSeconds });
+      upgraded = Deno.upgradeWebSocket(request, upgradeOptions);
     } catch (error) {
       // Missing Sec-WebSocket-Key, wrong version, …: the client's fault.
       return text(
@@ -228,45 +298,17 @@ export function createHandler(
     // Counted from now, so sockets still opening count too.
     sockets++;
     perAddress.set(address, fromAddress + 1);
-    let counted = true;
-    const uncount = () => {
-      if (!counted) return;
-      counted = false;
-      sockets--;
-      const left = (perAddress.get(address) ?? 1) - 1;
-      if (left <= 0) perAddress.delete(address);
-      else perAddress.set(address, left);
-    };
-    let session: Session | undefined;
-    // Every handler is guarded: an exception here would end the process.
-    socket.onopen = () => {
-      try {
-        session = hub.connect(socket, { address });
-      } catch (error) {
-        logger.log("error", "connect failed", { error: String(error) });
-        socket.close(CLOSE_CODES.internalError, "internal error");
-      }
-    };
-    let errored = false;
-    socket.onmessage = (event) => session?.receive(event.data);
-    socket.onclose = (event) => {
-      uncount();
-      try {
-        session?.close({ deliberate: isDeliberateClose(event, errored) });
-      } catch {
-        // Session.close never throws; this guard keeps that promise absolute.
-      }
-    };
-    socket.onerror = () => {
-      // A close event always follows; remember that this one is abnormal.
-      errored = true;
-    };
+    const connection = new SocketConnection(socket, address, connections);
+    socket.addEventListener("open", connection);
+    socket.addEventListener("message", connection);
+    socket.addEventListener("close", connection);
     return response;
   }
 
   return (request, info) => {
     try {
-      const host = request.headers.get("host");
+      const headers = request.headers;
+      const host = headers.get("host");
       // Deno builds request.url from Host: a Host with a path in it would
       // route this request elsewhere, so only a plain host[:port] passes.
       if (host !== null && !isValidHostHeader(host)) return text(400, "Bad Host header");
@@ -277,7 +319,7 @@ export function createHandler(
       const path = isSocketPath(request.url) ? "/ws" : new URL(request.url).pathname;
       if (path === "/ws") {
         return request.method === "GET"
-          ? upgrade(request, host, clientAddress(request, info, trustProxy))
+          ? upgrade(request, headers, host, clientAddress(request, info, trustProxy))
           : text(405, "Method not allowed", { allow: "GET" });
       }
       if (request.method !== "GET" && request.method !== "HEAD") {

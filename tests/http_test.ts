@@ -277,18 +277,18 @@ Deno.test("Handler guards /metrics with METRICS_TOKEN when one is set", async ()
 });
 
 Deno.test("isDeliberateClose tells leaving from dropping", () => {
-  assert.equal(isDeliberateClose({ code: 1000, reason: "" }, false), true);
-  assert.equal(isDeliberateClose({ code: 1001, reason: "" }, false), true, "tab closed");
+  assert.equal(isDeliberateClose({ code: 1000, reason: "" }), true, "Leave");
+  assert.equal(isDeliberateClose({ code: 1001, reason: "" }), true, "tab closed");
   assert.equal(
-    isDeliberateClose({ code: 1005, reason: "" }, false),
+    isDeliberateClose({ code: 1005, reason: "" }),
     true,
     "close() without a code",
   );
-  assert.equal(isDeliberateClose({ code: 1006, reason: "" }, false), false, "network drop");
+  assert.equal(isDeliberateClose({ code: 1006, reason: "" }), false, "network drop");
   assert.equal(
-    isDeliberateClose({ code: 1001, reason: "No response from ping frame." }, true),
+    isDeliberateClose({ code: 1001, reason: "No response from ping frame." }),
     false,
     "ping timeout",
   );
-  assert.equal(isDeliberateClose({ code: 1000, reason: "" }, true), false);
+  assert.equal(isDeliberateClose({ code: 0, reason: "" }), false, "Deno's close after an error");
 });
