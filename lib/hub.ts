@@ -172,10 +172,7 @@ class Link implements Session {
   #backlog: ClientMessage[] | null = null;
   #waits = 0;
 
-  constructor(
-    conn: Connection,
-    { now, limits, events }: { now: number; limits: ConnectionLimits; events: LinkEvents },
-  ) {
+  constructor(conn: Connection, now: number, limits: ConnectionLimits, events: LinkEvents) {
     this.conn = conn;
     this.openedAt = now;
     this.limits = limits;
@@ -406,11 +403,7 @@ export class Hub {
    */
   connect(conn: Connection, { address = "" }: { address?: string } = {}): Session {
     const now = this.#now();
-    const link = new Link(conn, {
-      now,
-      limits: this.#limits.connect(address, now),
-      events: this.#linkEvents,
-    });
+    const link = new Link(conn, now, this.#limits.connect(address, now), this.#linkEvents);
     let id = this.#newId();
     while (this.#peers.has(id) || this.#resume.isRetired(id)) id = this.#newId();
     const peer = new Peer(id, this.#self);

@@ -16,8 +16,8 @@ export class TokenBucket {
   #tokens: number;
   #at: number;
 
-  /** A full bucket of `burst` actions refilling at `perMs` per millisecond. */
-  constructor(burst: number, { perMs, now }: { perMs: number; now: number }) {
+  /** A full bucket of `burst` actions refilling at `perMs` per millisecond, as of `now`. */
+  constructor(burst: number, perMs: number, now: number) {
     this.#burst = burst;
     this.#perMs = perMs;
     this.#tokens = burst;
@@ -91,7 +91,7 @@ class AddressBudgets {
   take(address: string, now: number): boolean {
     let shared = this.#byAddress.get(address);
     if (shared === undefined) {
-      shared = new TokenBucket(this.burst, { perMs: this.perMs, now });
+      shared = new TokenBucket(this.burst, this.perMs, now);
       this.#byAddress.set(address, shared);
     }
     return shared.take(now);
@@ -112,52 +112,46 @@ class AddressBudgets {
   }
 }
 
+/** What every connection of one {@linkcode RateLimiter} shares: its settings and the address budgets. */
+interface Shared {
+  burst: number;
+  perMs: number;
+  abuseLimit: number;
+  joinBurst: number;
+  joinsPerMs: number;
+  addresses: AddressBudgets;
+  passwordTries: number;
+  passwordTriesPerMs: number;
+  addressPasswordTries: AddressBudgets;
+}
+
 /** One connection's allowances: its frames, and its joins (shared with its address). */
 export class ConnectionLimits {
+  readonly #shared: Shared;
+  readonly #address: string;
   readonly #frames: TokenBucket;
-  readonly #burst: number;
-  readonly #abuseLimit: number;
-  #strikes = 0;
   readonly #joins: TokenBucket;
+  #strikes = 0;
   /** Made on the first password: most connections never send one. */
   #passwordTries: TokenBucket | undefined;
-  readonly #newPasswordTries: (now: number) => TokenBucket;
-  readonly #address: string;
-  readonly #addresses: AddressBudgets;
-  readonly #addressPasswordTries: AddressBudgets;
 
-  /** Use {@linkcode RateLimiter.connect}; the budgets come from its limits. */
-  constructor(
-    address: string,
-    budgets: {
-      frames: TokenBucket;
-      burst: number;
-      abuseLimit: number;
-      joins: TokenBucket;
-      addresses: AddressBudgets;
-      passwordTries: (now: number) => TokenBucket;
-      addressPasswordTries: AddressBudgets;
-    },
-  ) {
+  /** Use {@linkcode RateLimiter.connect}: full allowances as of `now`. */
+  constructor(address: string, shared: Shared, now: number) {
     this.#address = address;
-    this.#frames = budgets.frames;
-    this.#burst = budgets.burst;
-    this.#abuseLimit = budgets.abuseLimit;
-    this.#joins = budgets.joins;
-    this.#addresses = budgets.addresses;
-    this.#newPasswordTries = budgets.passwordTries;
-    this.#addressPasswordTries = budgets.addressPasswordTries;
+    this.#shared = shared;
+    this.#frames = new TokenBucket(shared.burst, shared.perMs, now);
+    this.#joins = new TokenBucket(shared.joinBurst, shared.joinsPerMs, now);
   }
 
   /** Spends a frame; refused frames count as strikes until the bucket refills. */
   takeFrame(now: number): FrameVerdict {
     if (this.#frames.take(now)) {
       // A bucket nearly full again means the flood stopped: forgive it.
-      if (this.#frames.tokens >= this.#burst - 1) this.#strikes = 0;
+      if (this.#frames.tokens >= this.#shared.burst - 1) this.#strikes = 0;
       return "accept";
     }
     this.#strikes++;
-    return this.#strikes >= this.#abuseLimit ? "abusive" : "refuse";
+    return this.#strikes >= this.#shared.abuseLimit ? "abusive" : "refuse";
   }
 
   /** Spends a join from the connection's budget and its address's. */
@@ -165,7 +159,7 @@ export class ConnectionLimits {
     if (!this.#joins.take(now)) return false;
     // No address (tests, a transport without one): the connection's budget only.
     if (this.#address === "") return true;
-    return this.#addresses.take(this.#address, now);
+    return this.#shared.addresses.take(this.#address, now);
   }
 
   /**
@@ -175,9 +169,10 @@ export class ConnectionLimits {
    */
   takePasswordTry(now: number): boolean {
     // Full when made: as full as it would have been since the connection opened.
-    this.#passwordTries ??= this.#newPasswordTries(now);
+    const { passwordTries, passwordTriesPerMs, addressPasswordTries } = this.#shared;
+    this.#passwordTries ??= new TokenBucket(passwordTries, passwordTriesPerMs, now);
     if (!this.#passwordTries.take(now)) return false;
-    if (this.#address === "" || this.#addressPasswordTries.take(this.#address, now)) return true;
+    if (this.#address === "" || addressPasswordTries.take(this.#address, now)) return true;
     this.#passwordTries.giveBack();
     return false;
   }
@@ -185,61 +180,47 @@ export class ConnectionLimits {
   /** Returns the try a right password took. */
   passwordWasRight(): void {
     this.#passwordTries?.giveBack();
-    if (this.#address !== "") this.#addressPasswordTries.giveBack(this.#address);
+    if (this.#address !== "") this.#shared.addressPasswordTries.giveBack(this.#address);
   }
 }
 
 /** Hands out each connection's allowances and keeps the per-address ones. */
 export class RateLimiter {
-  readonly #burst: number;
-  readonly #perMs: number;
-  readonly #abuseLimit: number;
-  readonly #joinBurst: number;
-  readonly #joinsPerMs: number;
-  readonly #addresses: AddressBudgets;
-  /** A connection's password budget, made when it first sends a password. */
-  readonly #passwordBucket: (now: number) => TokenBucket;
-  readonly #addressPasswordTries: AddressBudgets;
+  readonly #shared: Shared;
 
   /** A limiter with `options`, each defaulting to {@linkcode DEFAULTS}. */
   constructor(options: RateLimitOptions = {}) {
-    this.#burst = options.rateBurst ?? DEFAULTS.rateBurst;
-    this.#perMs = (options.ratePerSecond ?? DEFAULTS.ratePerSecond) / 1000;
-    this.#abuseLimit = options.abuseLimit ?? DEFAULTS.abuseLimit;
-    this.#joinBurst = options.joinBurst ?? DEFAULTS.joinBurst;
-    this.#joinsPerMs = (options.joinsPerMinute ?? DEFAULTS.joinsPerMinute) / 60_000;
-    this.#addresses = new AddressBudgets(
-      this.#joinBurst * ADDRESS_FACTOR,
-      this.#joinsPerMs * ADDRESS_FACTOR,
-    );
+    const joinBurst = options.joinBurst ?? DEFAULTS.joinBurst;
+    const joinsPerMs = (options.joinsPerMinute ?? DEFAULTS.joinsPerMinute) / 60_000;
     const windowMs = options.passwordTryWindowMs ?? DEFAULTS.passwordTryWindowSeconds * 1000;
-    const tries = options.passwordTriesPerConnection ?? DEFAULTS.passwordTriesPerConnection;
-    this.#passwordBucket = (now) => new TokenBucket(tries, { perMs: tries / windowMs, now });
+    const passwordTries = options.passwordTriesPerConnection ?? DEFAULTS.passwordTriesPerConnection;
     const perAddress = options.passwordTriesPerAddress ?? DEFAULTS.passwordTriesPerAddress;
-    this.#addressPasswordTries = new AddressBudgets(perAddress, perAddress / windowMs);
+    this.#shared = {
+      burst: options.rateBurst ?? DEFAULTS.rateBurst,
+      perMs: (options.ratePerSecond ?? DEFAULTS.ratePerSecond) / 1000,
+      abuseLimit: options.abuseLimit ?? DEFAULTS.abuseLimit,
+      joinBurst,
+      joinsPerMs,
+      addresses: new AddressBudgets(joinBurst * ADDRESS_FACTOR, joinsPerMs * ADDRESS_FACTOR),
+      passwordTries,
+      passwordTriesPerMs: passwordTries / windowMs,
+      addressPasswordTries: new AddressBudgets(perAddress, perAddress / windowMs),
+    };
   }
 
   /** Addresses with a join budget still refilling (for tests and metrics). */
   get addressCount(): number {
-    return this.#addresses.size;
+    return this.#shared.addresses.size;
   }
 
   /** Full allowances for a new connection from `address` ("" for none). */
   connect(address: string, now: number): ConnectionLimits {
-    return new ConnectionLimits(address, {
-      frames: new TokenBucket(this.#burst, { perMs: this.#perMs, now }),
-      burst: this.#burst,
-      abuseLimit: this.#abuseLimit,
-      joins: new TokenBucket(this.#joinBurst, { perMs: this.#joinsPerMs, now }),
-      addresses: this.#addresses,
-      passwordTries: this.#passwordBucket,
-      addressPasswordTries: this.#addressPasswordTries,
-    });
+    return new ConnectionLimits(address, this.#shared, now);
   }
 
   /** Forgets address budgets that refilled: they would start full anyway. */
   sweep(now: number): void {
-    this.#addresses.sweep(now);
-    this.#addressPasswordTries.sweep(now);
+    this.#shared.addresses.sweep(now);
+    this.#shared.addressPasswordTries.sweep(now);
   }
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { RateLimiter, TokenBucket } from "../lib/rate_limit.ts";
 
 Deno.test("TokenBucket spends a burst, then refills at its rate up to the burst", () => {
-  const bucket = new TokenBucket(3, { perMs: 1 / 1000, now: 0 });
+  const bucket = new TokenBucket(3, 1 / 1000, 0);
   assert.deepEqual([1, 2, 3, 4].map(() => bucket.take(0)), [true, true, true, false]);
   assert.equal(bucket.take(999), false, "not a whole action yet");
   assert.equal(bucket.take(1000), true, "one per second");
