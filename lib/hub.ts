@@ -129,8 +129,7 @@ interface LinkEvents {
  */
 class Peer {
   readonly id: string;
-  /** `id` as a JSON string, for frames written by hand. */
-  readonly quoted: string;
+  #quoted: string | undefined = undefined;
   /** The instance holding its socket ("" without a cluster). */
   home: string;
   /** Its socket dropped; it may resume within the window. */
@@ -144,8 +143,15 @@ class Peer {
   #link: Link | null = null;
   constructor(id: string, home: string) {
     this.id = id;
-    this.quoted = JSON.stringify(id);
     this.home = home;
+  }
+
+  /**
+   * `id` as a JSON string, for frames written by hand; kept once asked for
+   * (a peer that relays asks for it on every relay).
+   */
+  get quoted(): string {
+    return this.#quoted ??= JSON.stringify(this.id);
   }
 
   /** The connection speaking for this peer; null while away or once dropped. */
@@ -421,7 +427,7 @@ export class Hub {
       : "";
     this.#write(
       peer,
-      `{"event":"welcome","data":{"peer_id":${peer.quoted}${this.#welcomeRest}${resume}}}`,
+      `{"event":"welcome","data":{"peer_id":${JSON.stringify(id)}${this.#welcomeRest}${resume}}}`,
     );
     return link;
   }
@@ -917,14 +923,15 @@ export class Hub {
    * How room changes reach a peer, by id. In a cluster every instance
    * applies every change: each sends only to the peers connected to it.
    */
-  #deliver(peerId: string, message: ServerMessage) {
+  #deliver(peerId: string, message: ServerMessage | string) {
     const target = this.#peers.get(peerId);
     if (target !== undefined) this.#send(target, message);
   }
 
-  #send(peer: Peer, message: ServerMessage) {
+  /** Sends a frame, or its text already written. */
+  #send(peer: Peer, message: ServerMessage | string) {
     if (peer.home !== this.#self) return;
-    const text = encode(message);
+    const text = typeof message === "string" ? message : encode(message);
     // No connection: away (held for its return) or being removed (dropped).
     if (peer.link === null) return this.#resume.hold(peer.id, text);
     this.#write(peer, text);

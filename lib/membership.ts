@@ -17,6 +17,7 @@ import { type Logger, SILENT_LOGGER } from "./log.ts";
 import { type PasswordRecord, sameRecord } from "./password.ts";
 import {
   cleanName,
+  encodeAddPeer,
   type ErrorCode,
   type HostTargetEvent,
   type JoinedData,
@@ -36,8 +37,8 @@ export interface RoomLimits {
 
 /** What a {@linkcode Membership} needs of the hub. */
 export interface MembershipOptions extends RoomLimits {
-  /** Sends a frame to a peer by id (the hub's one delivery path). */
-  deliver(peerId: string, message: ServerMessage): void;
+  /** Sends a frame (or its text) to a peer by id (the hub's one delivery path). */
+  deliver(peerId: string, message: ServerMessage | string): void;
   /** Answers a peer's refused frame with an `error`. */
   refuse(peerId: string, refusal: Refusal): void;
   /**
@@ -125,25 +126,18 @@ export class Membership {
     if (verdict !== undefined) return verdict;
     const { newlyShared, members } = this.#registry.join(peerId, { channel, userdata });
     const change = this.#authority.entered(channel, peerId, { browser: request.browser });
+    // What every member hears of the joiner is one text.
+    const toMembers = newlyShared.length === 0
+      ? ""
+      : encodeAddPeer(peerId, false, JSON.stringify(userdata));
     for (const other of newlyShared) {
       // Any send may kick a slow consumer, which removes it and tells the
       // others: a kicked joiner stops the fan-out, a kicked member is not
       // introduced (either would leave a member no socket owns).
       if (!this.#holds(peerId)) return;
-      this.#deliver(other.peerId, {
-        event: "addPeer",
-        data: { peer_id: peerId, should_create_offer: false, polite: true, userdata },
-      });
+      this.#deliver(other.peerId, toMembers);
       if (!this.#registry.isMember(other.peerId, channel)) continue;
-      this.#deliver(peerId, {
-        event: "addPeer",
-        data: {
-          peer_id: other.peerId,
-          should_create_offer: true,
-          polite: false,
-          userdata: other.userdata,
-        },
-      });
+      this.#deliver(peerId, encodeAddPeer(other.peerId, true, JSON.stringify(other.userdata)));
     }
     if (!this.#holds(peerId)) return;
     if (quiet) {

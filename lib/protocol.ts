@@ -694,3 +694,18 @@ export function parseServerMessage(text: string): ParseResult<ServerMessage> {
 export function encode(message: ClientMessage | ServerMessage): string {
   return JSON.stringify(message);
 }
+
+/**
+ * `addPeer` as {@linkcode encode} writes it, from its parts (`userdata`
+ * already JSON): a join sends one per pair each way, and the joiner's to
+ * every member is the same text, so it is written once.
+ */
+export function encodeAddPeer(
+  peerId: string,
+  shouldCreateOffer: boolean,
+  userdata: string,
+): string {
+  return `{"event":"addPeer","data":{"peer_id":${
+    JSON.stringify(peerId)
+  },"should_create_offer":${shouldCreateOffer},"polite":${!shouldCreateOffer},"userdata":${userdata}}}`;
+}

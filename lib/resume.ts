@@ -83,8 +83,8 @@ export class Resume {
   readonly #holdLimits: HoldLimits;
   readonly #maxAway: number;
   readonly #logger: Logger;
-  /** peer id → when its newest token was issued and when that token expires. */
-  #issued = new Map<string, { at: number; expiresAt: number }>();
+  /** peer id → when its newest token expires (it was issued one TTL before). */
+  #issued = new Map<string, number>();
   #away = new Map<string, Away>();
   /** Ids that left on purpose, until their tokens would have expired. */
   #retired = new Map<string, number>();
@@ -144,14 +144,14 @@ export class Resume {
   issue(peerId: string, now: number): string {
     if (this.#signer === undefined) throw new TypeError("Cannot issue a resume token: no signer");
     const expiresAt = now + this.#ttlMs;
-    this.#issued.set(peerId, { at: now, expiresAt });
+    this.#issued.set(peerId, expiresAt);
     return this.#signer.sign({ peerId, expiresAt });
   }
 
   /** Whether a connected peer's token is at half-life and should be refreshed. */
   refreshDue(peerId: string, now: number): boolean {
     if (this.#signer === undefined) return false;
-    return now - (this.#issued.get(peerId)?.at ?? 0) >= this.#ttlMs / 2;
+    return now >= (this.#issued.get(peerId) ?? 0) - this.#ttlMs / 2;
   }
 
   /**
@@ -170,7 +170,7 @@ export class Resume {
     // A refresh supersedes older tokens: a leaked old copy cannot take over.
     // An identity this hub never issued to (it restarted) has no newest.
     const newest = this.#issued.get(claims.peerId);
-    if (newest !== undefined && claims.expiresAt < newest.expiresAt) {
+    if (newest !== undefined && claims.expiresAt < newest) {
       return { ok: false, why: "the token was superseded by a newer one" };
     }
     return { ok: true, peerId: claims.peerId };

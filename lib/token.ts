@@ -49,7 +49,7 @@ function base64UrlInto(bytes: Uint8Array, length: number, out: Uint8Array, at: n
 function toBase64Url(bytes: Uint8Array): string {
   const out = new Uint8Array(Math.ceil((bytes.length * 4) / 3));
   base64UrlInto(bytes, bytes.length, out, 0);
-  return String.fromCharCode.apply(null, out as unknown as number[]);
+  return decoder.decode(out);
 }
 
 function fromBase64Url(text: string): Uint8Array | undefined {
@@ -162,7 +162,9 @@ export class TokenSigner {
     this.#hmac.digest(TOKEN, end, MAC);
     TOKEN[end] = DOT;
     const last = base64UrlInto(MAC, MAC.length, TOKEN, end + 1);
-    return String.fromCharCode.apply(null, TOKEN.subarray(0, last) as unknown as number[]);
+    // ASCII, decoded natively: `String.fromCharCode.apply` would copy the
+    // codes into an argument list first (a kilobyte of garbage a token).
+    return decoder.decode(TOKEN.subarray(0, last));
   }
 
   /** The claims of a genuine, unexpired token, or why it is refused. */

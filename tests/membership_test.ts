@@ -13,8 +13,10 @@ function setup(limits: RoomLimits = {}) {
   let onDeliver = (_peerId: string) => {};
   const membership = new Membership(registry, {
     ...limits,
-    deliver: (peerId, message) => {
+    deliver: (peerId, frame) => {
       if (!live.has(peerId)) return;
+      // Some frames come already written: read back as the client would.
+      const message: ServerMessage = typeof frame === "string" ? JSON.parse(frame) : frame;
       inbox.set(peerId, [...(inbox.get(peerId) ?? []), message]);
       onDeliver(peerId);
     },

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import {
   cleanName,
+  encode,
+  encodeAddPeer,
   isValidChannel,
   MAX_CANDIDATE_LENGTH,
   parseClientMessage,
@@ -8,6 +10,24 @@ import {
   parseServerMessage,
   utf8Length,
 } from "../lib/protocol.ts";
+
+Deno.test("encodeAddPeer writes addPeer exactly as encode does, in both roles", () => {
+  for (
+    const userdata of [{}, { name: "Ann" }, { name: 'q"uo\\te ü 😀', extra: [1, { x: null }] }]
+  ) {
+    for (const offer of [true, false]) {
+      for (const id of ["0f205226-dd1e-4147-81cc-c62524270a7a", 'odd"id\\']) {
+        assert.equal(
+          encodeAddPeer(id, offer, JSON.stringify(userdata)),
+          encode({
+            event: "addPeer",
+            data: { peer_id: id, should_create_offer: offer, polite: !offer, userdata },
+          }),
+        );
+      }
+    }
+  }
+});
 
 Deno.test("isValidChannel accepts the documented alphabet and refuses the rest", () => {
   for (const ok of ["a", "room-1", "A.b_c", "x".repeat(64), "..."]) {
