@@ -388,7 +388,8 @@ export class Membership {
       };
     }
     const entry: Entry = request.admitted ? "admitted" : request.quiet ? "rejoin" : "join";
-    const admission = this.#authority.admit(channel, peerId, { ...request, entry });
+    const { browser, password } = request;
+    const admission = this.#authority.admit(channel, peerId, { entry, browser, password });
     if (!admission.ok) {
       return {
         code: admission.code,

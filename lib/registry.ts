@@ -18,6 +18,9 @@ export interface JoinResult {
 }
 
 /** In-memory channel ⇄ peer membership. */
+/** The channels of a peer in none (asked on every join: not a new set each time). */
+const NO_CHANNELS: ReadonlySet<string> = new Set();
+
 export class Registry {
   /** channel → (peer → the userdata it joined that channel with) */
   #channels = new Map<string, Map<string, UserData>>();
@@ -41,7 +44,7 @@ export class Registry {
 
   /** The channels `peerId` is in. */
   channelsOf(peerId: string): ReadonlySet<string> {
-    return this.#peers.get(peerId) ?? new Set();
+    return this.#peers.get(peerId) ?? NO_CHANNELS;
   }
 
   /** The members of `channel`, in join order. */
