@@ -17,7 +17,7 @@
  * Options: --pairs P (100) --window W (4) --duration S (5) --warmup S (1)
  * --rounds R (4 relay rounds) --low-pairs P (10) --low-window W (1)
  * --low-rounds R (2) --joins N (4000) --concurrency C (200 connects in
- * flight) --join-rounds R (2) --fanout-rounds R (200) --json FILE,
+ * flight) --join-rounds R (4) --fanout-rounds R (200) --json FILE,
  * --no-cluster to skip the cross-instance run (which needs redis-server: on
  * the PATH or REDIS_SERVER_PATH). A round runs the baseline and the server
  * once each; every other round the server goes first.
@@ -67,7 +67,7 @@ function parseOptions(args: string[]): Options {
     lowRounds: 2,
     joins: 4000,
     concurrency: 200,
-    joinRounds: 2,
+    joinRounds: 4,
     fanoutRounds: 200,
     smoke: false,
     cluster: true,
