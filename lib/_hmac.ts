@@ -2,8 +2,11 @@
  * HMAC-SHA-256 with the key's padded blocks hashed once, for resume tokens:
  * every connection gets one in `welcome`, and `node:crypto`'s `createHmac`
  * builds a Node stream object and re-keys on every call — about half of
- * what a join cost the hub in JavaScript (docs/performance.md). Checked
- * against `node:crypto` in `token_test.ts`.
+ * what a join cost the hub in JavaScript (docs/performance.md). And
+ * HMAC-SHA-1, for TURN credentials (the TURN REST API fixes the hash).
+ * Importing any `node:` module makes Deno check its inspector on every
+ * WebSocket frame sent and received, so the server imports none. Both are
+ * checked against `node:crypto` and the RFCs in `hmac_test.ts`.
  *
  * @module
  */
@@ -198,4 +201,68 @@ export class Hmac {
   ): Uint8Array {
     return finish(this.#outer, finish(this.#inner, message, length, 64, INNER), 32, 64, out);
   }
+}
+
+/** SHA-1 of `message` (20 bytes). */
+export function sha1(message: Uint8Array): Uint8Array {
+  const length = message.length;
+  const padded = new Uint8Array(((length + 9 + 63) >> 6) << 6);
+  padded.set(message);
+  padded[length] = 0x80;
+  const view = new DataView(padded.buffer);
+  view.setUint32(padded.length - 8, Math.floor(length / 0x20000000));
+  view.setUint32(padded.length - 4, (length * 8) >>> 0);
+  const w = new Int32Array(80);
+  let h0 = 0x67452301,
+    h1 = 0xefcdab89 | 0,
+    h2 = 0x98badcfe | 0,
+    h3 = 0x10325476,
+    h4 = 0xc3d2e1f0 | 0;
+  for (let offset = 0; offset < padded.length; offset += 64) {
+    for (let i = 0; i < 16; i++) w[i] = view.getInt32(offset + i * 4);
+    for (let i = 16; i < 80; i++) {
+      const x = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16];
+      w[i] = (x << 1) | (x >>> 31);
+    }
+    let a = h0, b = h1, c = h2, d = h3, e = h4;
+    for (let i = 0; i < 80; i++) {
+      const f = i < 20
+        ? ((b & c) | (~b & d)) + 0x5a827999
+        : i < 40
+        ? (b ^ c ^ d) + 0x6ed9eba1
+        : i < 60
+        ? ((b & c) | (b & d) | (c & d)) + 0x8f1bbcdc
+        : (b ^ c ^ d) + 0xca62c1d6;
+      const t = (((a << 5) | (a >>> 27)) + f + e + w[i]) | 0;
+      e = d;
+      d = c;
+      c = (b << 30) | (b >>> 2);
+      b = a;
+      a = t;
+    }
+    h0 = (h0 + a) | 0;
+    h1 = (h1 + b) | 0;
+    h2 = (h2 + c) | 0;
+    h3 = (h3 + d) | 0;
+    h4 = (h4 + e) | 0;
+  }
+  const out = new Uint8Array(20);
+  const result = new DataView(out.buffer);
+  [h0, h1, h2, h3, h4].forEach((h, i) => result.setInt32(i * 4, h));
+  return out;
+}
+
+/** HMAC-SHA-1 of `message` under `key` (RFC 2104). */
+export function hmacSha1(key: Uint8Array, message: Uint8Array): Uint8Array {
+  const block = new Uint8Array(64);
+  block.set(key.length > 64 ? sha1(key) : key);
+  const inner = new Uint8Array(64 + message.length);
+  const outer = new Uint8Array(64 + 20);
+  for (let i = 0; i < 64; i++) {
+    inner[i] = block[i] ^ 0x36;
+    outer[i] = block[i] ^ 0x5c;
+  }
+  inner.set(message, 64);
+  outer.set(sha1(inner), 64);
+  return sha1(outer);
 }

@@ -9,8 +9,10 @@
  * @module
  */
 
-import { createHmac } from "node:crypto";
+import { hmacSha1 } from "./_hmac.ts";
 import type { IceServer } from "./protocol.ts";
+
+const encoder = new TextEncoder();
 
 /** What a session passes to `RTCPeerConnection`: servers and transport policy. */
 export type IceTransportPolicy = "all" | "relay";
@@ -35,7 +37,8 @@ export function turnCredential(
   { expiresAtS, id }: { expiresAtS: number; id: string },
 ): { username: string; credential: string } {
   const username = `${expiresAtS}:${id}`;
-  const credential = createHmac("sha1", secret).update(username).digest("base64");
+  const mac = hmacSha1(encoder.encode(secret), encoder.encode(username));
+  const credential = btoa(String.fromCharCode(...mac));
   return { username, credential };
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash, createHmac } from "node:crypto";
-import { Hmac, sha256 } from "../lib/_hmac.ts";
+import { Hmac, hmacSha1, sha1, sha256 } from "../lib/_hmac.ts";
 
 function bytes(length: number, seed: number): Uint8Array {
   return Uint8Array.from({ length }, (_, i) => (i * 31 + seed * 17 + 7) & 255);
@@ -42,5 +42,43 @@ Deno.test("Hmac matches node:crypto for short, block-sized and long keys", () =>
       "hex",
     ),
     "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+  );
+});
+
+Deno.test("sha1 and hmacSha1 match node:crypto across block boundaries and key sizes", () => {
+  for (const length of [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 300]) {
+    const message = bytes(length, length);
+    assert.equal(
+      Buffer.from(sha1(message)).toString("hex"),
+      createHash("sha1").update(message).digest("hex"),
+      `length ${length}`,
+    );
+    for (const keyLength of [0, 5, 20, 64, 65, 100]) {
+      const key = bytes(keyLength, 5);
+      assert.equal(
+        Buffer.from(hmacSha1(key, message)).toString("hex"),
+        createHmac("sha1", key).update(message).digest("hex"),
+        `key ${keyLength}, message ${length}`,
+      );
+    }
+  }
+  // FIPS 180-1's example and RFC 2202 test cases 2 and 6.
+  const text = (s: string) => new TextEncoder().encode(s);
+  assert.equal(
+    Buffer.from(sha1(text("abc"))).toString("hex"),
+    "a9993e364706816aba3e25717850c26c9cd0d89d",
+  );
+  assert.equal(
+    Buffer.from(hmacSha1(text("Jefe"), text("what do ya want for nothing?"))).toString("hex"),
+    "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79",
+  );
+  assert.equal(
+    Buffer.from(
+      hmacSha1(
+        new Uint8Array(80).fill(0xaa),
+        text("Test Using Larger Than Block-Size Key - Hash Key First"),
+      ),
+    ).toString("hex"),
+    "aa4ae5e15272d00e95705637ce8a3b55ed402112",
   );
 });
