@@ -261,6 +261,12 @@ export function createHandler(
     host: string | null,
     address: string,
   ): Response {
+    const kind = headers.get("upgrade");
+    if (kind !== "websocket" && kind?.toLowerCase() !== "websocket") {
+      return text(426, "Expected a WebSocket upgrade", {
+        upgrade: "websocket",
+      });
+    }
     const origin = headers.get("origin");
     if (!isOriginAllowed(origin, { host, allowed: allowedOrigins, publicOrigin })) {
       // Attacker-supplied: logged short.
@@ -280,12 +286,8 @@ export function createHandler(
     }
     let upgraded: ReturnType<typeof Deno.upgradeWebSocket>;
     try {
-      // Deno checks the handshake's headers; they are read again only when it fails.
       upgraded = Deno.upgradeWebSocket(request, upgradeOptions);
     } catch (error) {
-      if (headers.get("upgrade")?.toLowerCase() !== "websocket") {
-        return text(426, "Expected a WebSocket upgrade", { upgrade: "websocket" });
-      }
       // Missing Sec-WebSocket-Key, wrong version, …: the client's fault.
       return text(
         400,
