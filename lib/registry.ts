@@ -17,10 +17,13 @@ export interface JoinResult {
   members: string[];
 }
 
-/** In-memory channel ⇄ peer membership. */
-/** The channels of a peer in none (asked on every join: not a new set each time). */
+/**
+ * The channels of a peer in none (asked on every join: not a new set each
+ * time). Shared by every such peer: only ever read, never added to.
+ */
 const NO_CHANNELS: ReadonlySet<string> = new Set();
 
+/** In-memory channel ⇄ peer membership. */
 export class Registry {
   /** channel → (peer → the userdata it joined that channel with) */
   #channels = new Map<string, Map<string, UserData>>();
