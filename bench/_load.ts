@@ -185,11 +185,15 @@ export class RawSocket {
 
   /** Sends one masked text frame. */
   sendText(text: string): Promise<void> {
-    const payload = new TextEncoder().encode(text);
+    return this.sendFrame(0x81, new TextEncoder().encode(text));
+  }
+
+  /** Sends one masked frame; `first` is its first byte (FIN, RSV bits, opcode). */
+  sendFrame(first: number, payload: Uint8Array): Promise<void> {
     const mask = crypto.getRandomValues(new Uint8Array(4));
     const header = payload.length < 126
-      ? [0x81, 0x80 | payload.length]
-      : [0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff];
+      ? [first, 0x80 | payload.length]
+      : [first, 0x80 | 126, payload.length >> 8, payload.length & 0xff];
     const frame = new Uint8Array(header.length + 4 + payload.length);
     frame.set(header);
     frame.set(mask, header.length);
@@ -197,6 +201,12 @@ export class RawSocket {
       frame[header.length + 4 + i] = payload[i] ^ mask[i % 4];
     }
     return RawSocket.#writeAll(this.#conn, frame);
+  }
+
+  /** Reads (and drops) whatever arrives until the server ends the connection. */
+  async drain(): Promise<void> {
+    const buffer = new Uint8Array(4096);
+    while ((await this.#conn.read(buffer).catch(() => null)) !== null) { /* dropped */ }
   }
 
   /** Drops the TCP connection. */

@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { RawSocket } from "../bench/_load.ts";
 import { TestClient } from "./_helpers.ts";
 import { savedWith, withRestartableServer, withServer } from "./_server.ts";
 
@@ -143,51 +144,6 @@ Deno.test("Adversary: a token of someone who left is refused after a SIGKILL and
   });
 });
 
-/** A client frame as RFC 6455 has it (masked); `first` is FIN, RSV bits and opcode. */
-function maskedFrame(first: number, payload: Uint8Array): Uint8Array {
-  const mask = crypto.getRandomValues(new Uint8Array(4));
-  const head = payload.length < 126
-    ? [first, 0x80 | payload.length]
-    : [first, 0x80 | 126, payload.length >> 8, payload.length & 255];
-  const out = new Uint8Array(head.length + 4 + payload.length);
-  out.set(head);
-  out.set(mask, head.length);
-  for (let i = 0; i < payload.length; i++) out[head.length + 4 + i] = payload[i] ^ mask[i % 4];
-  return out;
-}
-
-/** A raw TCP client through the WebSocket handshake, then in `channel`; `end` says how it goes. */
-async function rawMember(port: number, channel: string, end: "broken frame" | "close frame") {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  await conn.write(new TextEncoder().encode(
-    `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-  ));
-  const buffer = new Uint8Array(4096);
-  let seen = "";
-  // The 101 and, in the same or a later read, `welcome`.
-  while (!seen.includes('"welcome"')) {
-    const n = await conn.read(buffer);
-    if (n === null) throw new Error("closed during the handshake");
-    seen += new TextDecoder().decode(buffer.subarray(0, n));
-  }
-  const join = JSON.stringify({ event: "join", data: { channel, userdata: { name: "raw" } } });
-  await conn.write(maskedFrame(0x81, new TextEncoder().encode(join)));
-  return {
-    async leave() {
-      await conn.write(
-        end === "broken frame"
-          // RSV1 set without an extension and a reserved opcode: a protocol error.
-          ? maskedFrame(0xc3, new Uint8Array([1, 2, 3]))
-          : maskedFrame(0x88, new Uint8Array([0x03, 0xe8])), // close, 1000
-      );
-      // Until the server lets go of the connection.
-      while ((await conn.read(buffer).catch(() => null)) !== null) { /* drain */ }
-      conn.close();
-    },
-  };
-}
-
 Deno.test("Adversary: a client that breaks the WebSocket framing is held away like a dropped network, not taken as leaving", async () => {
   await withServer({}, async (server, url) => {
     const { client: ann } = await TestClient.connect(url);
@@ -196,9 +152,17 @@ Deno.test("Adversary: a client that breaks the WebSocket framing is held away li
     for (
       const [end, heard] of [["broken frame", "peerAway"], ["close frame", "removePeer"]] as const
     ) {
-      const raw = await rawMember(server.port, "room", end);
+      const raw = await RawSocket.open(server.port);
+      await raw.sendText(
+        JSON.stringify({ event: "join", data: { channel: "room", userdata: { name: "raw" } } }),
+      );
       const added = await ann.next("addPeer");
-      await raw.leave();
+      await (end === "broken frame"
+        // RSV1 set without an extension, and a reserved opcode: a protocol error.
+        ? raw.sendFrame(0xc3, new Uint8Array([1, 2, 3]))
+        : raw.sendFrame(0x88, new Uint8Array([0x03, 0xe8]))); // close, 1000
+      await raw.drain();
+      raw.close();
       // Broken: Deno errors, then closes with code 0 — held for its resume window.
       // Positive control: a close frame with 1000 is Leave.
       const frame = await ann.next(heard);
