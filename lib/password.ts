@@ -7,6 +7,7 @@
  * @module
  */
 
+import { sameBytes, toBase64 } from "./_bytes.ts";
 import { DEFAULTS } from "./config.ts";
 import { isObject } from "./protocol.ts";
 
@@ -35,10 +36,7 @@ export async function hashPassword(
 export async function verifyPassword(password: string, record: PasswordRecord): Promise<boolean> {
   const expected = fromBase64(record.hash);
   const actual = await derive(password, fromBase64(record.salt), record.iterations);
-  if (actual.length !== expected.length) return false;
-  let diff = 0;
-  for (let i = 0; i < actual.length; i++) diff |= actual[i] ^ expected[i];
-  return diff === 0;
+  return sameBytes(actual, expected);
 }
 
 /** Whether two records are the same hash (one may have come from another instance). */
@@ -68,10 +66,6 @@ async function derive(password: string, salt: Uint8Array<ArrayBuffer>, iteration
     HASH_BITS,
   );
   return new Uint8Array(bits);
-}
-
-function toBase64(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes));
 }
 
 function fromBase64(text: string): Uint8Array<ArrayBuffer> {

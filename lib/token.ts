@@ -7,6 +7,7 @@
  * @module
  */
 
+import { sameBytes } from "./_bytes.ts";
 import { Hmac } from "./_hmac.ts";
 
 /** What a valid token proves. */
@@ -120,13 +121,6 @@ function escapedPayload(peerId: string, expiry: string): number {
 function grow(length: number) {
   const needed = Math.ceil((length * 4) / 3) + 1 + 43;
   if (TOKEN.length < needed) TOKEN = new Uint8Array(needed);
-}
-
-/** Whether two arrays of one length hold the same bytes, in time that does not depend on where they differ. */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
 }
 
 /** A secret must use at least this many different byte values. */

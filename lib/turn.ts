@@ -9,6 +9,7 @@
  * @module
  */
 
+import { toBase64 } from "./_bytes.ts";
 import { hmacSha1 } from "./_hmac.ts";
 import type { IceServer } from "./protocol.ts";
 
@@ -37,8 +38,7 @@ export function turnCredential(
   { expiresAtS, id }: { expiresAtS: number; id: string },
 ): { username: string; credential: string } {
   const username = `${expiresAtS}:${id}`;
-  const mac = hmacSha1(encoder.encode(secret), encoder.encode(username));
-  const credential = btoa(String.fromCharCode(...mac));
+  const credential = toBase64(hmacSha1(encoder.encode(secret), encoder.encode(username)));
   return { username, credential };
 }
 
