@@ -164,7 +164,8 @@ class SocketConnection {
     this.#shared = shared;
   }
 
-  // Every branch is guarded: an exception here would end the process.
+  // Nothing may throw out of here (it would end the process): `receive`
+  // guards itself, the other two branches are guarded below.
   handleEvent(event: Event): void {
     if (event.type === "message") {
       this.#session?.receive((event as MessageEvent).data);
