@@ -197,20 +197,40 @@ export class Authority {
   ): Admission {
     const room = this.#rooms.get(channel);
     if (room === undefined || entry === "admitted") return ADMITTED;
-    if (entry === "rejoin") {
-      // After a restart only those who were inside come back past a lock
-      // or a password: a valid token proves who, not where.
-      const wasIn = room.expected.has(peerId) || room.members.has(peerId);
-      return wasIn || (!room.locked && room.password === null)
-        ? ADMITTED
-        : { ok: false, code: "room_locked" };
-    }
+    // A resume rejoins, past the lock and the password, only a room this
+    // identity is known to have been in: a valid token proves who, not
+    // where. Anywhere else it is a newcomer like any join.
+    if (entry === "rejoin" && this.knows(channel, peerId)) return ADMITTED;
     if (room.locked || (browser !== undefined && room.removed.has(browser))) {
       return { ok: false, code: "room_locked" };
     }
     if (room.password === null) return ADMITTED;
-    if (password === undefined) return { ok: false, code: "password_required" };
+    if (password === undefined || entry === "rejoin") {
+      return { ok: false, code: "password_required" };
+    }
     return { ok: true, verify: room.password };
+  }
+
+  /**
+   * Whether `peerId` is known to have been in `channel`: a member now (away
+   * ones too), or one expected back after a restart.
+   */
+  knows(channel: string, peerId: string): boolean {
+    const room = this.#rooms.get(channel);
+    return room !== undefined && (room.members.has(peerId) || room.expected.has(peerId));
+  }
+
+  /** The other members of `channel` who entered with the same browser as `peerId`. */
+  sameBrowser(channel: string, peerId: string): string[] {
+    const room = this.#rooms.get(channel);
+    const browser = room?.browsers.get(peerId);
+    if (room === undefined || browser === undefined) return [];
+    return [...room.browsers].filter(([id, b]) => b === browser && id !== peerId).map(([id]) => id);
+  }
+
+  /** `peerId`'s pending knock on `channel`, if any. */
+  knockOf(channel: string, peerId: string): Knock | undefined {
+    return this.#rooms.get(channel)?.knocks.get(peerId);
   }
 
   /** The password record a join must match now (null: none). */

@@ -26,6 +26,8 @@ import {
   isValidChannel,
   MAX_RESUME_CHANNELS,
   type ResumeChannel,
+  ROOM_ALERTS,
+  type RoomAlert,
   type UserData,
 } from "./protocol.ts";
 
@@ -43,8 +45,12 @@ export type Op =
     userdata: UserData;
     browser?: string;
     password: boolean;
-    /** The room's password record the join's password was checked against. */
-    verified?: PasswordRecord;
+    /**
+     * The salt of the room's password record the join's password was
+     * checked against: it names the record (a new password has a new salt)
+     * without putting the hash in the shared log.
+     */
+    verified?: string;
   }
   | {
     op: "knock";
@@ -69,7 +75,17 @@ export type Op =
    * A connection proved the peer's identity on `home` (a resume), or its
    * home re-asserts it (`ref` 0) after the cluster lost track of it.
    */
-  | { op: "resume"; peer: string; home: string; ref: number; channels: ResumeChannel[] }
+  | {
+    op: "resume";
+    peer: string;
+    home: string;
+    ref: number;
+    channels: ResumeChannel[];
+    /** The browser id the resume carries: a room it rejoins as a newcomer checks it. */
+    browser?: string;
+  }
+  /** Many wrong passwords were tried for `channel`: its hosts are told. */
+  | { op: "alert"; channel: string; alert: RoomAlert }
   /** An instance stopped answering: its peers are away until they resume elsewhere. */
   | { op: "dead"; instance: string };
 
@@ -151,14 +167,12 @@ export function parseOp(value: unknown): Op | undefined {
     case "join": {
       const userdata = userdataOf(value.userdata);
       const browser = optionalBrowser(value.browser);
-      const verified = value.verified === undefined
-        ? undefined
-        : parsePasswordRecord(value.verified);
+      const verified = value.verified;
       if (
         !isShortId(peer) || !isShortId(value.home) || !Number.isSafeInteger(value.ref) ||
         !isValidChannel(channel) || userdata === undefined || browser === undefined ||
         typeof value.password !== "boolean" ||
-        (value.verified !== undefined && verified === undefined)
+        (verified !== undefined && (typeof verified !== "string" || verified.length > 64))
       ) return;
       const op: Op = {
         op: "join",
@@ -218,7 +232,22 @@ export function parseOp(value: unknown): Op | undefined {
         if (!isObject(item) || !isValidChannel(item.channel) || userdata === undefined) return;
         channels.push({ channel: item.channel, userdata });
       }
-      return { op: "resume", peer, home: value.home, ref: value.ref as number, channels };
+      const browser = optionalBrowser(value.browser);
+      if (browser === undefined) return;
+      return {
+        op: "resume",
+        peer,
+        home: value.home,
+        ref: value.ref as number,
+        channels,
+        ...browser,
+      };
+    }
+    case "alert": {
+      const alert = ROOM_ALERTS.find((a) => a === value.alert);
+      return isValidChannel(channel) && alert !== undefined
+        ? { op: "alert", channel, alert }
+        : undefined;
     }
     case "dead":
       return isShortId(value.instance) ? { op: "dead", instance: value.instance } : undefined;

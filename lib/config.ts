@@ -108,11 +108,30 @@ export const DEFAULTS = {
   passwordTriesPerConnection: 5,
   /** Password attempts all connections from one address may make per window. */
   passwordTriesPerAddress: 20,
+  /** Wrong passwords tried against one room per window, whoever tries; then newcomers wait. */
+  passwordTriesPerRoom: 20,
   passwordTryWindowSeconds: 600,
+  /**
+   * Password hashes run at once: each PBKDF2 holds a core for tens of ms,
+   * and unbounded they starved the event loop (issue 22: a join took 10 s).
+   */
+  passwordHashConcurrency: 1,
+  /** Hashes waiting for a free slot; more are refused with rate_limited. */
+  passwordHashQueue: 8,
+  /** Hashes (joins with a password, setPassword) one connection may cause per minute (address: 10×). */
+  hashesPerMinute: 6,
+  /** `setPassword`s one connection may make per minute (address: 10×). */
+  setPasswordsPerMinute: 3,
   /** Pending knocks one room holds; more are refused with rate_limited. */
   maxKnocksPerRoom: 50,
-  /** Seconds a minted TURN credential is valid. */
-  turnTtlSeconds: 86_400,
+  /** Knocks one address may make on one room per ten minutes. */
+  knocksPerRoom: 3,
+  /** Seconds a denied knocker (person, address or browser) waits to knock that room again. */
+  deniedWaitSeconds: 60,
+  /** Seconds a minted TURN credential is valid (renewed in a call before it ends). */
+  turnTtlSeconds: 3600,
+  /** TURN credentials minted for one address per hour (renewals in a call are free). */
+  turnCredentialsPerHour: 10,
 } as const;
 
 type Parser<T> = (raw: string, name: string) => T;

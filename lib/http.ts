@@ -10,6 +10,7 @@ import { DEFAULTS } from "./config.ts";
 import type { Hub, Session } from "./hub.ts";
 import { type Logger, SILENT_LOGGER } from "./log.ts";
 import { isValidChannel } from "./protocol.ts";
+import { addressGroup } from "./rate_limit.ts";
 import { type AssetTable, serveAsset } from "./static.ts";
 import { CLOSE_CODES, isDeliberateCode } from "./wire.ts";
 
@@ -202,7 +203,7 @@ export interface RequestInfo {
   remoteAddr: { hostname: string };
 }
 
-/** The client address a request counts against. */
+/** The client address a request counts against: an IPv6 address by its /64. */
 export function clientAddress(
   request: Request,
   info: RequestInfo | undefined,
@@ -210,9 +211,9 @@ export function clientAddress(
 ): string {
   if (trustProxy) {
     const hop = request.headers.get("x-forwarded-for")?.split(",").at(-1)?.trim();
-    if (hop) return hop.slice(0, 64);
+    if (hop) return addressGroup(hop.slice(0, 64));
   }
-  return info?.remoteAddr.hostname ?? "unknown";
+  return addressGroup(info?.remoteAddr.hostname ?? "unknown");
 }
 
 /** Creates the server's request handler. */

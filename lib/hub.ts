@@ -17,26 +17,34 @@
  * @module
  */
 
-import { Authority, parseRoomSnapshots, type RoomSnapshot } from "./authority.ts";
+import { Authority, type Knock, parseRoomSnapshots, type RoomSnapshot } from "./authority.ts";
 import type { Bus, BusHandlers, ClusterState, Op } from "./cluster.ts";
 import { DEFAULTS } from "./config.ts";
 import { type Logger, SILENT_LOGGER } from "./log.ts";
 import { type JoinOptions, Membership, type RoomLimits } from "./membership.ts";
 import { Metrics } from "./metrics.ts";
-import { hashPassword, type PasswordRecord, verifyPassword } from "./password.ts";
+import { HashQueue, type PasswordHashing, type PasswordRecord } from "./password.ts";
 import {
   type ClientMessage,
   encode,
   type ErrorCode,
   type IceServer,
   type JoinRequest,
+  type KnockRequest,
   parseClientMessage,
   PROTOCOL_VERSION,
   type ResumeChannel,
   type ServerMessage,
   utf8Length,
 } from "./protocol.ts";
-import { type ConnectionLimits, RateLimiter, type RateLimitOptions } from "./rate_limit.ts";
+import {
+  allOf,
+  type ConnectionLimits,
+  type PasswordTry,
+  RateLimiter,
+  type RateLimitOptions,
+  type Verdict,
+} from "./rate_limit.ts";
 import { Registry } from "./registry.ts";
 import { Resume, type ResumeOptions } from "./resume.ts";
 import { CLOSE_CODES } from "./wire.ts";
@@ -105,6 +113,15 @@ export interface HubOptions extends RateLimitOptions, ResumeOptions, RoomLimits 
   rooms?: RoomSnapshot[];
   /** Pending knocks one room holds. Default 50. */
   maxKnocksPerRoom?: number;
+  /**
+   * Hashes and checks room passwords. Default: a {@linkcode HashQueue} of
+   * `passwordHashConcurrency` (1) at a time and `passwordHashQueue` (8) waiting.
+   */
+  passwords?: PasswordHashing;
+  /** Password hashes run at once (with the default `passwords`). Default 1. */
+  passwordHashConcurrency?: number;
+  /** Password hashes waiting (with the default `passwords`). Default 8. */
+  passwordHashQueue?: number;
   /**
    * Shares rooms with other instances (`cluster.ts`): called once with the
    * hub's handlers. Default none: this hub is the whole service.
@@ -282,6 +299,10 @@ export class Hub {
   readonly #newId: () => string;
   readonly #logger: Logger;
   readonly #limits: RateLimiter;
+  readonly #passwords: PasswordHashing;
+  /** When each room's hosts were last warned of wrong passwords, ms. */
+  readonly #alerted = new Map<string, number>();
+  readonly #alertEveryMs: number;
   readonly #resume: Resume;
   readonly #membership: Membership;
   readonly #authority: Authority;
@@ -315,6 +336,12 @@ export class Hub {
     this.#logger = options.logger ?? SILENT_LOGGER;
     this.metrics = options.metrics ?? new Metrics();
     this.#limits = new RateLimiter(options);
+    this.#passwords = options.passwords ?? new HashQueue({
+      concurrency: options.passwordHashConcurrency,
+      maxQueued: options.passwordHashQueue,
+    });
+    this.#alertEveryMs = options.passwordTryWindowMs ??
+      DEFAULTS.passwordTryWindowSeconds * 1000;
     this.#resume = new Resume({ ...options, logger: this.#logger });
     this.#authority = new Authority({
       maxKnocksPerRoom: options.maxKnocksPerRoom,
@@ -332,8 +359,10 @@ export class Hub {
         if (peer !== undefined) this.#error(peer, code, message, event);
       },
       holds: (peerId) => this.#peers.has(peerId),
-      joinedExtras: (peerId) =>
-        this.#peers.get(peerId)?.home === this.#self ? this.#issueIce(peerId) : {},
+      joinedExtras: (peerId, company) => this.#joinedIce(peerId, company),
+      met: (peerId, others) => {
+        for (const id of [peerId, ...others]) this.#offerRelay(id);
+      },
     });
     this.#windowMs = options.resumeWindowMs ?? DEFAULTS.resumeWindowSeconds * 1000;
     this.#bus = options.bus?.({
@@ -456,7 +485,7 @@ export class Hub {
           data: { resume_token: this.#resume.issue(peer.id, now) },
         });
       } else if (link !== null && this.#iceRenewalDue(peer.id, now)) {
-        this.#sendIce(peer);
+        this.#sendIce(peer, this.#mint(peer.id));
       }
     }
     for (const [id, deadline] of this.#orphans) {
@@ -473,6 +502,9 @@ export class Hub {
     this.#membership.sweep();
     this.#resume.sweep(now);
     this.#limits.sweep(now);
+    for (const [channel, at] of this.#alerted) {
+      if (now - at >= this.#alertEveryMs) this.#alerted.delete(channel);
+    }
   }
 
   /** Closes every connection with 1001 (server going away). */
@@ -584,18 +616,19 @@ export class Hub {
       case "join":
       case "knock":
         // A knock is a try at a room too: both spend the join budget.
-        if (!link.limits.takeJoin(this.#now())) {
-          return this.#error(
-            peer,
-            "rate_limited",
-            `Cannot ${message.event}: too many join attempts; wait a minute`,
-            message.event,
-          );
-        }
-        if (!this.#reachable(peer, message.event)) return;
-        if (message.event === "join") return this.#join(link, peer, message.data);
-        peer.shared = true;
-        return this.#propose({ op: "knock", peer: peer.id, home: peer.home, ...message.data });
+        return this.#spend(link, link.limits.takeJoin(this.#now()), (granted) => {
+          if (!granted) {
+            return this.#error(
+              peer,
+              "rate_limited",
+              `Cannot ${message.event}: too many join attempts; wait a minute`,
+              message.event,
+            );
+          }
+          if (!this.#reachable(peer, message.event)) return;
+          if (message.event === "join") return this.#join(link, peer, message.data);
+          this.#knock(link, peer, message.data);
+        });
       case "lock":
         if (!this.#reachable(peer, message.event)) return;
         return this.#propose({ op: "lock", peer: peer.id, ...message.data });
@@ -615,7 +648,7 @@ export class Hub {
         if (!this.#reachable(peer, message.event)) return;
         return this.#propose({ op: "part", peer: peer.id, channel: message.data.channel });
       case "resume":
-        return this.#resumeAs(link, peer, message.data.token, message.data.channels);
+        return this.#resumeAs(link, peer, message.data);
       case "relayICECandidate":
       case "relaySessionDescription":
         return this.#relay(peer, message);
@@ -627,7 +660,7 @@ export class Hub {
    * the event loop, the connection's later frames waiting) and the join
    * made again once it matched. Only wrong passwords spend the tries.
    */
-  #join(link: Link, peer: Peer, request: JoinRequest & { verified?: PasswordRecord }) {
+  #join(link: Link, peer: Peer, request: JoinRequest & { verified?: string }) {
     const ref = this.#nextRef++;
     this.#waiting.set(ref, { kind: "join", link, peer, request });
     peer.shared = true;
@@ -645,27 +678,109 @@ export class Hub {
     this.#propose(op);
   }
 
-  /** The join came back needing its password checked against `record`. */
+  /**
+   * A knock, within the address's few knocks on that door and unless this
+   * person, address or browser was turned away from it a moment ago.
+   */
+  #knock(link: Link, peer: Peer, request: KnockRequest) {
+    const { channel, browser } = request;
+    const verdict = link.limits.takeKnock(channel, { peerId: peer.id, browser }, this.#now());
+    this.#spend(link, verdict, (granted) => {
+      if (!granted) {
+        return this.#error(
+          peer,
+          "rate_limited",
+          `Cannot knock on channel "${channel}": knocked too often or turned away just now; wait a few minutes`,
+          "knock",
+        );
+      }
+      if (!this.#reachable(peer, "knock")) return;
+      peer.shared = true;
+      this.#propose({ op: "knock", peer: peer.id, home: peer.home, ...request });
+    });
+  }
+
+  /**
+   * The join came back needing its password checked against `record`:
+   * first the tries (the person's, the address's, the room's), then a hash
+   * from the connection's budget and a place in the hashing queue.
+   */
   #checkPassword(
     link: Link,
     peer: Peer,
     { request, record }: { request: JoinRequest; record: PasswordRecord },
   ) {
-    if (!link.limits.takePasswordTry(this.#now())) {
-      return this.#error(
-        peer,
-        "rate_limited",
-        "Cannot join: too many wrong passwords; wait ten minutes",
-        "join",
-      );
-    }
-    this.#after(link, verifyPassword(request.password ?? "", record), (right) => {
-      if (!right) {
-        return this.#error(peer, "wrong_password", "Cannot join: wrong password", "join");
+    const { channel } = request;
+    const limits = link.limits;
+    this.#spend(link, limits.takePasswordTry(channel, this.#now()), (verdict: PasswordTry) => {
+      if (verdict === "mine") {
+        return this.#error(
+          peer,
+          "rate_limited",
+          "Cannot join: too many wrong passwords; wait ten minutes",
+          "join",
+        );
       }
-      link.limits.passwordWasRight();
-      // The password may have changed meanwhile: then it is checked again.
-      if (this.#reachable(peer, "join")) this.#join(link, peer, { ...request, verified: record });
+      if (verdict === "room") {
+        this.#alertHosts(channel);
+        return this.#error(
+          peer,
+          "rate_limited",
+          `Cannot join channel "${channel}": many wrong passwords were tried for this room; wait a few minutes, or knock to ask a host`,
+          "join",
+        );
+      }
+      this.#hash(link, peer, "join", () => {
+        const checking = this.#passwords.verify(request.password ?? "", record);
+        if (checking === undefined) limits.returnPasswordTry(channel, this.#now());
+        return checking;
+      }, (right) => {
+        if (!right) {
+          return this.#error(peer, "wrong_password", "Cannot join: wrong password", "join");
+        }
+        limits.returnPasswordTry(channel, this.#now());
+        // The password may have changed meanwhile: then it is checked again.
+        if (this.#reachable(peer, "join")) {
+          this.#join(link, peer, { ...request, verified: record.salt });
+        }
+      });
+    });
+  }
+
+  /**
+   * Runs a hash for `event` within the connection's hash budget and the
+   * server's hashing queue (one or two at a time: a crowd of hashes must
+   * not take the event loop's core); `start` returns undefined when the
+   * queue is full. The link's later frames wait for the result.
+   */
+  #hash<T>(
+    link: Link,
+    peer: Peer,
+    event: "join" | "setPassword",
+    start: () => Promise<T> | undefined,
+    then: (value: T) => void,
+  ) {
+    const what = event === "join" ? "join" : "set a password";
+    this.#spend(link, link.limits.takeHash(this.#now()), (granted) => {
+      if (!granted) {
+        return this.#error(
+          peer,
+          "rate_limited",
+          `Cannot ${what}: too many passwords checked for this connection; wait a minute`,
+          event,
+        );
+      }
+      const work = start();
+      if (work === undefined) {
+        this.metrics.passwordHashesRefused++;
+        return this.#error(
+          peer,
+          "rate_limited",
+          `Cannot ${what}: the server is busy checking passwords; try again in a moment`,
+          event,
+        );
+      }
+      this.#after(link, work, then);
     });
   }
 
@@ -679,9 +794,44 @@ export class Hub {
     if (password === null) {
       return this.#propose({ op: "setPassword", peer: peer.id, channel, record: null });
     }
-    this.#after(link, hashPassword(password), (record) => {
-      this.#propose({ op: "setPassword", peer: peer.id, channel, record });
+    this.#spend(link, link.limits.takeSetPassword(this.#now()), (granted) => {
+      if (!granted) {
+        return this.#error(
+          peer,
+          "rate_limited",
+          "Cannot set a password: changed too often; wait a minute",
+          "setPassword",
+        );
+      }
+      this.#hash(link, peer, "setPassword", () => this.#passwords.hash(password), (record) => {
+        if (this.#reachable(peer, "setPassword")) {
+          this.#propose({ op: "setPassword", peer: peer.id, channel, record });
+        }
+      });
     });
+  }
+
+  /**
+   * The room's wrong-password budget ran out: its hosts hear it, once per
+   * window (every instance's hosts, through the shared order).
+   */
+  #alertHosts(channel: string) {
+    const now = this.#now();
+    const last = this.#alerted.get(channel);
+    if (last !== undefined && now - last < this.#alertEveryMs) return;
+    this.#alerted.set(channel, now);
+    this.#logger.log("warn", "many wrong passwords tried for a room", { channel });
+    this.#propose({ op: "alert", channel, alert: "wrong_passwords" });
+  }
+
+  /**
+   * Runs `then` with a budget's answer: at once when it is known here, or
+   * (a budget counted in Redis) once it comes, the link's later frames
+   * waiting meanwhile so that nothing overtakes the frame that asked.
+   */
+  #spend<T>(link: Link, verdict: Verdict<T>, then: (value: T) => void) {
+    if (verdict instanceof Promise) this.#after(link, verdict, then);
+    else then(verdict);
   }
 
   /**
@@ -712,6 +862,13 @@ export class Hub {
     }
   }
 
+  /** A knock on `channel` was denied: if its person is connected here, they wait to knock again. */
+  #turnedAway(channel: string, { peerId, browser }: Knock) {
+    const link = this.#peers.get(peerId)?.link;
+    if (link === null || link === undefined || this.#peers.get(peerId)?.home !== this.#self) return;
+    link.limits.denied(channel, { peerId, browser }, this.#now());
+  }
+
   /**
    * A host removed `targetId` from `channel`: it hears `removed`, its
    * socket closes with 4003 at once, and it leaves like a Leave (everyone
@@ -733,12 +890,17 @@ export class Hub {
    * taken over through the shared order (`#resumed` does the rest), the
    * connection's later frames waiting until then.
    */
-  #resumeAs(link: Link, fresh: Peer, token: string, channels: ResumeChannel[]) {
+  #resumeAs(
+    link: Link,
+    fresh: Peer,
+    { token, channels, browser }: Extract<ClientMessage, { event: "resume" }>["data"],
+  ) {
     // Without a signer the claim below refuses first, saying resuming is off.
     if (this.#resume.enabled && this.registry.channelsOf(fresh.id).size > 0) {
       return this.#error(fresh, "bad_request", "Cannot resume after joining a channel", "resume");
     }
-    const claim = this.#resume.claim(token, { now: this.#now(), current: fresh.id });
+    const now = this.#now();
+    const claim = this.#resume.claim(token, { now, current: fresh.id });
     if (!claim.ok) {
       return this.#error(
         fresh,
@@ -747,6 +909,34 @@ export class Hub {
         "resume",
       );
     }
+    // A token proves who, not where: a room this identity is not known to
+    // have been in is a newcomer's join, and spends the join budget.
+    const unknown = channels.filter(({ channel }) =>
+      !this.registry.isMember(claim.peerId, channel) &&
+      !this.#authority.knows(channel, claim.peerId)
+    );
+    const budgets = allOf(unknown.map(() => link.limits.takeJoin(now)));
+    this.#spend(link, budgets, (granted) => {
+      const refused = new Set(unknown.filter((_, i) => !granted[i]).map((c) => c.channel));
+      for (const channel of refused) {
+        this.#error(
+          fresh,
+          "rate_limited",
+          `Cannot rejoin channel "${channel}": too many join attempts; wait a minute`,
+          "resume",
+        );
+      }
+      const rejoin = channels.filter(({ channel }) => !refused.has(channel));
+      this.#claim(link, fresh, { peer: claim.peerId, channels: rejoin, browser });
+    });
+  }
+
+  /** Takes over the identity a resume proved, through the shared order. */
+  #claim(
+    link: Link,
+    fresh: Peer,
+    { peer, channels, browser }: { peer: string; channels: ResumeChannel[]; browser?: string },
+  ) {
     if (this.#bus !== undefined && !this.#bus.available) {
       // The client resumes again after a pause, and the peer stays held meanwhile.
       this.#logger.log("debug", "resume refused: cluster unreachable", { peer: fresh.id });
@@ -758,7 +948,15 @@ export class Hub {
     const ref = this.#nextRef++;
     this.#waiting.set(ref, { kind: "resume", link, fresh });
     link.wait();
-    this.#propose({ op: "resume", peer: claim.peerId, home: this.#self, ref, channels });
+    const op: Extract<Op, { op: "resume" }> = {
+      op: "resume",
+      peer,
+      home: this.#self,
+      ref,
+      channels,
+    };
+    if (browser !== undefined) op.browser = browser;
+    this.#propose(op);
   }
 
   /**
@@ -823,10 +1021,14 @@ export class Hub {
     // After a restart the registry is empty: membership comes back from
     // the resuming clients. Known pairs keep their connections (clients
     // ignore a repeated addPeer), so roles never flip.
+    // Rooms it is known to have been in take it back past a lock or a
+    // password; anywhere else it meets them as any newcomer does.
     const joined = op.channels.filter((c) => this.registry.isMember(op.peer, c.channel));
     for (const { channel, userdata } of op.channels) {
       if (!joined.some((c) => c.channel === channel)) {
-        this.#membership.join(op.peer, { channel, userdata, quiet: true });
+        const request: JoinOptions = { channel, userdata, quiet: true };
+        if (op.browser !== undefined) request.browser = op.browser;
+        this.#membership.join(op.peer, request);
       }
     }
     if (link !== undefined && !link.closed && this.#holds(peer)) {
@@ -834,8 +1036,13 @@ export class Hub {
         event: "session",
         data: { resume_token: this.#resume.issue(peer.id, this.#now()) },
       });
-      // A new credential for the new connection (the old one may be near its end).
-      if (this.#holds(peer) && this.registry.channelsOf(peer.id).size > 0) this.#sendIce(peer);
+      // A new credential for the new connection (its client dropped the old
+      // one with the new `welcome`), if it has someone to relay to.
+      if (this.#holds(peer) && this.registry.channelsOf(peer.id).size > 0) {
+        this.#iceExpiry.delete(peer.id);
+        const minted = this.#hasCompany(peer.id) ? this.#grantRelay(peer) : undefined;
+        this.#sendIce(peer, minted ?? this.#ice.servers);
+      }
     }
     if (wasAway && this.#holds(peer)) {
       this.#membership.tellNeighbours(peer.id, { event: "peerBack", data: { peer_id: peer.id } });
@@ -988,26 +1195,75 @@ export class Hub {
     return this.#peers.get(peer.id) === peer;
   }
 
-  /** A member's ICE configuration, minted now; its expiry is noted for renewal. */
-  #issueIce(peerId: string) {
-    const { iceServers, expiresAt } = this.#ice.issue();
-    if (expiresAt !== Infinity) this.#iceExpiry.set(peerId, expiresAt);
-    return { ice_servers: iceServers, ice_transport_policy: this.#icePolicy };
+  /**
+   * What `joined` carries: the configured servers, and a TURN credential
+   * only with company (someone to relay to) and within the address's budget.
+   */
+  #joinedIce(peerId: string, company: boolean) {
+    const peer = this.#peers.get(peerId);
+    if (peer === undefined || peer.home !== this.#self) return {};
+    const minted = company ? this.#grantRelay(peer) : undefined;
+    return { ice_servers: minted ?? this.#ice.servers, ice_transport_policy: this.#icePolicy };
   }
 
-  #sendIce(peer: Peer) {
-    this.#send(peer, { event: "iceServers", data: this.#issueIce(peer.id) });
+  /** A member here met someone: now it has someone to relay to, it gets a credential. */
+  #offerRelay(peerId: string) {
+    const peer = this.#peers.get(peerId);
+    if (peer === undefined || peer.home !== this.#self || this.#iceExpiry.has(peerId)) return;
+    const minted = this.#grantRelay(peer);
+    if (minted !== undefined) this.#sendIce(peer, minted);
+  }
+
+  /**
+   * Mints a TURN credential for `peer` if its address's budget allows: the
+   * list with it, or undefined for none now (a budget counted in Redis
+   * answers later: then it goes out as `iceServers` once granted).
+   */
+  #grantRelay(peer: Peer): IceServer[] | undefined {
+    const link = peer.link;
+    if (!this.#ice.minting || link === null) return;
+    const verdict = link.limits.takeTurnCredential(this.#now());
+    if (verdict === true) return this.#mint(peer.id);
+    if (verdict === false) {
+      this.#logger.log("info", "TURN credential refused: address budget spent", { peer: peer.id });
+      return;
+    }
+    verdict.then((granted) => {
+      if (granted && peer.link === link && this.#holds(peer) && this.#hasCompany(peer.id)) {
+        this.#sendIce(peer, this.#mint(peer.id));
+      }
+    }).catch((error) => this.#logError(peer.id, error));
+  }
+
+  /** A credential minted now; its expiry is noted for renewal. */
+  #mint(peerId: string): IceServer[] {
+    const { iceServers, expiresAt } = this.#ice.issue();
+    if (expiresAt !== Infinity) this.#iceExpiry.set(peerId, expiresAt);
+    return iceServers;
+  }
+
+  #sendIce(peer: Peer, iceServers: IceServer[]) {
+    this.#send(peer, {
+      event: "iceServers",
+      data: { ice_servers: iceServers, ice_transport_policy: this.#icePolicy },
+    });
+  }
+
+  /** Whether `peerId` shares a room with anyone (someone to relay to). */
+  #hasCompany(peerId: string): boolean {
+    return this.registry.neighboursOf(peerId).length > 0;
   }
 
   /**
    * Whether a member's credential is in the last fifth of its life (at most
    * an hour before it ends): renewed then, so an ICE restart never meets an
-   * expired one. A peer in no room is not renewed.
+   * expired one. Renewals are free; a peer with nobody to relay to is not
+   * renewed (it gets a new one when someone comes).
    */
   #iceRenewalDue(peerId: string, now: number): boolean {
     const expiresAt = this.#iceExpiry.get(peerId);
     if (expiresAt === undefined) return false;
-    if (this.registry.channelsOf(peerId).size === 0) {
+    if (!this.#hasCompany(peerId) || now >= expiresAt) {
       this.#iceExpiry.delete(peerId);
       return false;
     }
@@ -1087,10 +1343,20 @@ export class Hub {
         return this.#membership.setPassword(op.peer, op.channel, op.record);
       case "host": {
         const { peer, event, channel, target } = op;
-        const done = this.#membership.hostAction(peer, { event, channel, target });
-        if (done && event === "remove") this.#removeFromRoom(channel, target);
+        // Removal takes every identity of the browser (another tab), not the host's own.
+        const twins = event === "remove"
+          ? this.#authority.sameBrowser(channel, target).filter((id) => id !== peer)
+          : [];
+        const knock = event === "deny" ? this.#authority.knockOf(channel, target) : undefined;
+        if (!this.#membership.hostAction(peer, { event, channel, target })) return;
+        if (event === "remove") {
+          for (const id of [target, ...twins]) this.#removeFromRoom(channel, id);
+        }
+        if (knock !== undefined) this.#turnedAway(channel, knock);
         return;
       }
+      case "alert":
+        return this.#membership.alertHosts(op.channel, op.alert);
       case "leave": {
         const peer = this.#peers.get(op.peer);
         // A leave proposed for a home the peer has moved from is stale.
@@ -1218,7 +1484,7 @@ type Waiting =
     link: Link;
     peer: Peer;
     /** With the password text, which never leaves this instance. */
-    request: JoinRequest & { verified?: PasswordRecord };
+    request: JoinRequest & { verified?: string };
   }
   | ResumeWaiting;
 

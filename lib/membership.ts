@@ -14,7 +14,7 @@
 import { Authority, type Change, type Entry } from "./authority.ts";
 import { DEFAULTS } from "./config.ts";
 import { type Logger, SILENT_LOGGER } from "./log.ts";
-import { type PasswordRecord, sameRecord } from "./password.ts";
+import type { PasswordRecord } from "./password.ts";
 import {
   cleanName,
   encodeAddPeer,
@@ -22,6 +22,7 @@ import {
   type HostTargetEvent,
   type JoinedData,
   type KnockRequest,
+  type RoomAlert,
   type ServerMessage,
   type UserData,
 } from "./protocol.ts";
@@ -50,9 +51,18 @@ export interface MembershipOptions extends RoomLimits {
   authority?: Authority;
   /**
    * What `joined` carries besides the channel and peers: the session's ICE
-   * servers (with TURN credentials) — only members get them. Default none.
+   * servers — only members get them, and TURN credentials only with
+   * `company` (someone to relay to). Default none.
    */
-  joinedExtras?(peerId: string): Pick<JoinedData, "ice_servers" | "ice_transport_policy">;
+  joinedExtras?(
+    peerId: string,
+    company: boolean,
+  ): Pick<JoinedData, "ice_servers" | "ice_transport_policy">;
+  /**
+   * `peerId` entered a room and met `others` (members it shares a channel
+   * with only now): each may now need a relay. Default nothing.
+   */
+  met?(peerId: string, others: string[]): void;
   /** Default: writes nothing. */
   logger?: Logger;
 }
@@ -67,8 +77,8 @@ export interface JoinOptions {
   admitted?: boolean;
   /** The password the join carries. */
   password?: string;
-  /** The password record `password` was already checked against. */
-  verified?: PasswordRecord;
+  /** The salt of the password record `password` was already checked against (it names the record). */
+  verified?: string;
   /** The browser id the join carries (remembered if a host removes this person). */
   browser?: string;
 }
@@ -87,6 +97,7 @@ export class Membership {
   readonly #maxChannels: number;
   readonly #deliver: MembershipOptions["deliver"];
   readonly #joinedExtras: MembershipOptions["joinedExtras"];
+  readonly #met: MembershipOptions["met"];
   readonly #refuse: MembershipOptions["refuse"];
   readonly #holds: MembershipOptions["holds"];
   readonly #authority: Authority;
@@ -99,6 +110,7 @@ export class Membership {
     this.#maxChannels = options.maxChannelsPerPeer ?? DEFAULTS.maxChannelsPerPeer;
     this.#deliver = options.deliver;
     this.#joinedExtras = options.joinedExtras;
+    this.#met = options.met;
     this.#refuse = options.refuse;
     this.#holds = options.holds;
     this.#authority = options.authority ?? new Authority();
@@ -144,12 +156,15 @@ export class Membership {
       this.#tellState(peerId, channel);
     } else {
       // `joined` carries the room's state: one frame fewer per join.
-      const joined: JoinedData = { channel, peers: members, ...this.#joinedExtras?.(peerId) };
+      const extras = this.#joinedExtras?.(peerId, members.length > 0);
+      const joined: JoinedData = { channel, peers: members, ...extras };
       const state = this.#authority.stateOf(channel);
       if (state !== undefined) joined.room_state = state;
       this.#deliver(peerId, { event: "joined", data: joined });
     }
     this.#logger.log("debug", "join", { peer: peerId, channel, size: members.length + 1 });
+    if (newlyShared.length > 0) this.#met?.(peerId, newlyShared.map((other) => other.peerId));
+    if (!this.#holds(peerId)) return;
     if (change.hosts) this.#announce(channel, peerId);
     if (change.knocks) this.#tellHostsKnocks(channel);
     // A host entering (first in, or back after a restart) finds the pending list.
@@ -326,6 +341,15 @@ export class Membership {
     }
   }
 
+  /** Warns every host present in `channel` (`roomAlert`). */
+  alertHosts(channel: string, alert: RoomAlert): void {
+    for (const host of this.#authority.hostsOf(channel)) {
+      if (this.#registry.isMember(host, channel)) {
+        this.#deliver(host, { event: "roomAlert", data: { channel, alert } });
+      }
+    }
+  }
+
   /** Sends `message` to everyone `peerId` shares a channel with (`peerAway`, `peerBack`). */
   tellNeighbours(peerId: string, message: ServerMessage): void {
     for (const other of this.#registry.neighboursOf(peerId)) this.#deliver(other, message);
@@ -406,7 +430,7 @@ export class Membership {
         event: "join",
       };
     }
-    if (admission.verify !== undefined && !sameRecord(admission.verify, request.verified)) {
+    if (admission.verify !== undefined && admission.verify.salt !== request.verified) {
       return admission.verify;
     }
     return undefined;

@@ -21,6 +21,8 @@ export class Metrics {
   connectionsRefused = 0;
   /** Identities taken back with a resume token. */
   resumes = 0;
+  /** Password hashes refused because the hashing queue was full. */
+  passwordHashesRefused = 0;
   /** Error frames sent, by code. */
   readonly errors: Record<ErrorCode, number> = Object.fromEntries(
     ERROR_CODES.map((code) => [code, 0]),
@@ -47,6 +49,9 @@ export class Metrics {
       "# HELP signal_resumes_total Peers that resumed their identity after a drop or restart.",
       "# TYPE signal_resumes_total counter",
       `signal_resumes_total ${this.resumes}`,
+      "# HELP signal_password_hashes_refused_total Password hashes refused: the hashing queue was full.",
+      "# TYPE signal_password_hashes_refused_total counter",
+      `signal_password_hashes_refused_total ${this.passwordHashesRefused}`,
       "# HELP signal_messages_received_total Frames received from clients.",
       "# TYPE signal_messages_received_total counter",
       `signal_messages_received_total ${this.messagesReceived}`,

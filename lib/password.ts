@@ -4,6 +4,11 @@
  * random 16-byte salt per password. The record is plain strings so it can
  * be saved with the room's state.
  *
+ * Each hash holds a core for tens of milliseconds, so the server hashes
+ * through a {@linkcode HashQueue}: a few at a time, a short queue, and a
+ * refusal beyond it — a crowd of strangers setting or guessing passwords
+ * must not take the event loop's core from everyone else.
+ *
  * @module
  */
 
@@ -37,6 +42,67 @@ export async function verifyPassword(password: string, record: PasswordRecord): 
   const expected = fromBase64(record.hash);
   const actual = await derive(password, fromBase64(record.salt), record.iterations);
   return sameBytes(actual, expected);
+}
+
+/** Hashes and checks passwords, or says it is too busy to (undefined). */
+export interface PasswordHashing {
+  /** A record for `password`; undefined when too many hashes wait already. */
+  hash(password: string): Promise<PasswordRecord> | undefined;
+  /** Whether `password` matches `record`; undefined when too many hashes wait already. */
+  verify(password: string, record: PasswordRecord): Promise<boolean> | undefined;
+}
+
+/** Options of a {@linkcode HashQueue}; every field has a default. */
+export interface HashQueueOptions {
+  /** Hashes computed at once. Default 1 (a 2-core machine keeps a core for the event loop). */
+  concurrency?: number;
+  /** Hashes waiting for a slot; more are refused. Default 8. */
+  maxQueued?: number;
+  /** PBKDF2 iterations of new records. Default 100,000. */
+  iterations?: number;
+}
+
+/** A bounded queue in front of PBKDF2: at most `concurrency` hashes run, `maxQueued` wait. */
+export class HashQueue implements PasswordHashing {
+  readonly #concurrency: number;
+  readonly #maxQueued: number;
+  readonly #iterations: number;
+  #running = 0;
+  #waiting: (() => void)[] = [];
+
+  /** A queue with `options`, each defaulting as {@linkcode HashQueueOptions} says. */
+  constructor(options: HashQueueOptions = {}) {
+    this.#concurrency = options.concurrency ?? DEFAULTS.passwordHashConcurrency;
+    this.#maxQueued = options.maxQueued ?? DEFAULTS.passwordHashQueue;
+    this.#iterations = options.iterations ?? DEFAULTS.passwordIterations;
+  }
+
+  /** Hashes running or waiting now. */
+  get pending(): number {
+    return this.#running + this.#waiting.length;
+  }
+
+  hash(password: string): Promise<PasswordRecord> | undefined {
+    return this.#run(() => hashPassword(password, { iterations: this.#iterations }));
+  }
+
+  verify(password: string, record: PasswordRecord): Promise<boolean> | undefined {
+    return this.#run(() => verifyPassword(password, record));
+  }
+
+  #run<T>(work: () => Promise<T>): Promise<T> | undefined {
+    if (this.#running >= this.#concurrency && this.#waiting.length >= this.#maxQueued) return;
+    const turn = this.#running < this.#concurrency
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => this.#waiting.push(resolve));
+    if (this.#running < this.#concurrency) this.#running++;
+    return turn.then(work).finally(() => {
+      const next = this.#waiting.shift();
+      // The slot passes straight to the next in line.
+      if (next !== undefined) next();
+      else this.#running--;
+    });
+  }
 }
 
 /** Whether two records are the same hash (one may have come from another instance). */

@@ -53,6 +53,19 @@ export const MAX_NAME_LENGTH = 40;
 // deno-lint-ignore no-control-regex
 const UNPRINTABLE = /[\u0000-\u001f\u007f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
 
+/** Removes control, bidi and invisible characters (a chat line keeps its line breaks). */
+export function stripUnprintable(text: string, { keepNewlines = false } = {}): string {
+  return keepNewlines
+    ? text.replace(UNPRINTABLE, (c) => c === "\n" ? c : "")
+    : text.replace(UNPRINTABLE, "");
+}
+
+/** What hosts are warned of in `roomAlert`. */
+export const ROOM_ALERTS = ["wrong_passwords"] as const;
+
+/** One of {@linkcode ROOM_ALERTS}: `wrong_passwords`, many wrong passwords were tried. */
+export type RoomAlert = typeof ROOM_ALERTS[number];
+
 /** Turns whatever arrived as a name into a short, printable one. */
 export function cleanName(value: unknown, fallback = "Guest"): string {
   if (typeof value !== "string") return fallback;
@@ -131,7 +144,7 @@ export type ClientMessage =
   | { event: "setPassword"; data: { channel: string; password: string | null } }
   | { event: HostTargetEvent; data: { channel: string; peer_id: string } }
   | { event: "part"; data: { channel: string } }
-  | { event: "resume"; data: { token: string; channels: ResumeChannel[] } }
+  | { event: "resume"; data: { token: string; channels: ResumeChannel[]; browser?: string } }
   | {
     event: "relayICECandidate";
     data: { peer_id: string; ice_candidate: IceCandidate };
@@ -205,6 +218,7 @@ export type ServerMessage =
   | { event: "denied"; data: { channel: string } }
   | { event: "removed"; data: { channel: string } }
   | { event: "muted"; data: { channel: string; by: string } }
+  | { event: "roomAlert"; data: { channel: string; alert: RoomAlert } }
   | {
     event: "error";
     data: { code: ErrorCode; message: string; event?: string };
@@ -422,7 +436,13 @@ export function parseClientMessage(text: string): ParseResult<ClientMessage> {
         }
         channels.push({ channel: item.channel, userdata });
       }
-      return { ok: true, value: { event: "resume", data: { token: data.token, channels } } };
+      if (data.browser !== undefined && !isBrowserId(data.browser)) return bad(BROWSER_RULE);
+      const resume: Extract<ClientMessage, { event: "resume" }>["data"] = {
+        token: data.token,
+        channels,
+      };
+      if (data.browser !== undefined) resume.browser = data.browser;
+      return { ok: true, value: { event: "resume", data: resume } };
     }
     case "join":
     case "knock": {
@@ -670,6 +690,11 @@ export function parseServerMessage(text: string): ParseResult<ServerMessage> {
     case "removed":
       if (!isValidChannel(data.channel)) return bad();
       return { ok: true, value: { event, data: { channel: data.channel } } };
+    case "roomAlert": {
+      const alert = ROOM_ALERTS.find((a) => a === data.alert);
+      if (!isValidChannel(data.channel) || alert === undefined) return bad();
+      return { ok: true, value: { event, data: { channel: data.channel, alert } } };
+    }
     case "muted": {
       const by = parsePeerId(data.by);
       if (!isValidChannel(data.channel) || by === undefined) return bad();

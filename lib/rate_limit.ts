@@ -1,8 +1,17 @@
 /**
  * Rate limits: a token bucket of frames per connection (with the strikes
- * that turn a flood into a close), and join budgets per connection and per
- * client address (against scanning for rooms by name). Pure arithmetic on
- * an injected clock: no sockets, no timers.
+ * that turn a flood into a close), and small named budgets for everything
+ * a stranger can make the server do that costs it or others something —
+ * joins and knocks (against scanning for rooms by name), password hashes,
+ * wrong passwords (per connection, per address and per room), TURN
+ * credentials, knocks on one door and a denied knocker's wait.
+ *
+ * Budgets of one connection live here; budgets shared by many connections
+ * (an address's, a room's) live in a {@linkcode BudgetStore}: this
+ * process's ({@linkcode LocalBudgets}), or Redis's in a cluster, so that N
+ * instances do not give N times the budget. A shared budget's answer may
+ * be a promise then. Addresses are grouped: IPv6 by /64 ({@linkcode addressGroup}).
+ * Pure arithmetic on an injected clock: no sockets, no timers.
  *
  * @module
  */
@@ -31,8 +40,7 @@ export class TokenBucket {
 
   /** Spends one action if there is one left. */
   take(now: number): boolean {
-    this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#at) * this.#perMs);
-    this.#at = now;
+    this.#refill(now);
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;
     return true;
@@ -43,10 +51,125 @@ export class TokenBucket {
     this.#tokens = Math.min(this.#burst, this.#tokens + 1);
   }
 
+  /** Spends everything: the bucket refills from `now` (a wait imposed). */
+  drain(now: number): void {
+    this.#refill(now);
+    this.#tokens = 0;
+  }
+
   /** Whether the bucket is back to a full burst (nothing to remember). */
   full(now: number): boolean {
     return this.#tokens + (now - this.#at) * this.#perMs >= this.#burst;
   }
+
+  #refill(now: number) {
+    this.#tokens = Math.min(this.#burst, this.#tokens + Math.max(0, now - this.#at) * this.#perMs);
+    this.#at = now;
+  }
+}
+
+/** A budget many connections share: its name (part of the key), burst and refill per ms. */
+export interface Budget {
+  readonly name: string;
+  readonly burst: number;
+  readonly perMs: number;
+}
+
+/** A shared budget's answer: at once here, or once Redis answered in a cluster. */
+export type Verdict<T = boolean> = T | Promise<T>;
+
+/**
+ * Where budgets shared by several connections are counted, by budget and
+ * key (an address group, a room, a browser): in this process, or in Redis
+ * so every instance of a cluster spends from one count.
+ */
+export interface BudgetStore {
+  /** Spends one action of `budget` for `key` if one is left. */
+  take(budget: Budget, key: string, now: number): Verdict;
+  /** Gives back an action {@linkcode BudgetStore.take} spent (it turned out free). */
+  giveBack(budget: Budget, key: string, now: number): void;
+  /** Empties `key`'s budget: it refills from now (a wait imposed, as after a deny). */
+  drain(budget: Budget, key: string, now: number): void;
+  /** Forgets budgets that refilled (they would start full anyway). */
+  sweep(now: number): void;
+}
+
+/** Shared budgets in this process: one bucket per budget and key, made on first use. */
+export class LocalBudgets implements BudgetStore {
+  #buckets = new Map<string, TokenBucket>();
+
+  /** Budgets remembered now (still refilling). */
+  get size(): number {
+    return this.#buckets.size;
+  }
+
+  take(budget: Budget, key: string, now: number): boolean {
+    return this.#bucket(budget, key, now).take(now);
+  }
+
+  giveBack(budget: Budget, key: string): void {
+    this.#buckets.get(`${budget.name} ${key}`)?.giveBack();
+  }
+
+  drain(budget: Budget, key: string, now: number): void {
+    this.#bucket(budget, key, now).drain(now);
+  }
+
+  sweep(now: number): void {
+    for (const [key, bucket] of this.#buckets) if (bucket.full(now)) this.#buckets.delete(key);
+  }
+
+  #bucket(budget: Budget, key: string, now: number): TokenBucket {
+    const id = `${budget.name} ${key}`;
+    let bucket = this.#buckets.get(id);
+    if (bucket === undefined) {
+      bucket = new TokenBucket(budget.burst, budget.perMs, now);
+      this.#buckets.set(id, bucket);
+    }
+    return bucket;
+  }
+}
+
+/**
+ * The key a client address is counted under: an IPv4 address as it is, an
+ * IPv6 address by its /64 (one subscriber's whole prefix: 2^64 addresses
+ * that one person may hold), an IPv4-mapped IPv6 address as its IPv4.
+ */
+export function addressGroup(address: string): string {
+  const bare = address.replace(/^\[|\]$/g, "").replace(/%.*$/, "").toLowerCase();
+  if (!bare.includes(":")) return address;
+  const groups = ipv6Groups(bare);
+  if (groups === undefined) return address;
+  // ::ffff:a.b.c.d is an IPv4 client on a dual-stack socket.
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return [groups[6] >> 8, groups[6] & 255, groups[7] >> 8, groups[7] & 255].join(".");
+  }
+  return `${groups.slice(0, 4).map((g) => g.toString(16)).join(":")}::/64`;
+}
+
+/** The eight 16-bit groups of an IPv6 address; undefined if it is not one. */
+function ipv6Groups(text: string): number[] | undefined {
+  let body = text;
+  const tail: string[] = [];
+  // A trailing dotted quad (::ffff:1.2.3.4) stands for the last two groups.
+  const quad = /(?:^|:)(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(body);
+  if (quad !== null) {
+    const [a, b, c, d] = quad.slice(1).map(Number);
+    if ([a, b, c, d].some((n) => n > 255)) return;
+    tail.push(((a << 8) | b).toString(16), ((c << 8) | d).toString(16));
+    body = body.slice(0, quad.index + (quad[0].startsWith(":") ? 1 : 0));
+    if (body.endsWith(":") && !body.endsWith("::")) body = body.slice(0, -1);
+  }
+  const halves = body.split("::");
+  if (halves.length > 2) return;
+  const split = (part: string) => part === "" ? [] : part.split(":");
+  const head = split(halves[0]);
+  const rest = [...(halves.length === 2 ? split(halves[1]) : []), ...tail];
+  const missing = 8 - head.length - rest.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return;
+  const all = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill("0"), ...rest];
+  if (all.some((g) => !/^[0-9a-f]{1,4}$/.test(g))) return;
+  return all.map((g) => parseInt(g, 16));
 }
 
 /** Limits of a {@linkcode RateLimiter}; every field has a default. */
@@ -73,74 +196,105 @@ export interface RateLimitOptions {
   passwordTriesPerConnection?: number;
   /** The same, for every connection from one client address together. Default 20. */
   passwordTriesPerAddress?: number;
+  /**
+   * The same, for one room, whoever tries (many addresses guessing one
+   * room's password). Past it every newcomer to that room waits. Default 20.
+   */
+  passwordTriesPerRoom?: number;
   /** The window those refill over, ms. Default 600,000 (ten minutes). */
   passwordTryWindowMs?: number;
+  /**
+   * Password hashes (a join with a password, right or wrong, and a
+   * `setPassword`) one connection may cause per minute; ten times that
+   * per address. Default 6.
+   */
+  hashesPerMinute?: number;
+  /** `setPassword`s one connection may make per minute; ten times that per address. Default 3. */
+  setPasswordsPerMinute?: number;
+  /** TURN credentials minted for one address per hour (renewals in a call are free). Default 10. */
+  turnCredentialsPerHour?: number;
+  /** Knocks one address may make on one room per ten minutes. Default 3. */
+  knocksPerRoom?: number;
+  /** How long a denied knocker (person, address or browser) waits to knock that room again, ms. Default 60,000. */
+  deniedWaitMs?: number;
+  /** Where shared budgets are counted. Default: a fresh {@linkcode LocalBudgets}. */
+  budgets?: BudgetStore;
 }
 
 /** What one more frame is: accepted, refused, or the last straw (close the connection). */
 export type FrameVerdict = "accept" | "refuse" | "abusive";
 
+/** Why a password may not be tried now: this person's tries or the room's are spent. */
+export type PasswordTry = "ok" | "mine" | "room";
+
 /** An office behind one NAT still joins: an address gets ten connections' budget. */
 const ADDRESS_FACTOR = 10;
 
-/** Budgets (joins, password tries) shared by the connections of one client address. */
-class AddressBudgets {
-  #byAddress = new Map<string, TokenBucket>();
-  constructor(readonly burst: number, readonly perMs: number) {}
-
-  take(address: string, now: number): boolean {
-    let shared = this.#byAddress.get(address);
-    if (shared === undefined) {
-      shared = new TokenBucket(this.burst, this.perMs, now);
-      this.#byAddress.set(address, shared);
-    }
-    return shared.take(now);
-  }
-
-  giveBack(address: string): void {
-    this.#byAddress.get(address)?.giveBack();
-  }
-
-  get size(): number {
-    return this.#byAddress.size;
-  }
-
-  sweep(now: number): void {
-    for (const [address, budget] of this.#byAddress) {
-      if (budget.full(now)) this.#byAddress.delete(address);
-    }
-  }
-}
-
-/** What every connection of one {@linkcode RateLimiter} shares: its settings and the address budgets. */
+/** What every connection of one {@linkcode RateLimiter} shares: its settings and the store. */
 interface Shared {
   burst: number;
   perMs: number;
   abuseLimit: number;
-  joinBurst: number;
-  joinsPerMs: number;
-  addresses: AddressBudgets;
-  passwordTries: number;
-  passwordTriesPerMs: number;
-  addressPasswordTries: AddressBudgets;
+  store: BudgetStore;
+  joins: Budget;
+  addressJoins: Budget;
+  passwordTries: Budget;
+  addressPasswordTries: Budget;
+  roomPasswordTries: Budget;
+  hashes: Budget;
+  addressHashes: Budget;
+  setPasswords: Budget;
+  addressSetPasswords: Budget;
+  addressTurn: Budget;
+  knocks: Budget;
+  denied: Budget;
 }
 
-/** One connection's allowances: its frames, and its joins (shared with its address). */
+function budget(name: string, burst: number, windowMs: number): Budget {
+  return { name, burst, perMs: burst / windowMs };
+}
+
+/** All of `verdicts`, at once if every one is known now. */
+export function allOf<T>(verdicts: Verdict<T>[]): Verdict<T[]> {
+  return verdicts.some((v) => v instanceof Promise) ? Promise.all(verdicts) : verdicts as T[];
+}
+
+/**
+ * Spends `first`, then (if it was granted) `second`; if `second` refuses,
+ * `undo` gives `first` back. Stays synchronous while both answers are.
+ */
+function both(first: Verdict, second: () => Verdict, undo: () => void): Verdict {
+  const then = (ok: boolean): Verdict => {
+    if (!ok) return false;
+    const next = second();
+    const settle = (granted: boolean) => {
+      if (!granted) undo();
+      return granted;
+    };
+    return typeof next === "boolean" ? settle(next) : next.then(settle);
+  };
+  return typeof first === "boolean" ? then(first) : first.then(then);
+}
+
+/** One connection's allowances: its frames, and its share of the address's and rooms' budgets. */
 export class ConnectionLimits {
   readonly #shared: Shared;
   readonly #address: string;
   readonly #frames: TokenBucket;
-  readonly #joins: TokenBucket;
+  /** This connection's own buckets, made on first use: most connections never need them. */
+  #ownBudgets: LocalBudgets | undefined;
   #strikes = 0;
-  /** Made on the first password: most connections never send one. */
-  #passwordTries: TokenBucket | undefined;
 
   /** Use {@linkcode RateLimiter.connect}: full allowances as of `now`. */
   constructor(address: string, shared: Shared, now: number) {
-    this.#address = address;
+    this.#address = address === "" ? "" : addressGroup(address);
     this.#shared = shared;
     this.#frames = new TokenBucket(shared.burst, shared.perMs, now);
-    this.#joins = new TokenBucket(shared.joinBurst, shared.joinsPerMs, now);
+  }
+
+  /** The address group this connection's shared budgets are counted under ("" for none). */
+  get address(): string {
+    return this.#address;
   }
 
   /** Spends a frame; refused frames count as strikes until the bucket refills. */
@@ -154,63 +308,166 @@ export class ConnectionLimits {
     return this.#strikes >= this.#shared.abuseLimit ? "abusive" : "refuse";
   }
 
-  /** Spends a join from the connection's budget and its address's. */
-  takeJoin(now: number): boolean {
-    if (!this.#joins.take(now)) return false;
-    // No address (tests, a transport without one): the connection's budget only.
-    if (this.#address === "") return true;
-    return this.#shared.addresses.take(this.#address, now);
+  /** Spends a join (or knock, or a resume's rejoin of a room it was not known in). */
+  takeJoin(now: number): Verdict {
+    return this.#pair(this.#shared.joins, this.#shared.addressJoins, now);
   }
 
   /**
-   * Spends a password try from the connection's budget and its address's,
-   * before the (costly) hash is computed; {@linkcode ConnectionLimits.passwordWasRight}
-   * gives it back, so only wrong passwords count.
+   * Spends a password hash — any join with a password, right or wrong,
+   * and any `setPassword` — from the connection's budget and its address's.
    */
-  takePasswordTry(now: number): boolean {
-    // Full when made: as full as it would have been since the connection opened.
-    const { passwordTries, passwordTriesPerMs, addressPasswordTries } = this.#shared;
-    this.#passwordTries ??= new TokenBucket(passwordTries, passwordTriesPerMs, now);
-    if (!this.#passwordTries.take(now)) return false;
-    if (this.#address === "" || addressPasswordTries.take(this.#address, now)) return true;
-    this.#passwordTries.giveBack();
-    return false;
+  takeHash(now: number): Verdict {
+    return this.#pair(this.#shared.hashes, this.#shared.addressHashes, now);
   }
 
-  /** Returns the try a right password took. */
-  passwordWasRight(): void {
-    this.#passwordTries?.giveBack();
-    if (this.#address !== "") this.#shared.addressPasswordTries.giveBack(this.#address);
+  /** Spends a `setPassword` from the connection's budget and its address's. */
+  takeSetPassword(now: number): Verdict {
+    return this.#pair(this.#shared.setPasswords, this.#shared.addressSetPasswords, now);
+  }
+
+  /**
+   * Spends a password try from the connection's, its address's and the
+   * room's budgets before the (costly) hash is computed;
+   * {@linkcode ConnectionLimits.returnPasswordTry} gives them back, so only
+   * wrong passwords count.
+   */
+  takePasswordTry(room: string, now: number): Verdict<PasswordTry> {
+    const { store, passwordTries, addressPasswordTries, roomPasswordTries } = this.#shared;
+    const mine = this.#pair(passwordTries, addressPasswordTries, now);
+    const then = (ok: boolean): Verdict<PasswordTry> => {
+      if (!ok) return "mine";
+      const undo = () => this.#givePairBack(passwordTries, addressPasswordTries, now);
+      const roomOk = store.take(roomPasswordTries, room, now);
+      const settle = (granted: boolean): PasswordTry => {
+        if (granted) return "ok";
+        undo();
+        return "room";
+      };
+      return typeof roomOk === "boolean" ? settle(roomOk) : roomOk.then(settle);
+    };
+    return typeof mine === "boolean" ? then(mine) : mine.then(then);
+  }
+
+  /** Returns the tries a right password took. */
+  returnPasswordTry(room: string, now: number): void {
+    const { store, passwordTries, addressPasswordTries, roomPasswordTries } = this.#shared;
+    this.#givePairBack(passwordTries, addressPasswordTries, now);
+    store.giveBack(roomPasswordTries, room, now);
+  }
+
+  /** Spends one TURN credential from the address's budget (first mints; renewals are free). */
+  takeTurnCredential(now: number): Verdict {
+    if (this.#address === "") return true;
+    return this.#shared.store.take(this.#shared.addressTurn, this.#address, now);
+  }
+
+  /**
+   * Spends a knock on `room`: refused while this person, this address or
+   * `browser` waits after a deny there, or once the address has knocked
+   * there its few times.
+   */
+  takeKnock(
+    room: string,
+    { peerId, browser }: { peerId: string; browser?: string },
+    now: number,
+  ): Verdict {
+    const { store, denied, knocks } = this.#shared;
+    const waits = [`peer ${room} ${peerId}`];
+    if (this.#address !== "") waits.push(`address ${room} ${this.#address}`);
+    if (browser !== undefined) waits.push(`browser ${room} ${browser}`);
+    // A wait is looked at, not spent: take and give back.
+    let verdict: Verdict = true;
+    for (const key of waits) {
+      verdict = both(verdict, () => {
+        const free = store.take(denied, key, now);
+        const back = (ok: boolean) => {
+          if (ok) store.giveBack(denied, key, now);
+          return ok;
+        };
+        return typeof free === "boolean" ? back(free) : free.then(back);
+      }, () => {});
+    }
+    if (this.#address === "") return verdict;
+    return both(verdict, () => store.take(knocks, `${room} ${this.#address}`, now), () => {});
+  }
+
+  /** A host denied this connection's knock on `room`: it, its address and `browser` wait. */
+  denied(room: string, { peerId, browser }: { peerId: string; browser?: string }, now: number) {
+    const { store, denied } = this.#shared;
+    store.drain(denied, `peer ${room} ${peerId}`, now);
+    if (this.#address !== "") store.drain(denied, `address ${room} ${this.#address}`, now);
+    if (browser !== undefined) store.drain(denied, `browser ${room} ${browser}`, now);
+  }
+
+  get #own(): LocalBudgets {
+    return this.#ownBudgets ??= new LocalBudgets();
+  }
+
+  /** Spends from the connection's own `mine` and then its address's `shared`. */
+  #pair(mine: Budget, shared: Budget, now: number): Verdict {
+    const own = this.#own.take(mine, "", now);
+    // No address (tests, a transport without one): the connection's budget only.
+    if (this.#address === "") return own;
+    return both(
+      own,
+      () => this.#shared.store.take(shared, this.#address, now),
+      () => this.#own.giveBack(mine, ""),
+    );
+  }
+
+  #givePairBack(mine: Budget, shared: Budget, now: number) {
+    this.#own.giveBack(mine, "");
+    if (this.#address !== "") this.#shared.store.giveBack(shared, this.#address, now);
   }
 }
 
-/** Hands out each connection's allowances and keeps the per-address ones. */
+/** Hands out each connection's allowances and keeps the shared ones. */
 export class RateLimiter {
   readonly #shared: Shared;
 
   /** A limiter with `options`, each defaulting to {@linkcode DEFAULTS}. */
   constructor(options: RateLimitOptions = {}) {
     const joinBurst = options.joinBurst ?? DEFAULTS.joinBurst;
-    const joinsPerMs = (options.joinsPerMinute ?? DEFAULTS.joinsPerMinute) / 60_000;
+    const joinsPerMinute = options.joinsPerMinute ?? DEFAULTS.joinsPerMinute;
     const windowMs = options.passwordTryWindowMs ?? DEFAULTS.passwordTryWindowSeconds * 1000;
     const passwordTries = options.passwordTriesPerConnection ?? DEFAULTS.passwordTriesPerConnection;
     const perAddress = options.passwordTriesPerAddress ?? DEFAULTS.passwordTriesPerAddress;
+    const perRoom = options.passwordTriesPerRoom ?? DEFAULTS.passwordTriesPerRoom;
+    const hashes = options.hashesPerMinute ?? DEFAULTS.hashesPerMinute;
+    const setPasswords = options.setPasswordsPerMinute ?? DEFAULTS.setPasswordsPerMinute;
+    const turn = options.turnCredentialsPerHour ?? DEFAULTS.turnCredentialsPerHour;
+    const knocks = options.knocksPerRoom ?? DEFAULTS.knocksPerRoom;
+    const deniedWaitMs = options.deniedWaitMs ?? DEFAULTS.deniedWaitSeconds * 1000;
+    const joinsPerMs = joinsPerMinute / 60_000;
     this.#shared = {
       burst: options.rateBurst ?? DEFAULTS.rateBurst,
       perMs: (options.ratePerSecond ?? DEFAULTS.ratePerSecond) / 1000,
       abuseLimit: options.abuseLimit ?? DEFAULTS.abuseLimit,
-      joinBurst,
-      joinsPerMs,
-      addresses: new AddressBudgets(joinBurst * ADDRESS_FACTOR, joinsPerMs * ADDRESS_FACTOR),
-      passwordTries,
-      passwordTriesPerMs: passwordTries / windowMs,
-      addressPasswordTries: new AddressBudgets(perAddress, perAddress / windowMs),
+      store: options.budgets ?? new LocalBudgets(),
+      joins: { name: "joins", burst: joinBurst, perMs: joinsPerMs },
+      addressJoins: {
+        name: "address-joins",
+        burst: joinBurst * ADDRESS_FACTOR,
+        perMs: joinsPerMs * ADDRESS_FACTOR,
+      },
+      passwordTries: budget("password-tries", passwordTries, windowMs),
+      addressPasswordTries: budget("address-password-tries", perAddress, windowMs),
+      roomPasswordTries: budget("room-password-tries", perRoom, windowMs),
+      hashes: budget("hashes", hashes, 60_000),
+      addressHashes: budget("address-hashes", hashes * ADDRESS_FACTOR, 60_000),
+      setPasswords: budget("set-passwords", setPasswords, 60_000),
+      addressSetPasswords: budget("address-set-passwords", setPasswords * ADDRESS_FACTOR, 60_000),
+      addressTurn: budget("address-turn", turn, 3_600_000),
+      knocks: budget("knocks", knocks, 600_000),
+      denied: budget("denied", 1, deniedWaitMs),
     };
   }
 
-  /** Addresses with a join budget still refilling (for tests and metrics). */
+  /** Shared budgets still refilling in this process (for tests and metrics). */
   get addressCount(): number {
-    return this.#shared.addresses.size;
+    const store = this.#shared.store;
+    return store instanceof LocalBudgets ? store.size : 0;
   }
 
   /** Full allowances for a new connection from `address` ("" for none). */
@@ -218,9 +475,8 @@ export class RateLimiter {
     return new ConnectionLimits(address, this.#shared, now);
   }
 
-  /** Forgets address budgets that refilled: they would start full anyway. */
+  /** Forgets shared budgets that refilled: they would start full anyway. */
   sweep(now: number): void {
-    this.#shared.addresses.sweep(now);
-    this.#shared.addressPasswordTries.sweep(now);
+    this.#shared.store.sweep(now);
   }
 }

@@ -3,8 +3,9 @@
  * draft-uberti-behave-turn-rest-00; coturn's `use-auth-secret`): the
  * username is `<unix expiry>:<random opaque id>` and the credential is
  * `base64(HMAC-SHA1(secret, username))`, which coturn recomputes from its
- * `static-auth-secret`. A leaked credential works only until its expiry,
- * and nobody can use the relay without a session that is in a room.
+ * `static-auth-secret`. A leaked credential works only until its expiry.
+ * The hub mints one only for a member with someone to relay to (another
+ * member of its room), within its address's budget.
  *
  * @module
  */
@@ -68,6 +69,16 @@ export class IceIssuer {
   /** The servers anyone may see before joining: no credentials among them. */
   get public(): IceServer[] {
     return this.#servers.filter((s) => !hasCredentials(s));
+  }
+
+  /** The configured servers (`ICE_SERVERS`), as members get them without a minted credential. */
+  get servers(): IceServer[] {
+    return this.#servers;
+  }
+
+  /** Whether credentials are minted (TURN settings are configured). */
+  get minting(): boolean {
+    return this.#turn !== undefined;
   }
 
   /** Lifetime of a minted credential, ms (`Infinity` without TURN). */

@@ -69,7 +69,11 @@ Deno.test("parseConfig reads the TURN settings and stops on each misconfiguratio
   const defaults = parseConfig([], {});
   assert.equal(defaults.turn, undefined);
   assert.equal(defaults.iceTransportPolicy, "all");
-  assert.equal(parseConfig([], { TURN_SECRET: "s", TURN_URLS: "turn:a" }).turn?.ttlSeconds, 86400);
+  assert.equal(
+    parseConfig([], { TURN_SECRET: "s", TURN_URLS: "turn:a" }).turn?.ttlSeconds,
+    3600,
+    "an hour by default: renewal makes it invisible in a call",
+  );
 
   const refused: [Record<string, string>, RegExp][] = [
     [{ TURN_URLS: "turn:a.example" }, /TURN_URLS.*TURN_SECRET/],
@@ -84,7 +88,12 @@ Deno.test("parseConfig reads the TURN settings and stops on each misconfiguratio
   }
 });
 
-Deno.test("Hub gives TURN credentials only to members: never in welcome, in joined, not to a knocker", () => {
+/** The TURN entries (minted credentials) among `servers`. */
+function minted(servers: { username?: string }[] | undefined) {
+  return (servers ?? []).filter((s) => s.username !== undefined);
+}
+
+Deno.test("Hub gives TURN credentials only to members with someone to relay to", () => {
   const { connect, member } = resumableHubFixture({
     iceServers: [STUN],
     turn: TURN,
@@ -93,11 +102,30 @@ Deno.test("Hub gives TURN credentials only to members: never in welcome, in join
   const ann = connect();
   assert.deepEqual(ann.welcome.ice_servers, [STUN]);
   join(ann.session, "room", { name: "Ann" });
-  const joined = ann.conn.frames("joined")[0].data;
-  assert.equal(joined.ice_transport_policy, "relay");
+  const alone = ann.conn.take().find((f) => f.event === "joined")!.data;
+  assert.equal(alone.ice_transport_policy, "relay");
+  assert.deepEqual(alone.ice_servers, [STUN], "alone in a room: nobody to relay to, no credential");
+
+  // A second member: both may now need the relay.
+  const bob = member();
+  const joined = bob.conn.frames("joined")[0].data;
   assert.equal(joined.ice_servers.length, 2);
   assert.deepEqual(joined.ice_servers[0], STUN);
   assert.match(joined.ice_servers[1].username, /^\d+:[0-9a-f]{32}$/);
+  const annIce = ann.conn.frames("iceServers");
+  assert.equal(annIce.length, 1, "the one already inside gets hers now");
+  assert.equal(minted(annIce[0].data.ice_servers).length, 1);
+  assert.equal(annIce[0].data.ice_transport_policy, "relay");
+  assert.deepEqual(
+    ann.conn.frames().map((f) => f.event),
+    ["addPeer", "iceServers"],
+    "after the addPeer, before any offer",
+  );
+  // A third: only the newcomer is minted one; the others keep theirs.
+  const cid = member();
+  assert.equal(minted(cid.conn.frames("joined")[0].data.ice_servers).length, 1);
+  assert.equal(ann.conn.frames("iceServers").length, 1);
+  assert.equal(bob.conn.frames("iceServers").length, 0);
 
   // A locked room: the knocker is told to wait and gets no credential.
   ann.session.receive(frame("lock", { channel: "room", locked: true }));
@@ -106,16 +134,53 @@ Deno.test("Hub gives TURN credentials only to members: never in welcome, in join
   const seen = JSON.stringify(kim.conn.frames());
   assert.match(seen, /knocking/);
   assert.doesNotMatch(seen, /username|credential/);
-  // Positive control: a member in another room does get one.
-  const bob = member("other");
-  assert.match(JSON.stringify(bob.conn.frames("joined")), /credential/);
+  // Nor does anyone joining an unused room name (a stranger after a relay).
+  const stranger = member("unused-name");
+  assert.doesNotMatch(JSON.stringify(stranger.conn.frames()), /username|credential/);
+});
+
+Deno.test("Hub mints at most turnCredentialsPerHour TURN credentials per address", () => {
+  const { hub, clock, connect } = resumableHubFixture({
+    iceServers: [],
+    turn: TURN,
+    turnCredentialsPerHour: 4,
+  });
+  // One address holds pairs in rooms of its own: 6 pairs, 12 members.
+  const credentials = [];
+  for (let i = 0; i < 6; i++) {
+    const a = connect("198.51.100.7");
+    const b = connect("198.51.100.7");
+    join(a.session, `r${i}`);
+    join(b.session, `r${i}`);
+    credentials.push(...a.conn.frames("iceServers").map((f) => f.data.ice_servers));
+    credentials.push(...b.conn.frames("joined").map((f) => f.data.ice_servers));
+  }
+  assert.equal(credentials.flatMap(minted).length, 4, "four credentials, then none");
+  // Another address is not held back by it (positive control).
+  const c = connect("192.0.2.1");
+  const d = connect("192.0.2.1");
+  join(c.session, "mine");
+  join(d.session, "mine");
+  assert.equal(minted(d.conn.frames("joined")[0].data.ice_servers).length, 1);
+  // An hour later the address has its budget again.
+  clock.ms += 3_600_000;
+  hub.tick();
+  const e = connect("198.51.100.7");
+  const f = connect("198.51.100.7");
+  join(e.session, "later");
+  join(f.session, "later");
+  assert.equal(minted(f.conn.frames("joined")[0].data.ice_servers).length, 1);
 });
 
 Deno.test("Hub renews a member's TURN credential before it expires and re-mints it on resume", () => {
-  const { hub, clock, connect, resume } = resumableHubFixture({ iceServers: [], turn: TURN });
+  const { hub, clock, connect, resume, member } = resumableHubFixture({
+    iceServers: [],
+    turn: TURN,
+  });
   const ann = connect();
   join(ann.session, "room", { name: "Ann" });
-  const first = ann.conn.frames("joined")[0].data.ice_servers[0];
+  const bob = member();
+  const first = ann.conn.frames("iceServers")[0].data.ice_servers[0];
   ann.conn.take();
   // 600 s credentials are renewed in their last fifth (from 480 s on), not before.
   clock.ms = START_MS + 479_000;
@@ -138,15 +203,23 @@ Deno.test("Hub renews a member's TURN credential before it expires and re-mints 
   const fresh = back.conn.frames("iceServers");
   assert.equal(fresh.length, 1);
   assert.notEqual(fresh[0].data.ice_servers[0].username, next.username);
+
+  // Alone again (Bob left): no renewal, nobody to relay to.
+  bob.session.close();
+  back.conn.take();
+  clock.ms = START_MS + 2_000_000;
+  hub.tick();
+  assert.deepEqual(back.conn.frames("iceServers"), []);
 });
 
 Deno.test("Hub never writes a TURN credential to its log", () => {
   const lines: string[] = [];
   const logger = createLogger({ level: "debug", write: (line) => lines.push(line) });
-  const { connect } = resumableHubFixture({ iceServers: [], turn: TURN, logger });
+  const { connect, member } = resumableHubFixture({ iceServers: [], turn: TURN, logger });
   const ann = connect();
   join(ann.session, "room", { name: "Ann" });
-  const { username, credential } = ann.conn.frames("joined")[0].data.ice_servers[0];
+  member();
+  const { username, credential } = ann.conn.frames("iceServers")[0].data.ice_servers[0];
   assert.ok(lines.length > 0, "the hub did log (debug)");
   for (const line of lines) {
     assert.ok(!line.includes(credential) && !line.includes(username), line);
