@@ -57,8 +57,14 @@ export async function startServer(
     ? undefined
     // Loaded only for a cluster: a single instance never loads ioredis.
     : new (await import("./lib/redis_bus.ts")).RedisBus({ url: config.redisUrl, logger });
+  // Per-address budgets are counted in Redis too: one count across instances.
+  const budgets = config.redisUrl === undefined
+    ? undefined
+    : new (await import("./lib/redis_budgets.ts")).RedisBudgets({ url: config.redisUrl, logger });
+  await budgets?.start();
   const hub = new Hub({
     bus: bus && ((handlers) => bus.attach(handlers)),
+    budgets,
     tokens: new TokenSigner(secret),
     retired: bus ? [] : await loadRetired(config.dataDir, Date.now()),
     rooms: bus ? [] : await loadRooms(config.dataDir),
@@ -140,6 +146,7 @@ export async function startServer(
       clearInterval(ticker);
       // Peers here resume on other instances, which then stop waiting for this one.
       bus?.close();
+      budgets?.close();
       hub.shutdown();
       await saveIfChanged();
       await server.shutdown();

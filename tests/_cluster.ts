@@ -44,8 +44,8 @@ export interface Person {
 export interface Instance {
   hub: Hub;
   bus: RedisBus;
-  /** A new connection here, `welcome` read. */
-  connect(): Person;
+  /** A new connection here (from `address`, if given), `welcome` read. */
+  connect(address?: string): Person;
   /** Stops this instance's heartbeats and reading, as if its process died. */
   die(): void;
 }
@@ -86,9 +86,9 @@ export async function startInstance(
   return {
     hub,
     bus,
-    connect() {
+    connect(address?: string) {
       const conn = new FakeConnection();
-      const session = hub.connect(conn);
+      const session = hub.connect(conn, { address });
       const [welcome] = conn.frames("welcome");
       return {
         conn,

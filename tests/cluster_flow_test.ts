@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { eventually, FAST, type Instance, joined, type Person, startInstance } from "./_cluster.ts";
 import { CANDIDATE, OFFER } from "./_helpers.ts";
+import { RedisBudgets } from "../lib/redis_budgets.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
 
 /** Ann on `x` and Bob on `y`, both joined to "room". */
@@ -338,4 +339,42 @@ Deno.test("Cluster: a stalled Redis makes instances degraded; once it answers, n
     await new Promise((resolve) => setTimeout(resolve, FAST.heartbeatMs * 10));
     assert.equal(ann.got("peerAway").length + bob.got("peerAway").length, 0);
   });
+});
+
+Deno.test("Cluster counts one address's joins across instances once (in Redis)", async () => {
+  const redis = await startRedis();
+  const opened: { close(): void }[] = [];
+  try {
+    /** Joins of 8 connections from one address on each of `x` and `y`. */
+    const joinsFrom = async (x: Instance, y: Instance, address: string) => {
+      const people = [...Array(8)].flatMap(() => [x.connect(address), y.connect(address)]);
+      people.forEach((p, i) =>
+        p.send("join", { channel: `r-${crypto.randomUUID()}-${i}`, userdata: {} })
+      );
+      await eventually(
+        () => people.every((p) => p.got("joined").length + p.got("error").length > 0),
+        "every join answered",
+      );
+      return people.filter((p) => p.got("joined").length > 0).length;
+    };
+    const limits = { joinBurst: 1, joinsPerMinute: 1 };
+    // Positive control: counted in each instance, two instances give the address twice ten.
+    const apart = [await startInstance(redis.url, limits), await startInstance(redis.url, limits)];
+    opened.push(...apart);
+    assert.equal(await joinsFrom(apart[0], apart[1], "198.51.100.7"), 16);
+    // Counted in Redis: ten, whichever instance the connections reach.
+    const shared = [];
+    for (let i = 0; i < 2; i++) {
+      const budgets = new RedisBudgets({ url: redis.url });
+      await budgets.start();
+      opened.push(budgets);
+      shared.push(await startInstance(redis.url, { ...limits, budgets }));
+    }
+    opened.push(...shared);
+    assert.equal(await joinsFrom(shared[0], shared[1], "203.0.113.9"), 10);
+    assert.equal(await joinsFrom(shared[0], shared[1], "2001:db8:7:7::1"), 10, "another address");
+  } finally {
+    for (const o of opened) o.close();
+    await redis.kill();
+  }
 });

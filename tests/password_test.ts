@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { hashPassword, parsePasswordRecord, verifyPassword } from "../lib/password.ts";
+import { hashPassword, HashQueue, parsePasswordRecord, verifyPassword } from "../lib/password.ts";
 
 Deno.test("hashPassword salts each hash and verifyPassword accepts only the password", async () => {
   const one = await hashPassword("open sesame");
@@ -27,4 +27,28 @@ Deno.test("parsePasswordRecord rebuilds a saved record and refuses anything else
   for (const bad of [null, "x", { ...record, iterations: 0 }, { ...record, salt: 5 }]) {
     assert.equal(parsePasswordRecord(bad), undefined, JSON.stringify(bad));
   }
+});
+
+Deno.test("HashQueue runs `concurrency` hashes at once, queues a few and refuses the rest", async () => {
+  const queue = new HashQueue({ concurrency: 1, maxQueued: 3, iterations: 1000 });
+  const calls = Array.from({ length: 20 }, (_, i) => queue.hash(`pw${i}`));
+  const taken = calls.filter((c) => c !== undefined);
+  assert.equal(taken.length, 4, "one running and three waiting");
+  assert.equal(queue.pending, 4);
+  const records = await Promise.all(taken);
+  assert.equal(queue.pending, 0, "every slot came back");
+  assert.deepEqual(records.map((r) => r.iterations), [1000, 1000, 1000, 1000]);
+  // Positive control: once the queue drained, it takes work again, verifies included.
+  const check = queue.verify("pw0", records[0]);
+  assert.ok(check !== undefined);
+  assert.equal(await check, true);
+  assert.equal(await queue.verify("wrong", records[0]), false);
+});
+
+Deno.test("HashQueue hands slots on in the order the hashes came", async () => {
+  const queue = new HashQueue({ concurrency: 1, maxQueued: 10, iterations: 2000 });
+  const order: number[] = [];
+  const work = Array.from({ length: 6 }, (_, i) => queue.hash(`pw${i}`)!.then(() => order.push(i)));
+  await Promise.all(work);
+  assert.deepEqual(order, [0, 1, 2, 3, 4, 5]);
 });

@@ -1,0 +1,333 @@
+/**
+ * Strangers, second round (issue 22), through the hub with fakes: what one
+ * stranger — or forty addresses — can make the server do with passwords,
+ * resumes, knocks and removal, and what honest people still get.
+ * `adversarial_test.ts` runs the password attacks against a real server.
+ */
+
+import assert from "node:assert/strict";
+import type { HubOptions } from "../lib/hub.ts";
+import type { PasswordHashing, PasswordRecord } from "../lib/password.ts";
+import { frame, join, type Member, resumableHubFixture } from "./_helpers.ts";
+import { until } from "./_wait.ts";
+
+function send(m: Member, event: string, data: unknown) {
+  m.session.receive(frame(event, data));
+}
+
+/** The error codes `m` was sent, with the refused event. */
+function errors(m: Member): [string, string | undefined][] {
+  return m.conn.frames("error").map((f) => [f.data.code, f.data.event]);
+}
+
+/**
+ * Hashing the test holds in its hand: a hash is "computed" when the test
+ * says so, and the queue refuses past `capacity`, as {@linkcode HashQueue} does.
+ */
+class HeldHashing implements PasswordHashing {
+  readonly waiting: (() => void)[] = [];
+  started = 0;
+  constructor(readonly capacity: number) {}
+
+  hash(password: string): Promise<PasswordRecord> | undefined {
+    return this.#hold(() => ({ salt: `salt-${this.started}`, hash: password, iterations: 1 }));
+  }
+
+  verify(password: string, record: PasswordRecord): Promise<boolean> | undefined {
+    return this.#hold(() => password === record.hash);
+  }
+
+  /** Finishes every hash started so far. */
+  finishAll(): void {
+    for (const done of this.waiting.splice(0)) done();
+  }
+
+  #hold<T>(result: () => T): Promise<T> | undefined {
+    if (this.waiting.length >= this.capacity) return;
+    this.started++;
+    const value = result();
+    return new Promise((resolve) => this.waiting.push(() => resolve(value)));
+  }
+}
+
+/** A hub with held hashing; `hosts` rooms each with its host, password set. */
+function setup(options: HubOptions = {}) {
+  const hashing = new HeldHashing(4);
+  const fixture = resumableHubFixture({ passwords: hashing, ...options });
+  return { ...fixture, hashing };
+}
+
+Deno.test("Hub refuses password hashes past the queue with rate_limited, and others go on", async () => {
+  const { connect, member, hashing } = setup();
+  // Forty strangers host rooms of their own and each sets a password.
+  const hosts = Array.from({ length: 40 }, (_, i) => {
+    const m = connect(`10.0.${i}.1`);
+    join(m.session, `own-${i}`);
+    return m;
+  });
+  for (const h of hosts) {
+    send(h, "setPassword", { channel: h.conn.frames("joined")[0].data.channel, password: "x" });
+  }
+  assert.equal(hashing.waiting.length, 4, "only the queue's four are hashing");
+  const refused = hosts.filter((h) => errors(h).some(([code]) => code === "rate_limited"));
+  assert.equal(refused.length, 36);
+  assert.match(
+    refused[0].conn.frames("error")[0].data.message,
+    /busy checking passwords; try again in a moment/,
+  );
+  // Somebody else's join costs no hash and goes through meanwhile.
+  const other = member("elsewhere");
+  assert.equal(other.conn.frames("joined").length, 1);
+  hashing.finishAll();
+  await until(() => hosts[0].conn.frames("roomState").length > 0, "the first password set");
+  assert.equal(hosts[0].conn.frames("roomState")[0].data.password, true);
+});
+
+Deno.test("Hub gives setPassword its own budget per connection", async () => {
+  const { member, hashing } = setup({ setPasswordsPerMinute: 2 });
+  const a = member();
+  for (let i = 0; i < 4; i++) {
+    send(a, "setPassword", { channel: "room", password: `pw${i}` });
+    hashing.finishAll();
+    await until(() => a.conn.frames("roomState").length + errors(a).length > i, `answer ${i}`);
+  }
+  assert.deepEqual(errors(a), [["rate_limited", "setPassword"], ["rate_limited", "setPassword"]]);
+  assert.match(a.conn.frames("error")[0].data.message, /changed too often/);
+  assert.equal(hashing.started, 2, "refused ones never hash");
+});
+
+Deno.test("Hub counts right-password joins against a connection's hash budget", async () => {
+  const { member, connect, hashing } = setup({ hashesPerMinute: 3 });
+  const a = member();
+  send(a, "setPassword", { channel: "room", password: "right" });
+  hashing.finishAll();
+  await until(() => a.conn.frames("roomState").length > 0, "the password set");
+  // The same connection joins and parts with the right password again and again.
+  const g = connect();
+  for (let i = 0; i < 5; i++) {
+    const [joins, refusals] = [g.conn.frames("joined").length, errors(g).length];
+    send(g, "join", { channel: "room", userdata: {}, password: "right" });
+    hashing.finishAll();
+    await until(
+      () => g.conn.frames("joined").length > joins || errors(g).length > refusals,
+      `join ${i} answered`,
+    );
+    if (g.conn.frames("joined").length > joins) send(g, "part", { channel: "room" });
+  }
+  assert.equal(g.conn.frames("joined").length, 3, "three hashes a minute");
+  assert.deepEqual(errors(g), [["rate_limited", "join"], ["rate_limited", "join"]]);
+  assert.match(g.conn.frames("error")[0].data.message, /too many passwords checked/);
+});
+
+Deno.test("Hub shuts a room to newcomers after its wrong-password budget and tells its hosts once", async () => {
+  const { connect, member, hashing } = setup({ passwordTriesPerRoom: 10 });
+  const host = member();
+  const guest = member();
+  send(host, "setPassword", { channel: "room", password: "right" });
+  hashing.finishAll();
+  await until(() => guest.conn.frames("roomState").length > 0, "the password set");
+  for (const m of [host, guest]) m.conn.take();
+  // Forty addresses guess, two tries each.
+  const guessers = Array.from({ length: 40 }, (_, i) => connect(`10.1.${i}.1`));
+  for (const [i, g] of guessers.entries()) {
+    for (let t = 0; t < 2; t++) {
+      send(g, "join", { channel: "room", userdata: {}, password: `guess-${i}-${t}` });
+      hashing.finishAll();
+      await until(() => errors(g).length > t, `guess ${i}/${t} answered`);
+    }
+  }
+  const codes = guessers.flatMap(errors).map(([code]) => code);
+  assert.equal(codes.filter((c) => c === "wrong_password").length, 10, "the room's ten tries");
+  assert.equal(codes.filter((c) => c === "rate_limited").length, 70);
+  assert.equal(hashing.started, 1 + 10, "refused guesses cost no hash");
+  const refusal = guessers[39].conn.frames("error").at(-1)!.data.message;
+  assert.match(refusal, /many wrong passwords were tried for this room/);
+  // The host hears it, once; the guest (no host) does not.
+  assert.deepEqual(host.conn.frames("roomAlert"), [{
+    event: "roomAlert",
+    data: { channel: "room", alert: "wrong_passwords" },
+  }]);
+  assert.deepEqual(guest.conn.frames("roomAlert"), []);
+  // A newcomer with the right password waits too…
+  const late = connect("192.0.2.9");
+  send(late, "join", { channel: "room", userdata: {}, password: "right" });
+  assert.deepEqual(errors(late), [["rate_limited", "join"]]);
+  // …but may knock, and a host may let them in.
+  send(late, "knock", { channel: "room", userdata: { name: "Late" } });
+  assert.equal(late.conn.frames("knocking").length, 1);
+  send(host, "admit", { channel: "room", peer_id: late.id });
+  assert.equal(late.conn.frames("joined").length, 1);
+  // Positive control: another room's password is still checked.
+  const other = member("other");
+  send(other, "setPassword", { channel: "other", password: "pw" });
+  hashing.finishAll();
+  await until(() => other.conn.frames("roomState").length > 0, "the other password set");
+  const friend = connect("192.0.2.10");
+  send(friend, "join", { channel: "other", userdata: {}, password: "pw" });
+  hashing.finishAll();
+  await until(() => friend.conn.frames("joined").length > 0, "the friend's right password");
+});
+
+Deno.test("Hub counts an IPv6 /64 as one address for wrong passwords", async () => {
+  const { connect, member, hashing } = setup({ passwordTriesPerRoom: 1000 });
+  const host = member();
+  send(host, "setPassword", { channel: "room", password: "right" });
+  hashing.finishAll();
+  await until(() => host.conn.frames("roomState").length > 0, "the password set");
+  let wrong = 0;
+  for (let i = 1; i <= 30; i++) {
+    const g = connect(`2001:db8:5:6::${i.toString(16)}`);
+    send(g, "join", { channel: "room", userdata: {}, password: "guess" });
+    hashing.finishAll();
+    await until(() => errors(g).length > 0, `guess ${i} answered`);
+    if (errors(g)[0][0] === "wrong_password") wrong++;
+  }
+  assert.equal(wrong, 20, "the address budget of 20, for the whole /64");
+  const elsewhere = connect("2001:db8:5:7::1");
+  send(elsewhere, "join", { channel: "room", userdata: {}, password: "guess" });
+  hashing.finishAll();
+  await until(() => errors(elsewhere).length > 0, "the other /64 answered");
+  assert.deepEqual(errors(elsewhere), [["wrong_password", "join"]], "another /64 has its own");
+});
+
+/** A new connection from `address` whose first frame resumes `token` into `channels`. */
+function resumeFrom(
+  connect: (address?: string) => Member,
+  address: string,
+  token: string,
+  channels: string[],
+): Member {
+  const m = connect(address);
+  send(m, "resume", { token, channels: channels.map((channel) => ({ channel, userdata: {} })) });
+  return m;
+}
+
+/** The resume token `m` holds last (its `welcome`'s, or the newest `session`). */
+function tokenOf(m: Member): string {
+  return m.conn.frames("session").at(-1)?.data.resume_token ?? m.token;
+}
+
+Deno.test("Hub makes a resume's unknown rooms spend the join budget: a chain of resumes cannot scan", () => {
+  const { connect, member } = setup({ joinBurst: 1, joinsPerMinute: 1 });
+  const inside = member("occupied");
+  inside.conn.take();
+  // Positive control: with budget left, a resume into an open room is a newcomer's join.
+  const x = connect("192.0.2.1");
+  const control = resumeFrom(connect, "192.0.2.1", x.token, ["occupied"]);
+  assert.deepEqual(control.conn.frames("resumed")[0].data.channels, ["occupied"]);
+  assert.deepEqual(inside.conn.take().map((f) => f.data.peer_id), [x.id], "met as a newcomer");
+  // The scanner's address spends its joins (ten connections' worth)…
+  const probes = Array.from({ length: 11 }, (_, i) => {
+    const c = connect("198.51.100.7");
+    send(c, "join", { channel: `probe-${i}`, userdata: {} });
+    return c;
+  });
+  assert.deepEqual(errors(probes[10]), [["rate_limited", "join"]]);
+  // …then chains resumes, each listing names, the occupied one among them.
+  let token = tokenOf(probes[10]);
+  let tested = 0;
+  for (let i = 0; i < 10; i++) {
+    const next = resumeFrom(connect, "198.51.100.7", token, [`guess-${i}`, "occupied"]);
+    tested += next.conn.frames("resumed")[0]?.data.channels.length ?? 0;
+    assert.deepEqual(errors(next), [["rate_limited", "resume"], ["rate_limited", "resume"]]);
+    token = tokenOf(next);
+  }
+  assert.equal(tested, 0, "no room name tested past the budget");
+  assert.deepEqual(inside.conn.frames("addPeer"), [], "the member never met the scanner");
+});
+
+Deno.test("Hub rejoins a resume's known rooms past a spent join budget, and no others", () => {
+  const { connect, member } = setup({ joinBurst: 1, joinsPerMinute: 1 });
+  const a = connect("198.51.100.7");
+  join(a.session, "room");
+  const b = member();
+  member("open-elsewhere");
+  // The address spends the rest of its join budget.
+  for (let i = 0; i < 12; i++) {
+    send(connect("198.51.100.7"), "join", { channel: `elsewhere-${i}`, userdata: {} });
+  }
+  a.session.close({ deliberate: false });
+  b.conn.take();
+  const back = resumeFrom(connect, "198.51.100.7", a.token, ["room", "open-elsewhere"]);
+  // Its own room comes back (known); the other is a newcomer's join, refused by the budget.
+  assert.deepEqual(back.conn.frames("resumed")[0].data.channels, ["room"]);
+  assert.deepEqual(errors(back), [["rate_limited", "resume"]]);
+  assert.deepEqual(b.conn.take().map((f) => f.event), ["peerBack"]);
+});
+
+Deno.test("Hub applies the lock, password and removal to a resume's unknown rooms", async () => {
+  const { member, connect, resume, hashing } = setup();
+  const host = member("locked");
+  send(host, "lock", { channel: "locked", locked: true });
+  const pwHost = member("secret");
+  send(pwHost, "setPassword", { channel: "secret", password: "pw" });
+  hashing.finishAll();
+  await until(() => pwHost.conn.frames("roomState").length > 0, "the password set");
+  const removedHost = member("removal");
+  const victim = connect();
+  send(victim, "join", { channel: "removal", userdata: {}, browser: "browser-1" });
+  send(removedHost, "remove", { channel: "removal", peer_id: victim.id });
+  for (const m of [host, pwHost, removedHost]) m.conn.take();
+  const stranger = connect();
+  const tab = resume(stranger.token, [
+    { channel: "locked", userdata: {} },
+    { channel: "secret", userdata: {} },
+  ]);
+  assert.deepEqual(errors(tab), [["room_locked", "join"], ["password_required", "join"]]);
+  const other = connect();
+  const returning = connect();
+  returning.session.receive(
+    frame("resume", {
+      token: other.token,
+      channels: [{ channel: "removal", userdata: {} }],
+      browser: "browser-1",
+    }),
+  );
+  assert.deepEqual(errors(returning), [["room_locked", "join"]], "a removed browser knocks");
+  for (const m of [host, pwHost, removedHost]) {
+    assert.deepEqual(m.conn.frames("addPeer"), [], "no member met the intruder");
+  }
+});
+
+Deno.test("Hub caps one address's knocks on a room and makes a denied knocker wait", () => {
+  const { connect, member, clock } = setup({ knocksPerRoom: 3, deniedWaitMs: 60_000 });
+  const host = member();
+  send(host, "lock", { channel: "room", locked: true });
+  const knockers = Array.from({ length: 5 }, () => connect("198.51.100.7"));
+  for (const k of knockers) send(k, "knock", { channel: "room", userdata: { name: "K" } });
+  assert.equal(knockers.filter((k) => k.conn.frames("knocking").length === 1).length, 3);
+  assert.equal(host.conn.frames("knocks").at(-1)!.data.knocks.length, 3);
+  // The real guest, from another address, still gets in line.
+  const guest = connect("192.0.2.1");
+  send(guest, "knock", { channel: "room", userdata: { name: "Guest" }, browser: "guest-b" });
+  assert.equal(guest.conn.frames("knocking").length, 1);
+  // Denied: knocking again at once is refused; for the browser from elsewhere too.
+  send(host, "deny", { channel: "room", peer_id: guest.id });
+  assert.equal(guest.conn.frames("denied").length, 1);
+  send(guest, "knock", { channel: "room", userdata: { name: "Guest" }, browser: "guest-b" });
+  assert.deepEqual(errors(guest), [["rate_limited", "knock"]]);
+  const sameBrowser = connect("203.0.113.5");
+  send(sameBrowser, "knock", { channel: "room", userdata: {}, browser: "guest-b" });
+  assert.deepEqual(errors(sameBrowser), [["rate_limited", "knock"]]);
+  // A minute later they may ask again.
+  clock.ms += 60_000;
+  send(guest, "knock", { channel: "room", userdata: { name: "Guest" }, browser: "guest-b" });
+  assert.equal(guest.conn.frames("knocking").length, 2);
+});
+
+Deno.test("Hub removes every identity of the removed person's browser from the room", () => {
+  const { member, connect } = setup();
+  const host = member();
+  const tab1 = connect();
+  const tab2 = connect();
+  const bystander = connect();
+  send(tab1, "join", { channel: "room", userdata: {}, browser: "their-browser" });
+  send(tab2, "join", { channel: "room", userdata: {}, browser: "their-browser" });
+  send(bystander, "join", { channel: "room", userdata: {}, browser: "someone-else" });
+  send(host, "remove", { channel: "room", peer_id: tab1.id });
+  assert.equal(tab1.conn.closedWith?.code, 4003);
+  assert.equal(tab2.conn.closedWith?.code, 4003, "the second tab goes too");
+  assert.equal(bystander.conn.closedWith, undefined, "nobody else");
+  const removed = bystander.conn.frames("removePeer").map((f) => f.data.peer_id).sort();
+  assert.deepEqual(removed, [tab1.id, tab2.id].sort());
+});
