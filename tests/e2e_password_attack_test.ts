@@ -35,7 +35,11 @@ function send(socket: WebSocket, event: string, data: unknown) {
 }
 
 /** Resolves with the first frame of one of `events` (or rejects when the socket closes). */
-function next(socket: WebSocket, events: string[]): Promise<{ event: string; data: any }> {
+function next(
+  socket: WebSocket,
+  events: string[],
+  // deno-lint-ignore no-explicit-any
+): Promise<{ event: string; data: any }> {
   return new Promise((resolve, reject) => {
     const onMessage = (message: MessageEvent) => {
       const frame = JSON.parse(String(message.data));
