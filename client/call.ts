@@ -124,6 +124,7 @@ export class CallController {
       onGiveUp: (reason) => this.#onGiveUp(reason),
       // Only a member rejoins on resume; someone at the door knocks again.
       channels: () => store.phase.value === "in-call" ? [this.#joinRequest(room)] : [],
+      browser: this.#deps.browserId,
       timers: this.#timers,
       isOnline: this.#deps.isOnline,
       random: this.#deps.random,
@@ -299,6 +300,10 @@ export class CallController {
       case "muted":
         if (store.micOn.value) void this.media.toggleMic();
         store.notice.value = NOTICE_TEXT.hostMuted;
+        return;
+      case "roomAlert":
+        // Only hosts are sent it: someone may be guessing the room's password.
+        if (message.data.channel === room) store.notice.value = NOTICE_TEXT.wrongPasswords;
         return;
       case "error":
         if (

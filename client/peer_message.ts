@@ -6,6 +6,8 @@
  * @module
  */
 
+import { stripUnprintable } from "../lib/protocol.ts";
+
 /** Longest chat message, in characters. */
 export const MAX_CHAT_LENGTH = 2000;
 
@@ -39,7 +41,9 @@ export function parsePeerMessage(data: unknown): PeerMessage | undefined {
   if (typeof value !== "object" || value === null) return;
   const record = value as Record<string, unknown>;
   if (record.type === "chat" && typeof record.text === "string") {
-    const text = record.text.trim().slice(0, MAX_CHAT_LENGTH);
+    // Bidi overrides and invisible characters would let a line spoof the UI, as in names.
+    const text = stripUnprintable(record.text, { keepNewlines: true }).trim()
+      .slice(0, MAX_CHAT_LENGTH);
     return text === "" ? undefined : { type: "chat", text };
   }
   if (

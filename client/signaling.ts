@@ -36,6 +36,8 @@ export interface SignalingClientOptions {
   onGiveUp?(reason: GiveUpReason): void;
   /** The channels to rejoin when resuming (with their userdata). */
   channels(): ResumeChannel[];
+  /** This browser's lasting id, sent with a resume: a room it rejoins as a newcomer checks it. */
+  browser?: string;
   createSocket?: (url: string) => SocketLike;
   /** Default {@linkcode GLOBAL_TIMERS}. */
   timers?: Timers;
@@ -151,9 +153,14 @@ export class SignalingClient {
       case "welcome": {
         if (this.#token !== null && this.#peerId !== null) {
           this.#pendingWelcome = message;
+          const browser = this.#options.browser;
           socket.send({
             event: "resume",
-            data: { token: this.#token, channels: this.#options.channels() },
+            data: {
+              token: this.#token,
+              channels: this.#options.channels(),
+              ...(browser ? { browser } : {}),
+            },
           });
           return;
         }

@@ -34,6 +34,8 @@ export const NOTICE_TEXT = {
   screenShareFailed: "Screen sharing failed to start.",
   hostMuted: "A host muted your microphone. You can unmute yourself.",
   denied: "A host did not let you in.",
+  wrongPasswords:
+    "Many wrong passwords were tried for this room. Newcomers must wait a few minutes, or knock and be let in by a host.",
 } as const;
 
 /** What each server error code means to a person. */

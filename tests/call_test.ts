@@ -294,4 +294,10 @@ Deno.test("CallController follows the room's hosts and requests, and mutes when 
   socket.serverSend("muted", { channel: "room", by: "me" });
   await until(() => !store.micOn.value, "the microphone to mute");
   assert.match(store.notice.value ?? "", /A host muted your microphone/);
+
+  // A host is warned when many wrong passwords were tried (another room's warning is not ours).
+  socket.serverSend("roomAlert", { channel: "elsewhere", alert: "wrong_passwords" });
+  assert.doesNotMatch(store.notice.value ?? "", /wrong passwords/);
+  socket.serverSend("roomAlert", { channel: "room", alert: "wrong_passwords" });
+  assert.match(store.notice.value ?? "", /^Many wrong passwords were tried for this room/);
 });

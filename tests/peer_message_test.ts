@@ -35,3 +35,21 @@ Deno.test("parsePeerMessage accepts chat and state and refuses the rest", () => 
     assert.equal(parsePeerMessage(bad), undefined, String(bad));
   }
 });
+
+Deno.test("parsePeerMessage strips bidi overrides and invisible characters from chat, as from names", () => {
+  const spoof = "see \u202egnp.exe\u202c and \u200bhidden\u2066 text\u2069\u061c\ufeff";
+  assert.deepEqual(parsePeerMessage(encodePeerMessage({ type: "chat", text: spoof })), {
+    type: "chat",
+    text: "see gnp.exe and hidden text",
+  });
+  assert.deepEqual(
+    parsePeerMessage(encodePeerMessage({ type: "chat", text: "two\nlines\u0007" })),
+    { type: "chat", text: "two\nlines" },
+    "line breaks stay; other control characters go",
+  );
+  assert.equal(
+    parsePeerMessage(encodePeerMessage({ type: "chat", text: "\u202e\u200b" })),
+    undefined,
+    "nothing printable left: no message",
+  );
+});

@@ -284,6 +284,10 @@ Deno.test("parseServerMessage rebuilds the room-authority frames", () => {
     ["denied", { channel: "r" }, { channel: "r" }],
     ["removed", { channel: "r" }, { channel: "r" }],
     ["muted", { channel: "r", by: "p1" }, { channel: "r", by: "p1" }],
+    ["roomAlert", { channel: "r", alert: "wrong_passwords", extra: 1 }, {
+      channel: "r",
+      alert: "wrong_passwords",
+    }],
   ];
   for (const [event, data, expected] of cases) {
     assert.deepEqual(parseServerMessage(JSON.stringify({ event, data })), {
@@ -293,6 +297,24 @@ Deno.test("parseServerMessage rebuilds the room-authority frames", () => {
   }
   const noBy = parseServerMessage(JSON.stringify({ event: "muted", data: { channel: "r" } }));
   assert.equal(noBy.ok ? null : noBy.code, "bad_request");
+  const unknownAlert = parseServerMessage(
+    JSON.stringify({ event: "roomAlert", data: { channel: "r", alert: "other" } }),
+  );
+  assert.equal(unknownAlert.ok ? null : unknownAlert.code, "bad_request");
+});
+
+Deno.test("parseClientMessage takes a resume's browser id, checked like a join's", () => {
+  const frame = (data: unknown) => JSON.stringify({ event: "resume", data });
+  assert.deepEqual(parseClientMessage(frame({ token: "t", channels: [], browser: "b-1_x" })), {
+    ok: true,
+    value: { event: "resume", data: { token: "t", channels: [], browser: "b-1_x" } },
+  });
+  assert.deepEqual(parseClientMessage(frame({ token: "t" })), {
+    ok: true,
+    value: { event: "resume", data: { token: "t", channels: [] } },
+  }, "a v1 resume without one");
+  const bad = parseClientMessage(frame({ token: "t", channels: [], browser: "has space" }));
+  assert.equal(bad.ok ? null : bad.code, "bad_request");
 });
 
 Deno.test("cleanName strips unprintable characters, trims, caps at 40, defaults to Guest", () => {

@@ -4,7 +4,7 @@ import type { ServerMessage } from "../lib/protocol.ts";
 import { FakeSocket } from "./_helpers.ts";
 import { ManualTimers } from "./_wait.ts";
 
-function client(options: { online?: () => boolean } = {}) {
+function client(options: { online?: () => boolean; browser?: string } = {}) {
   const sockets: FakeSocket[] = [];
   const messages: ServerMessage[] = [];
   const statuses: string[] = [];
@@ -21,6 +21,7 @@ function client(options: { online?: () => boolean } = {}) {
     onStatus: (s) => statuses.push(s),
     onGiveUp: (r) => gaveUp.push(r),
     channels: () => [{ channel: "room", userdata: { name: "Ann" } }],
+    browser: options.browser,
     timers,
     random: () => 0.5,
     isOnline: options.online,
@@ -182,4 +183,21 @@ Deno.test("SignalingClient close is deliberate: no reconnect", () => {
   assert.equal(sockets[0].closedWith, 1000);
   assert.equal(timers.pending.size, 0);
   assert.equal(link.status, "closed");
+});
+
+Deno.test("SignalingClient sends this browser's id with a resume", () => {
+  const { link, sockets, timers, welcome } = client({ browser: "browser-1" });
+  link.start();
+  welcome(sockets[0], "me");
+  sockets[0].serverClose(1006);
+  timers.fire();
+  welcome(sockets[1], "someone-new");
+  assert.deepEqual(sockets[1].frames(), [{
+    event: "resume",
+    data: {
+      token: "token-me",
+      channels: [{ channel: "room", userdata: { name: "Ann" } }],
+      browser: "browser-1",
+    },
+  }]);
 });
