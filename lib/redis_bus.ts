@@ -8,7 +8,9 @@
  *
  * Redis holds no room state: the instances hold it, so Redis restarting
  * empty loses nothing but ops in flight, which each instance covers by
- * asserting its own peers again. See docs/scaling.md.
+ * asserting its own peers again. But its recent ops carry password hashes
+ * (a `setPassword`) and browser ids, so the stream is trimmed by age as
+ * well as by length. See docs/scaling.md.
  *
  * @module
  */
@@ -36,6 +38,12 @@ export interface RedisBusOptions {
   deadAfterMs?: number;
   /** Ops the stream keeps (about): enough for a slow reader to catch up. Default 100,000. */
   maxLogLength?: number;
+  /**
+   * How long the stream keeps an op, ms (about): ops carry password hashes
+   * and browser ids, kept no longer than a reader may need them. Default
+   * 600,000 (ten minutes; an instance silent for 5 s is declared dead).
+   */
+  maxLogAgeMs?: number;
   /** How long a starting instance waits for a running one's state, ms. Default 3,000. */
   syncTimeoutMs?: number;
   /** Default: writes nothing. */
@@ -61,7 +69,11 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local previous = redis.call('ZSCORE', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[1], now, ARGV[1])
-for i = 4, #ARGV do redis.call('ZADD', KEYS[1], 'NX', now, ARGV[i]) end
+for i = 5, #ARGV do redis.call('ZADD', KEYS[1], 'NX', now, ARGV[i]) end
+-- Ops older than the log's age limit are of no use to anyone running, and
+-- some carry password hashes and browser ids: trimmed by age too (exactly:
+-- an approximate trim keeps a quiet stream's few entries for ever).
+redis.call('XTRIM', KEYS[2], 'MINID', tostring(now - tonumber(ARGV[4])))
 -- Silent ourselves for as long (Redis was away or stalled): so were the
 -- others, through no fault of theirs. Judge nobody until they had a turn.
 if previous and now - tonumber(previous) > tonumber(ARGV[2]) then return {} end
@@ -105,6 +117,7 @@ export class RedisBus implements Bus {
   readonly #heartbeatMs: number;
   readonly #deadAfterMs: number;
   readonly #maxLog: string;
+  readonly #maxLogAge: string;
   readonly #syncTimeoutMs: number;
   readonly #logger: Logger;
   /** Commands, appends and publishes (queued while Redis is away, sent when it is back). */
@@ -137,6 +150,7 @@ export class RedisBus implements Bus {
     this.#heartbeatMs = options.heartbeatMs ?? 1000;
     this.#deadAfterMs = options.deadAfterMs ?? 5000;
     this.#maxLog = String(options.maxLogLength ?? 100_000);
+    this.#maxLogAge = String(options.maxLogAgeMs ?? 600_000);
     this.#syncTimeoutMs = options.syncTimeoutMs ?? 3000;
     this.#logger = options.logger ?? SILENT_LOGGER;
     const connect = (name: string) => {
@@ -319,6 +333,7 @@ export class RedisBus implements Bus {
       this.instance,
       String(this.#deadAfterMs),
       this.#maxLog,
+      this.#maxLogAge,
       ...homes,
     );
     this.#lastBeat = sent;

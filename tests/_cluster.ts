@@ -9,7 +9,7 @@
 
 import { Hub, type HubOptions, type Session } from "../lib/hub.ts";
 import type { ServerProcess } from "../scripts/_process.ts";
-import { RedisBus } from "../lib/redis_bus.ts";
+import { RedisBus, type RedisBusOptions } from "../lib/redis_bus.ts";
 import { TokenSigner } from "../lib/token.ts";
 import { FakeConnection, type Frame, frame, SECRET } from "./_helpers.ts";
 
@@ -61,12 +61,14 @@ export const FAST = {
 export async function startInstance(
   url: string,
   options: HubOptions = {},
+  busOptions: Partial<RedisBusOptions> = {},
 ): Promise<Instance & { close(): void }> {
   const bus = new RedisBus({
     url,
     heartbeatMs: FAST.heartbeatMs,
     deadAfterMs: FAST.deadAfterMs,
     syncTimeoutMs: 1000,
+    ...busOptions,
   });
   const hub = new Hub({
     bus: (handlers) => bus.attach(handlers),

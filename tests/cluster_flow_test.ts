@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { eventually, FAST, type Instance, joined, type Person, startInstance } from "./_cluster.ts";
 import { CANDIDATE, OFFER } from "./_helpers.ts";
+import { Redis } from "ioredis";
 import { RedisBudgets } from "../lib/redis_budgets.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
 
@@ -375,6 +376,31 @@ Deno.test("Cluster counts one address's joins across instances once (in Redis)",
     assert.equal(await joinsFrom(shared[0], shared[1], "2001:db8:7:7::1"), 10, "another address");
   } finally {
     for (const o of opened) o.close();
+    await redis.kill();
+  }
+});
+
+Deno.test("Cluster keeps an op (a password hash) in Redis's log only for maxLogAgeMs", async () => {
+  const redis = await startRedis();
+  const raw = new Redis(redis.url);
+  const x = await startInstance(redis.url, {}, { maxLogAgeMs: 400 });
+  try {
+    const ann = x.connect();
+    await joined(ann);
+    ann.send("setPassword", { channel: "room", password: "pw" });
+    await eventually(() => ann.got("roomState").length > 0, "the password set");
+    const ops = async () =>
+      (await raw.xrange("mesh:log", "-", "+")).map(([, fields]) => JSON.parse(fields[1]).op);
+    assert.ok((await ops()).includes("setPassword"), "the hash is in the log at first");
+    const deadline = Date.now() + 5000;
+    while ((await ops()).includes("setPassword")) {
+      assert.ok(Date.now() < deadline, "the setPassword op was never trimmed");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.deepEqual(x.hub.roomsSnapshot()[0].password !== null, true, "the room keeps it");
+  } finally {
+    x.close();
+    raw.disconnect();
     await redis.kill();
   }
 });
