@@ -730,11 +730,10 @@ export class Hub {
           "join",
         );
       }
-      this.#hash(link, peer, "join", () => {
-        const checking = this.#passwords.verify(request.password ?? "", record);
-        if (checking === undefined) limits.returnPasswordTry(channel, this.#now());
-        return checking;
-      }, (right) => {
+      const start = () => this.#passwords.verify(request.password ?? "", record);
+      // Refused before any hash: the tries were not used.
+      const unused = () => limits.returnPasswordTry(channel, this.#now());
+      this.#hash(link, peer, { event: "join", start, unused }, (right) => {
         if (!right) {
           return this.#error(peer, "wrong_password", "Cannot join: wrong password", "join");
         }
@@ -756,13 +755,18 @@ export class Hub {
   #hash<T>(
     link: Link,
     peer: Peer,
-    event: "join" | "setPassword",
-    start: () => Promise<T> | undefined,
+    { event, start, unused }: {
+      event: "join" | "setPassword";
+      start: () => Promise<T> | undefined;
+      /** Called when no hash was started (a budget or the queue refused). */
+      unused?: () => void;
+    },
     then: (value: T) => void,
   ) {
     const what = event === "join" ? "join" : "set a password";
     this.#spend(link, link.limits.takeHash(this.#now()), (granted) => {
       if (!granted) {
+        unused?.();
         return this.#error(
           peer,
           "rate_limited",
@@ -772,6 +776,7 @@ export class Hub {
       }
       const work = start();
       if (work === undefined) {
+        unused?.();
         this.metrics.passwordHashesRefused++;
         return this.#error(
           peer,
@@ -803,7 +808,8 @@ export class Hub {
           "setPassword",
         );
       }
-      this.#hash(link, peer, "setPassword", () => this.#passwords.hash(password), (record) => {
+      const start = () => this.#passwords.hash(password);
+      this.#hash(link, peer, { event: "setPassword", start }, (record) => {
         if (this.#reachable(peer, "setPassword")) {
           this.#propose({ op: "setPassword", peer: peer.id, channel, record });
         }

@@ -96,11 +96,14 @@ export interface BudgetStore {
 
 /** Shared budgets in this process: one bucket per budget and key, made on first use. */
 export class LocalBudgets implements BudgetStore {
-  #buckets = new Map<string, TokenBucket>();
+  /** By budget, then key: no string is built per take on the join path. */
+  #buckets = new Map<Budget, Map<string, TokenBucket>>();
 
   /** Budgets remembered now (still refilling). */
   get size(): number {
-    return this.#buckets.size;
+    let size = 0;
+    for (const byKey of this.#buckets.values()) size += byKey.size;
+    return size;
   }
 
   take(budget: Budget, key: string, now: number): boolean {
@@ -108,7 +111,7 @@ export class LocalBudgets implements BudgetStore {
   }
 
   giveBack(budget: Budget, key: string): void {
-    this.#buckets.get(`${budget.name} ${key}`)?.giveBack();
+    this.#buckets.get(budget)?.get(key)?.giveBack();
   }
 
   drain(budget: Budget, key: string, now: number): void {
@@ -116,15 +119,19 @@ export class LocalBudgets implements BudgetStore {
   }
 
   sweep(now: number): void {
-    for (const [key, bucket] of this.#buckets) if (bucket.full(now)) this.#buckets.delete(key);
+    for (const [budget, byKey] of this.#buckets) {
+      for (const [key, bucket] of byKey) if (bucket.full(now)) byKey.delete(key);
+      if (byKey.size === 0) this.#buckets.delete(budget);
+    }
   }
 
   #bucket(budget: Budget, key: string, now: number): TokenBucket {
-    const id = `${budget.name} ${key}`;
-    let bucket = this.#buckets.get(id);
+    let byKey = this.#buckets.get(budget);
+    if (byKey === undefined) this.#buckets.set(budget, byKey = new Map());
+    let bucket = byKey.get(key);
     if (bucket === undefined) {
       bucket = new TokenBucket(budget.burst, budget.perMs, now);
-      this.#buckets.set(id, bucket);
+      byKey.set(key, bucket);
     }
     return bucket;
   }

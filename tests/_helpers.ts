@@ -254,3 +254,15 @@ export class FakeSocket implements SocketLike {
     return this.sent.map((s) => JSON.parse(s));
   }
 }
+
+/** Closes sockets and waits until each one is closed. */
+export async function closeAll(sockets: WebSocket[]) {
+  await Promise.all(
+    sockets.map((s) =>
+      s.readyState === WebSocket.CLOSED ? undefined : new Promise<void>((resolve) => {
+        s.addEventListener("close", () => resolve(), { once: true });
+        s.close();
+      })
+    ),
+  );
+}

@@ -331,3 +331,30 @@ Deno.test("Hub removes every identity of the removed person's browser from the r
   const removed = bystander.conn.frames("removePeer").map((f) => f.data.peer_id).sort();
   assert.deepEqual(removed, [tab1.id, tab2.id].sort());
 });
+
+Deno.test("Hub spends no password try on a join its hash budget refused", async () => {
+  const { member, connect, hashing, clock } = setup({
+    hashesPerMinute: 1,
+    passwordTriesPerConnection: 2,
+    // The host's own hash must not be what runs out.
+    setPasswordsPerMinute: 10,
+  });
+  const a = member();
+  send(a, "setPassword", { channel: "room", password: "right" });
+  hashing.finishAll();
+  await until(() => a.conn.frames("roomState").length > 0, "the password set");
+  const g = connect();
+  const guess = async (what: string) => {
+    const before = errors(g).length;
+    send(g, "join", { channel: "room", userdata: {}, password: "wrong" });
+    hashing.finishAll();
+    await until(() => errors(g).length > before, what);
+    return g.conn.frames("error").at(-1)!.data.message as string;
+  };
+  assert.match(await guess("first guess"), /wrong password/);
+  assert.match(await guess("second, past the hash budget"), /too many passwords checked/);
+  clock.ms += 60_000;
+  assert.match(await guess("third"), /wrong password/, "the refused one left its try");
+  clock.ms += 60_000;
+  assert.match(await guess("fourth"), /too many wrong passwords/, "two tries, two used");
+});

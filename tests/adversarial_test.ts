@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { RawSocket } from "../bench/_load.ts";
-import { TestClient } from "./_helpers.ts";
+import { closeAll, TestClient } from "./_helpers.ts";
 import { savedWith, withRestartableServer, withServer } from "./_server.ts";
 
 /** Opens a socket and resolves whether it opened or was refused. */
@@ -16,18 +16,6 @@ function tryOpen(url: string): Promise<{ socket: WebSocket; opened: boolean }> {
     socket.onopen = () => resolve({ socket, opened: true });
     socket.onerror = () => resolve({ socket, opened: false });
   });
-}
-
-/** Closes sockets and waits until each one is closed. */
-async function closeAll(sockets: WebSocket[]) {
-  await Promise.all(
-    sockets.map((s) =>
-      s.readyState === WebSocket.CLOSED ? undefined : new Promise<void>((resolve) => {
-        s.addEventListener("close", () => resolve(), { once: true });
-        s.close();
-      })
-    ),
-  );
 }
 
 /** Sends raw HTTP bytes and returns the status line and body. */

@@ -11,6 +11,7 @@
 
 import assert from "node:assert/strict";
 import { percentile } from "../bench/_load.ts";
+import { closeAll } from "./_helpers.ts";
 import { withServer } from "./_server.ts";
 
 /** How long each attack runs, ms: bounded, and long enough for queues to build. */
@@ -50,17 +51,6 @@ function next(
     socket.addEventListener("message", onMessage);
     socket.addEventListener("close", () => reject(new Error("closed")), { once: true });
   });
-}
-
-async function closeAll(sockets: WebSocket[]) {
-  await Promise.all(
-    sockets.map((s) =>
-      s.readyState === WebSocket.CLOSED ? undefined : new Promise<void>((resolve) => {
-        s.addEventListener("close", () => resolve(), { once: true });
-        s.close();
-      })
-    ),
-  );
 }
 
 /**
