@@ -143,6 +143,8 @@ export class LocalBudgets implements BudgetStore {
  * that one person may hold), an IPv4-mapped IPv6 address as its IPv4.
  */
 export function addressGroup(address: string): string {
+  // Most addresses are IPv4: nothing to do (once per connection, on the join storm's path).
+  if (!address.includes(":")) return address;
   const bare = address.replace(/^\[|\]$/g, "").replace(/%.*$/, "").toLowerCase();
   if (!bare.includes(":")) return address;
   const groups = ipv6Groups(bare);
@@ -288,8 +290,9 @@ export class ConnectionLimits {
   readonly #shared: Shared;
   readonly #address: string;
   readonly #frames: TokenBucket;
-  /** This connection's own buckets, made on first use: most connections never need them. */
-  #ownBudgets: LocalBudgets | undefined;
+  readonly #joins: TokenBucket;
+  /** This connection's other buckets, made on first use: most connections never need them. */
+  #others: Map<Budget, TokenBucket> | undefined;
   #strikes = 0;
 
   /** Use {@linkcode RateLimiter.connect}: full allowances as of `now`. */
@@ -297,6 +300,7 @@ export class ConnectionLimits {
     this.#address = address === "" ? "" : addressGroup(address);
     this.#shared = shared;
     this.#frames = new TokenBucket(shared.burst, shared.perMs, now);
+    this.#joins = new TokenBucket(shared.joins.burst, shared.joins.perMs, now);
   }
 
   /** The address group this connection's shared budgets are counted under ("" for none). */
@@ -317,7 +321,7 @@ export class ConnectionLimits {
 
   /** Spends a join (or knock, or a resume's rejoin of a room it was not known in). */
   takeJoin(now: number): Verdict {
-    return this.#pair(this.#shared.joins, this.#shared.addressJoins, now);
+    return this.#pair(this.#joins, this.#shared.addressJoins, now);
   }
 
   /**
@@ -325,12 +329,13 @@ export class ConnectionLimits {
    * and any `setPassword` — from the connection's budget and its address's.
    */
   takeHash(now: number): Verdict {
-    return this.#pair(this.#shared.hashes, this.#shared.addressHashes, now);
+    return this.#pair(this.#own(this.#shared.hashes, now), this.#shared.addressHashes, now);
   }
 
   /** Spends a `setPassword` from the connection's budget and its address's. */
   takeSetPassword(now: number): Verdict {
-    return this.#pair(this.#shared.setPasswords, this.#shared.addressSetPasswords, now);
+    const own = this.#own(this.#shared.setPasswords, now);
+    return this.#pair(own, this.#shared.addressSetPasswords, now);
   }
 
   /**
@@ -341,10 +346,10 @@ export class ConnectionLimits {
    */
   takePasswordTry(room: string, now: number): Verdict<PasswordTry> {
     const { store, passwordTries, addressPasswordTries, roomPasswordTries } = this.#shared;
-    const mine = this.#pair(passwordTries, addressPasswordTries, now);
+    const mine = this.#pair(this.#own(passwordTries, now), addressPasswordTries, now);
     const then = (ok: boolean): Verdict<PasswordTry> => {
       if (!ok) return "mine";
-      const undo = () => this.#givePairBack(passwordTries, addressPasswordTries, now);
+      const undo = () => this.returnPasswordTry("", now, { room: false });
       const roomOk = store.take(roomPasswordTries, room, now);
       const settle = (granted: boolean): PasswordTry => {
         if (granted) return "ok";
@@ -356,11 +361,12 @@ export class ConnectionLimits {
     return typeof mine === "boolean" ? then(mine) : mine.then(then);
   }
 
-  /** Returns the tries a right password took. */
-  returnPasswordTry(room: string, now: number): void {
+  /** Returns the tries a right password (or one never checked) took; `room: false`: not the room's. */
+  returnPasswordTry(room: string, now: number, { room: ofRoom = true } = {}): void {
     const { store, passwordTries, addressPasswordTries, roomPasswordTries } = this.#shared;
-    this.#givePairBack(passwordTries, addressPasswordTries, now);
-    store.giveBack(roomPasswordTries, room, now);
+    this.#others?.get(passwordTries)?.giveBack();
+    if (this.#address !== "") store.giveBack(addressPasswordTries, this.#address, now);
+    if (ofRoom) store.giveBack(roomPasswordTries, room, now);
   }
 
   /** Spends one TURN credential from the address's budget (first mints; renewals are free). */
@@ -407,25 +413,35 @@ export class ConnectionLimits {
     if (browser !== undefined) store.drain(denied, `browser ${room} ${browser}`, now);
   }
 
-  get #own(): LocalBudgets {
-    return this.#ownBudgets ??= new LocalBudgets();
+  /** This connection's own bucket of `budget`, made on first use. */
+  #own(budget: Budget, now: number): TokenBucket {
+    this.#others ??= new Map();
+    let bucket = this.#others.get(budget);
+    if (bucket === undefined) {
+      bucket = new TokenBucket(budget.burst, budget.perMs, now);
+      this.#others.set(budget, bucket);
+    }
+    return bucket;
   }
 
-  /** Spends from the connection's own `mine` and then its address's `shared`. */
-  #pair(mine: Budget, shared: Budget, now: number): Verdict {
-    const own = this.#own.take(mine, "", now);
+  /**
+   * Spends from the connection's own `mine` and then its address's
+   * `shared`; `mine` back if the address refuses. No closure on the sync path.
+   */
+  #pair(mine: TokenBucket, shared: Budget, now: number): Verdict {
+    if (!mine.take(now)) return false;
     // No address (tests, a transport without one): the connection's budget only.
-    if (this.#address === "") return own;
-    return both(
-      own,
-      () => this.#shared.store.take(shared, this.#address, now),
-      () => this.#own.giveBack(mine, ""),
-    );
-  }
-
-  #givePairBack(mine: Budget, shared: Budget, now: number) {
-    this.#own.giveBack(mine, "");
-    if (this.#address !== "") this.#shared.store.giveBack(shared, this.#address, now);
+    if (this.#address === "") return true;
+    const verdict = this.#shared.store.take(shared, this.#address, now);
+    if (verdict === true) return true;
+    if (verdict === false) {
+      mine.giveBack();
+      return false;
+    }
+    return verdict.then((granted) => {
+      if (!granted) mine.giveBack();
+      return granted;
+    });
   }
 }
 
