@@ -310,14 +310,18 @@ export class CallController {
           (message.data.event === "join" || message.data.event === "knock") &&
           store.phase.value === "joining"
         ) {
-          const { code } = message.data;
+          const { code, event } = message.data;
           // A locked room or a password is a door to knock at, not a failure.
           if (code === "room_locked") store.gate.value = "locked";
           else if (code === "password_required" || code === "wrong_password") {
             store.gate.value = "password";
+          } else if (code === "rate_limited" && store.gate.value === "password") {
+            // Too many wrong passwords (ours, or strangers' for this room):
+            // the hosts can still let us in.
+            store.gate.value = "busy";
           }
           if (code !== "room_locked" && code !== "password_required") {
-            store.fail(describeServerError(code));
+            store.fail(describeServerError(code, event));
           }
           this.#teardown();
           store.setPhase("prejoin");

@@ -96,7 +96,11 @@ export interface RoomAuthority {
  * Why we are at the room's door rather than in it: it is locked (ask to
  * join), we are waiting for a host, or it wants a password.
  */
-export type Gate = "locked" | "knocking" | "password" | null;
+/**
+ * What stands between us and the room: a lock, our knock waiting, a
+ * password, or a password room that refuses tries for now (`busy`: knock).
+ */
+export type Gate = "locked" | "knocking" | "password" | "busy" | null;
 
 /** Someone asking to be let in, as hosts see them. */
 export interface Knock {

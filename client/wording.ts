@@ -59,9 +59,16 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
 };
 
 /** Plain words for a server `error` frame. */
-export function describeServerError(code: ErrorCode): string {
+export function describeServerError(code: ErrorCode, event?: string): string {
+  if (code === "rate_limited" && (event === "join" || event === "knock")) {
+    return ENTRY_LIMITED_TEXT;
+  }
   return ERROR_TEXT[code];
 }
+
+/** A join or knock refused by a budget (too many tries here or at this room). */
+const ENTRY_LIMITED_TEXT =
+  "Too many attempts to enter this room right now. Wait a few minutes, or ask a host to let you in.";
 
 /** Plain words for a getUserMedia failure. */
 export function describeMediaError(error: unknown): string {

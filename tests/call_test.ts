@@ -254,6 +254,15 @@ Deno.test("CallController asks for a password, sends it, and says when it is wro
   second.serverSend("error", { code: "wrong_password", message: "wrong", event: "join" });
   assert.equal(store.gate.value, "password");
   assert.match(store.error.value ?? "", /password is not right/);
+  // Too many wrong passwords were tried (here or for the room): knocking is the way in.
+  call.join("Ann");
+  const third = welcome();
+  third.serverSend("error", { code: "rate_limited", message: "many", event: "join" });
+  assert.equal(store.gate.value, "busy");
+  assert.match(store.error.value ?? "", /Too many attempts to enter this room.*ask a host/);
+  call.join("Ann", { knock: true });
+  const fourth = welcome();
+  assert.equal(fourth.frames()[0].event, "knock");
 });
 
 Deno.test("CallController follows the room's hosts and requests, and mutes when a host asks", async () => {

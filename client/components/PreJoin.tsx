@@ -28,7 +28,7 @@ export function PreJoin({ call, inviteUrl }: PreJoinProps) {
   const knocking = joining && gate === "knocking";
   const submit = (event: Event) => {
     event.preventDefault();
-    call.join(name, { knock: gate === "locked" });
+    call.join(name, { knock: gate === "locked" || gate === "busy" });
   };
   return (
     <main class="card prejoin">
@@ -78,7 +78,7 @@ export function PreJoin({ call, inviteUrl }: PreJoinProps) {
               ? "Asking…"
               : joining
               ? "Joining…"
-              : gate === "locked"
+              : gate === "locked" || gate === "busy"
               ? "Ask to join"
               : "Join"}
           </button>
