@@ -167,7 +167,9 @@ export function parseOp(value: unknown): Op | undefined {
     case "join": {
       const userdata = userdataOf(value.userdata);
       const browser = optionalBrowser(value.browser);
-      const verified = value.verified;
+      // A record (before the salt alone was sent) is named by its salt: instances of both
+      // versions read each other's joins while a cluster is upgraded one at a time.
+      const verified = isObject(value.verified) ? value.verified.salt : value.verified;
       if (
         !isShortId(peer) || !isShortId(value.home) || !Number.isSafeInteger(value.ref) ||
         !isValidChannel(channel) || userdata === undefined || browser === undefined ||

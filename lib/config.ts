@@ -118,14 +118,18 @@ export const DEFAULTS = {
   passwordHashConcurrency: 1,
   /** Hashes waiting for a free slot; more are refused with rate_limited. */
   passwordHashQueue: 8,
+  /** Hashes one network (an IPv4 address, an IPv6 /48) may have running or waiting at once. */
+  passwordHashesPerGroup: 2,
+  /** Wrong passwords one address may try against one room per window: spending a room's budget takes several networks. */
+  passwordTriesPerAddressPerRoom: 5,
   /** Hashes (joins with a password, setPassword) one connection may cause per minute (address: 10×). */
   hashesPerMinute: 6,
   /** `setPassword`s one connection may make per minute (address: 10×). */
   setPasswordsPerMinute: 3,
   /** Pending knocks one room holds; more are refused with rate_limited. */
   maxKnocksPerRoom: 50,
-  /** Knocks one address may make on one room per ten minutes. */
-  knocksPerRoom: 3,
+  /** Knocks one address may make on one room per ten minutes (colleagues behind one NAT). */
+  knocksPerRoom: 5,
   /** Seconds a denied knocker (person, address or browser) waits to knock that room again. */
   deniedWaitSeconds: 60,
   /** Seconds a minted TURN credential is valid (renewed in a call before it ends). */

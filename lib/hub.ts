@@ -48,6 +48,7 @@ import {
 import { Registry } from "./registry.ts";
 import { Resume, type ResumeOptions } from "./resume.ts";
 import { CLOSE_CODES } from "./wire.ts";
+import { RelayGrants } from "./relay_grants.ts";
 import { IceIssuer, type IceTransportPolicy, type TurnSettings } from "./turn.ts";
 
 /** The little the hub needs of a socket. */
@@ -157,6 +158,8 @@ class Peer {
   shared = false;
   /** Its leave was proposed and is on its way back through the shared order. */
   leaving = false;
+  /** The address group of its latest connection here ("" for none), for waits set while it is away. */
+  address = "";
   #link: Link | null = null;
   constructor(id: string, home: string) {
     this.id = id;
@@ -289,9 +292,7 @@ export class Hub {
   readonly registry: Registry = new Registry();
   #peers = new Map<string, Peer>();
   readonly #ice: IceIssuer;
-  readonly #icePolicy: IceTransportPolicy;
-  /** When each member's TURN credential expires, ms: renewed before then. */
-  readonly #iceExpiry = new Map<string, number>();
+  readonly #relays: RelayGrants;
   readonly #maxBytes: number;
   readonly #maxBuffered: number;
   readonly #joinTimeoutMs: number;
@@ -327,7 +328,21 @@ export class Hub {
   /** A hub with `options`, each defaulting as {@linkcode HubOptions} says. */
   constructor(options: HubOptions = {}) {
     this.#ice = new IceIssuer(options.iceServers ?? [], { turn: options.turn, now: options.now });
-    this.#icePolicy = options.iceTransportPolicy ?? "all";
+    this.#relays = new RelayGrants(this.#ice, {
+      policy: options.iceTransportPolicy ?? "all",
+      now: () => this.#now(),
+      spend: (peerId) => {
+        const peer = this.#peers.get(peerId);
+        if (peer?.home !== this.#self) return undefined;
+        return peer.link?.limits.takeTurnCredential(this.#now());
+      },
+      company: (peerId) => this.#hasCompany(peerId),
+      send: (peerId, config) => {
+        const peer = this.#peers.get(peerId);
+        if (peer !== undefined) this.#send(peer, { event: "iceServers", data: config });
+      },
+      logger: options.logger,
+    });
     this.#maxBytes = options.maxMessageBytes ?? DEFAULTS.maxMessageBytes;
     this.#maxBuffered = options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes;
     this.#joinTimeoutMs = options.joinTimeoutMs ?? DEFAULTS.joinTimeoutSeconds * 1000;
@@ -359,9 +374,13 @@ export class Hub {
         if (peer !== undefined) this.#error(peer, code, message, event);
       },
       holds: (peerId) => this.#peers.has(peerId),
-      joinedExtras: (peerId, company) => this.#joinedIce(peerId, company),
-      met: (peerId, others) => {
-        for (const id of [peerId, ...others]) this.#offerRelay(id);
+      joinedExtras: (peerId, company) =>
+        this.#peers.get(peerId)?.home === this.#self ? this.#relays.forJoined(peerId, company) : {},
+      // The members already there may need a relay now.
+      met: (_peerId, others) => {
+        for (const id of others) {
+          if (this.#peers.get(id)?.home === this.#self) this.#relays.needed(id);
+        }
       },
     });
     this.#windowMs = options.resumeWindowMs ?? DEFAULTS.resumeWindowSeconds * 1000;
@@ -479,13 +498,14 @@ export class Hub {
       ) {
         this.#logger.log("debug", "closing a connection that never joined", { peer: peer.id });
         this.#kick(peer, CLOSE_CODES.policyViolation, "join or resume within the timeout");
-      } else if (link !== null && this.#resume.refreshDue(peer.id, now)) {
-        this.#send(peer, {
-          event: "session",
-          data: { resume_token: this.#resume.issue(peer.id, now) },
-        });
-      } else if (link !== null && this.#iceRenewalDue(peer.id, now)) {
-        this.#sendIce(peer, this.#mint(peer.id));
+      } else if (link !== null) {
+        if (this.#resume.refreshDue(peer.id, now)) {
+          this.#send(peer, {
+            event: "session",
+            data: { resume_token: this.#resume.issue(peer.id, now) },
+          });
+        }
+        this.#relays.tick(peer.id, now);
       }
     }
     for (const [id, deadline] of this.#orphans) {
@@ -730,7 +750,7 @@ export class Hub {
           "join",
         );
       }
-      const start = () => this.#passwords.verify(request.password ?? "", record);
+      const start = () => this.#passwords.verify(request.password ?? "", record, limits.network);
       // Refused before any hash: the tries were not used.
       const unused = () => limits.returnPasswordTry(channel, this.#now());
       this.#hash(link, peer, { event: "join", start, unused }, (right) => {
@@ -776,6 +796,8 @@ export class Hub {
       }
       const work = start();
       if (work === undefined) {
+        // Nothing was hashed: the budgets get back what they gave.
+        link.limits.returnHash(this.#now());
         unused?.();
         this.metrics.passwordHashesRefused++;
         return this.#error(
@@ -808,8 +830,9 @@ export class Hub {
           "setPassword",
         );
       }
-      const start = () => this.#passwords.hash(password);
-      this.#hash(link, peer, { event: "setPassword", start }, (record) => {
+      const start = () => this.#passwords.hash(password, link.limits.network);
+      const unused = () => link.limits.returnSetPassword(this.#now());
+      this.#hash(link, peer, { event: "setPassword", start, unused }, (record) => {
         if (this.#reachable(peer, "setPassword")) {
           this.#propose({ op: "setPassword", peer: peer.id, channel, record });
         }
@@ -868,11 +891,15 @@ export class Hub {
     }
   }
 
-  /** A knock on `channel` was denied: if its person is connected here, they wait to knock again. */
+  /**
+   * A knock on `channel` was denied: its person, their address and their
+   * browser wait to knock there again, connected now or away (the home
+   * instance, which knows the address, records it).
+   */
   #turnedAway(channel: string, { peerId, browser }: Knock) {
-    const link = this.#peers.get(peerId)?.link;
-    if (link === null || link === undefined || this.#peers.get(peerId)?.home !== this.#self) return;
-    link.limits.denied(channel, { peerId, browser }, this.#now());
+    const peer = this.#peers.get(peerId);
+    if (peer === undefined || peer.home !== this.#self) return;
+    this.#limits.denied(channel, { peerId, address: peer.address, browser }, this.#now());
   }
 
   /**
@@ -993,7 +1020,7 @@ export class Hub {
         this.#bus?.send(op.home, peer.id, text);
       }
       this.#resume.forget(peer.id);
-      this.#iceExpiry.delete(peer.id);
+      this.#relays.forget(peer.id);
     }
     peer.home = op.home;
     peer.away = false;
@@ -1042,13 +1069,10 @@ export class Hub {
         event: "session",
         data: { resume_token: this.#resume.issue(peer.id, this.#now()) },
       });
-      // A new credential for the new connection (its client dropped the old
-      // one with the new `welcome`), if it has someone to relay to.
-      if (this.#holds(peer) && this.registry.channelsOf(peer.id).size > 0) {
-        this.#iceExpiry.delete(peer.id);
-        const minted = this.#hasCompany(peer.id) ? this.#grantRelay(peer) : undefined;
-        this.#sendIce(peer, minted ?? this.#ice.servers);
-      }
+      // The client keeps its ICE configuration across a resume: a credential
+      // comes only if this instance knows of none it holds (it moved here,
+      // or the server restarted) and it has someone to relay to.
+      if (this.#holds(peer) && this.#hasCompany(peer.id)) this.#relays.needed(peer.id);
     }
     if (wasAway && this.#holds(peer)) {
       this.#membership.tellNeighbours(peer.id, { event: "peerBack", data: { peer_id: peer.id } });
@@ -1170,6 +1194,7 @@ export class Hub {
   #bind(peer: Peer, link: Link) {
     peer.attach(link);
     link.attach(peer);
+    peer.address = link.limits.address;
   }
 
   /** Detaches `link` from the peer it speaks for, if any. */
@@ -1201,79 +1226,9 @@ export class Hub {
     return this.#peers.get(peer.id) === peer;
   }
 
-  /**
-   * What `joined` carries: the configured servers, and a TURN credential
-   * only with company (someone to relay to) and within the address's budget.
-   */
-  #joinedIce(peerId: string, company: boolean) {
-    const peer = this.#peers.get(peerId);
-    if (peer === undefined || peer.home !== this.#self) return {};
-    const minted = company ? this.#grantRelay(peer) : undefined;
-    return { ice_servers: minted ?? this.#ice.servers, ice_transport_policy: this.#icePolicy };
-  }
-
-  /** A member here met someone: now it has someone to relay to, it gets a credential. */
-  #offerRelay(peerId: string) {
-    const peer = this.#peers.get(peerId);
-    if (peer === undefined || peer.home !== this.#self || this.#iceExpiry.has(peerId)) return;
-    const minted = this.#grantRelay(peer);
-    if (minted !== undefined) this.#sendIce(peer, minted);
-  }
-
-  /**
-   * Mints a TURN credential for `peer` if its address's budget allows: the
-   * list with it, or undefined for none now (a budget counted in Redis
-   * answers later: then it goes out as `iceServers` once granted).
-   */
-  #grantRelay(peer: Peer): IceServer[] | undefined {
-    const link = peer.link;
-    if (!this.#ice.minting || link === null) return;
-    const verdict = link.limits.takeTurnCredential(this.#now());
-    if (verdict === true) return this.#mint(peer.id);
-    if (verdict === false) {
-      this.#logger.log("info", "TURN credential refused: address budget spent", { peer: peer.id });
-      return;
-    }
-    verdict.then((granted) => {
-      if (granted && peer.link === link && this.#holds(peer) && this.#hasCompany(peer.id)) {
-        this.#sendIce(peer, this.#mint(peer.id));
-      }
-    }).catch((error) => this.#logError(peer.id, error));
-  }
-
-  /** A credential minted now; its expiry is noted for renewal. */
-  #mint(peerId: string): IceServer[] {
-    const { iceServers, expiresAt } = this.#ice.issue();
-    if (expiresAt !== Infinity) this.#iceExpiry.set(peerId, expiresAt);
-    return iceServers;
-  }
-
-  #sendIce(peer: Peer, iceServers: IceServer[]) {
-    this.#send(peer, {
-      event: "iceServers",
-      data: { ice_servers: iceServers, ice_transport_policy: this.#icePolicy },
-    });
-  }
-
   /** Whether `peerId` shares a room with anyone (someone to relay to). */
   #hasCompany(peerId: string): boolean {
     return this.registry.neighboursOf(peerId).length > 0;
-  }
-
-  /**
-   * Whether a member's credential is in the last fifth of its life (at most
-   * an hour before it ends): renewed then, so an ICE restart never meets an
-   * expired one. Renewals are free; a peer with nobody to relay to is not
-   * renewed (it gets a new one when someone comes).
-   */
-  #iceRenewalDue(peerId: string, now: number): boolean {
-    const expiresAt = this.#iceExpiry.get(peerId);
-    if (expiresAt === undefined) return false;
-    if (!this.#hasCompany(peerId) || now >= expiresAt) {
-      this.#iceExpiry.delete(peerId);
-      return false;
-    }
-    return now >= expiresAt - Math.min(this.#ice.ttlMs / 5, 3_600_000);
   }
 
   /**
@@ -1293,7 +1248,7 @@ export class Hub {
   #forget(peer: Peer) {
     if (!this.#holds(peer)) return;
     this.#peers.delete(peer.id);
-    this.#iceExpiry.delete(peer.id);
+    this.#relays.forget(peer.id);
     this.#orphans.delete(peer.id);
     this.#resume.retire(peer.id, this.#now());
     if (peer.link !== null) {

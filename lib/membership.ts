@@ -295,7 +295,10 @@ export class Membership {
         this.#deliver(target, { event: "muted", data: { channel, by: hostId } });
         return true;
       case "remove":
-        this.#authority.rememberRemoved(channel, target);
+        // A host closing a tab of their own browser does not shut that browser out.
+        if (!this.#authority.sameBrowser(channel, target).includes(hostId)) {
+          this.#authority.rememberRemoved(channel, target);
+        }
         return true;
       case "admit":
       case "deny": {

@@ -44,12 +44,16 @@ export async function verifyPassword(password: string, record: PasswordRecord): 
   return sameBytes(actual, expected);
 }
 
-/** Hashes and checks passwords, or says it is too busy to (undefined). */
+/**
+ * Hashes and checks passwords, or says it is too busy to (undefined).
+ * `group` names who asks (a wide address group): one group may hold only
+ * a few places, so one network cannot fill the queue alone.
+ */
 export interface PasswordHashing {
   /** A record for `password`; undefined when too many hashes wait already. */
-  hash(password: string): Promise<PasswordRecord> | undefined;
+  hash(password: string, group?: string): Promise<PasswordRecord> | undefined;
   /** Whether `password` matches `record`; undefined when too many hashes wait already. */
-  verify(password: string, record: PasswordRecord): Promise<boolean> | undefined;
+  verify(password: string, record: PasswordRecord, group?: string): Promise<boolean> | undefined;
 }
 
 /** Options of a {@linkcode HashQueue}; every field has a default. */
@@ -58,6 +62,8 @@ export interface HashQueueOptions {
   concurrency?: number;
   /** Hashes waiting for a slot; more are refused. Default 8. */
   maxQueued?: number;
+  /** Hashes one group may have running or waiting at once. Default 2. */
+  maxPerGroup?: number;
   /** PBKDF2 iterations of new records. Default 100,000. */
   iterations?: number;
 }
@@ -67,14 +73,18 @@ export class HashQueue implements PasswordHashing {
   readonly #concurrency: number;
   readonly #maxQueued: number;
   readonly #iterations: number;
+  readonly #maxPerGroup: number;
   #running = 0;
   #waiting: (() => void)[] = [];
+  /** Hashes running or waiting, by group (only groups with some). */
+  #byGroup = new Map<string, number>();
 
   /** A queue with `options`, each defaulting as {@linkcode HashQueueOptions} says. */
   constructor(options: HashQueueOptions = {}) {
     this.#concurrency = options.concurrency ?? DEFAULTS.passwordHashConcurrency;
     this.#maxQueued = options.maxQueued ?? DEFAULTS.passwordHashQueue;
     this.#iterations = options.iterations ?? DEFAULTS.passwordIterations;
+    this.#maxPerGroup = options.maxPerGroup ?? DEFAULTS.passwordHashesPerGroup;
   }
 
   /** Hashes running or waiting now. */
@@ -82,21 +92,27 @@ export class HashQueue implements PasswordHashing {
     return this.#running + this.#waiting.length;
   }
 
-  hash(password: string): Promise<PasswordRecord> | undefined {
-    return this.#run(() => hashPassword(password, { iterations: this.#iterations }));
+  hash(password: string, group = ""): Promise<PasswordRecord> | undefined {
+    return this.#run(group, () => hashPassword(password, { iterations: this.#iterations }));
   }
 
-  verify(password: string, record: PasswordRecord): Promise<boolean> | undefined {
-    return this.#run(() => verifyPassword(password, record));
+  verify(password: string, record: PasswordRecord, group = ""): Promise<boolean> | undefined {
+    return this.#run(group, () => verifyPassword(password, record));
   }
 
-  #run<T>(work: () => Promise<T>): Promise<T> | undefined {
+  #run<T>(group: string, work: () => Promise<T>): Promise<T> | undefined {
     if (this.#running >= this.#concurrency && this.#waiting.length >= this.#maxQueued) return;
+    const held = this.#byGroup.get(group) ?? 0;
+    if (group !== "" && held >= this.#maxPerGroup) return;
+    this.#byGroup.set(group, held + 1);
     const turn = this.#running < this.#concurrency
       ? Promise.resolve()
       : new Promise<void>((resolve) => this.#waiting.push(resolve));
     if (this.#running < this.#concurrency) this.#running++;
     return turn.then(work).finally(() => {
+      const left = (this.#byGroup.get(group) ?? 1) - 1;
+      if (left > 0) this.#byGroup.set(group, left);
+      else this.#byGroup.delete(group);
       const next = this.#waiting.shift();
       // The slot passes straight to the next in line.
       if (next !== undefined) next();

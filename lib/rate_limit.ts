@@ -57,6 +57,11 @@ export class TokenBucket {
     this.#tokens = 0;
   }
 
+  /** Whether an action is left as of `now`, spending nothing. */
+  available(now: number): boolean {
+    return Math.min(this.#burst, this.#tokens + Math.max(0, now - this.#at) * this.#perMs) >= 1;
+  }
+
   /** Whether the bucket is back to a full burst (nothing to remember). */
   full(now: number): boolean {
     return this.#tokens + (now - this.#at) * this.#perMs >= this.#burst;
@@ -90,6 +95,8 @@ export interface BudgetStore {
   giveBack(budget: Budget, key: string, now: number): void;
   /** Empties `key`'s budget: it refills from now (a wait imposed, as after a deny). */
   drain(budget: Budget, key: string, now: number): void;
+  /** Whether `key` has an action left, spending nothing (a wait looked at). */
+  peek(budget: Budget, key: string, now: number): Verdict;
   /** Forgets budgets that refilled (they would start full anyway). */
   sweep(now: number): void;
 }
@@ -116,6 +123,10 @@ export class LocalBudgets implements BudgetStore {
 
   drain(budget: Budget, key: string, now: number): void {
     this.#bucket(budget, key, now).drain(now);
+  }
+
+  peek(budget: Budget, key: string, now: number): boolean {
+    return this.#buckets.get(budget)?.get(key)?.available(now) ?? true;
   }
 
   sweep(now: number): void {
@@ -154,6 +165,16 @@ export function addressGroup(address: string): string {
     return [groups[6] >> 8, groups[6] & 255, groups[7] >> 8, groups[7] & 255].join(".");
   }
   return `${groups.slice(0, 4).map((g) => g.toString(16)).join(":")}::/64`;
+}
+
+/**
+ * The network an address group belongs to, for what one network may hold
+ * at once (places in the hashing queue): an IPv6 /64 group by its /48 (a
+ * subscriber often holds a whole /48), anything else as it is.
+ */
+export function networkOf(group: string): string {
+  if (!group.endsWith("::/64")) return group;
+  return `${group.slice(0, -5).split(":").slice(0, 3).join(":")}::/48`;
 }
 
 /** The eight 16-bit groups of an IPv6 address; undefined if it is not one. */
@@ -206,6 +227,11 @@ export interface RateLimitOptions {
   /** The same, for every connection from one client address together. Default 20. */
   passwordTriesPerAddress?: number;
   /**
+   * The same, for one address against one room: spending a room's budget
+   * takes several networks, not one patient one. Default 5.
+   */
+  passwordTriesPerAddressPerRoom?: number;
+  /**
    * The same, for one room, whoever tries (many addresses guessing one
    * room's password). Past it every newcomer to that room waits. Default 20.
    */
@@ -222,7 +248,7 @@ export interface RateLimitOptions {
   setPasswordsPerMinute?: number;
   /** TURN credentials minted for one address per hour (renewals in a call are free). Default 10. */
   turnCredentialsPerHour?: number;
-  /** Knocks one address may make on one room per ten minutes. Default 3. */
+  /** Knocks one address may make on one room per ten minutes. Default 5. */
   knocksPerRoom?: number;
   /** How long a denied knocker (person, address or browser) waits to knock that room again, ms. Default 60,000. */
   deniedWaitMs?: number;
@@ -250,6 +276,7 @@ interface Shared {
   passwordTries: Budget;
   addressPasswordTries: Budget;
   roomPasswordTries: Budget;
+  addressRoomPasswordTries: Budget;
   hashes: Budget;
   addressHashes: Budget;
   setPasswords: Budget;
@@ -346,10 +373,17 @@ export class ConnectionLimits {
    */
   takePasswordTry(room: string, now: number): Verdict<PasswordTry> {
     const { store, passwordTries, addressPasswordTries, roomPasswordTries } = this.#shared;
-    const mine = this.#pair(this.#own(passwordTries, now), addressPasswordTries, now);
+    const { addressRoomPasswordTries: share } = this.#shared;
+    const own = this.#pair(this.#own(passwordTries, now), addressPasswordTries, now);
+    // This address's share of the room's tries: also "mine".
+    const mine = this.#address === "" ? own : both(
+      own,
+      () => store.take(share, `${room} ${this.#address}`, now),
+      () => this.returnPasswordTry(room, now, { room: false, share: false }),
+    );
     const then = (ok: boolean): Verdict<PasswordTry> => {
       if (!ok) return "mine";
-      const undo = () => this.returnPasswordTry("", now, { room: false });
+      const undo = () => this.returnPasswordTry(room, now, { room: false });
       const roomOk = store.take(roomPasswordTries, room, now);
       const settle = (granted: boolean): PasswordTry => {
         if (granted) return "ok";
@@ -361,12 +395,46 @@ export class ConnectionLimits {
     return typeof mine === "boolean" ? then(mine) : mine.then(then);
   }
 
-  /** Returns the tries a right password (or one never checked) took; `room: false`: not the room's. */
-  returnPasswordTry(room: string, now: number, { room: ofRoom = true } = {}): void {
+  /**
+   * Returns the tries a right password (or one never checked) took: the
+   * connection's, the address's, its share of the room's (unless `share`
+   * is false) and the room's (unless `room` is false).
+   */
+  returnPasswordTry(
+    room: string,
+    now: number,
+    { room: ofRoom = true, share = true }: { room?: boolean; share?: boolean } = {},
+  ): void {
     const { store, passwordTries, addressPasswordTries, roomPasswordTries } = this.#shared;
     this.#others?.get(passwordTries)?.giveBack();
-    if (this.#address !== "") store.giveBack(addressPasswordTries, this.#address, now);
+    if (this.#address !== "") {
+      store.giveBack(addressPasswordTries, this.#address, now);
+      if (share) {
+        store.giveBack(this.#shared.addressRoomPasswordTries, `${room} ${this.#address}`, now);
+      }
+    }
     if (ofRoom) store.giveBack(roomPasswordTries, room, now);
+  }
+
+  /** Returns a hash that was never computed (the hashing queue was full). */
+  returnHash(now: number): void {
+    this.#others?.get(this.#shared.hashes)?.giveBack();
+    if (this.#address !== "") {
+      this.#shared.store.giveBack(this.#shared.addressHashes, this.#address, now);
+    }
+  }
+
+  /** Returns a `setPassword` whose hash was never computed. */
+  returnSetPassword(now: number): void {
+    this.#others?.get(this.#shared.setPasswords)?.giveBack();
+    if (this.#address !== "") {
+      this.#shared.store.giveBack(this.#shared.addressSetPasswords, this.#address, now);
+    }
+  }
+
+  /** The network this connection's address belongs to (for the hashing queue's fairness). */
+  get network(): string {
+    return networkOf(this.#address);
   }
 
   /** Spends one TURN credential from the address's budget (first mints; renewals are free). */
@@ -389,28 +457,11 @@ export class ConnectionLimits {
     const waits = [`peer ${room} ${peerId}`];
     if (this.#address !== "") waits.push(`address ${room} ${this.#address}`);
     if (browser !== undefined) waits.push(`browser ${room} ${browser}`);
-    // A wait is looked at, not spent: take and give back.
+    // A wait is looked at, not spent.
     let verdict: Verdict = true;
-    for (const key of waits) {
-      verdict = both(verdict, () => {
-        const free = store.take(denied, key, now);
-        const back = (ok: boolean) => {
-          if (ok) store.giveBack(denied, key, now);
-          return ok;
-        };
-        return typeof free === "boolean" ? back(free) : free.then(back);
-      }, () => {});
-    }
+    for (const key of waits) verdict = both(verdict, () => store.peek(denied, key, now), () => {});
     if (this.#address === "") return verdict;
     return both(verdict, () => store.take(knocks, `${room} ${this.#address}`, now), () => {});
-  }
-
-  /** A host denied this connection's knock on `room`: it, its address and `browser` wait. */
-  denied(room: string, { peerId, browser }: { peerId: string; browser?: string }, now: number) {
-    const { store, denied } = this.#shared;
-    store.drain(denied, `peer ${room} ${peerId}`, now);
-    if (this.#address !== "") store.drain(denied, `address ${room} ${this.#address}`, now);
-    if (browser !== undefined) store.drain(denied, `browser ${room} ${browser}`, now);
   }
 
   /** This connection's own bucket of `budget`, made on first use. */
@@ -477,6 +528,11 @@ export class RateLimiter {
       passwordTries: budget("password-tries", passwordTries, windowMs),
       addressPasswordTries: budget("address-password-tries", perAddress, windowMs),
       roomPasswordTries: budget("room-password-tries", perRoom, windowMs),
+      addressRoomPasswordTries: budget(
+        "address-room-password-tries",
+        options.passwordTriesPerAddressPerRoom ?? DEFAULTS.passwordTriesPerAddressPerRoom,
+        windowMs,
+      ),
       hashes: budget("hashes", hashes, 60_000),
       addressHashes: budget("address-hashes", hashes * ADDRESS_FACTOR, 60_000),
       setPasswords: budget("set-passwords", setPasswords, 60_000),
@@ -496,6 +552,22 @@ export class RateLimiter {
   /** Full allowances for a new connection from `address` ("" for none). */
   connect(address: string, now: number): ConnectionLimits {
     return new ConnectionLimits(address, this.#shared, now);
+  }
+
+  /**
+   * A host denied a knock on `room`: that person, their address (its group)
+   * and their browser wait before knocking there again — whether or not
+   * they are connected now.
+   */
+  denied(
+    room: string,
+    { peerId, address, browser }: { peerId: string; address: string; browser?: string },
+    now: number,
+  ): void {
+    const { store, denied } = this.#shared;
+    store.drain(denied, `peer ${room} ${peerId}`, now);
+    if (address !== "") store.drain(denied, `address ${room} ${addressGroup(address)}`, now);
+    if (browser !== undefined) store.drain(denied, `browser ${room} ${browser}`, now);
   }
 
   /** Forgets shared budgets that refilled: they would start full anyway. */

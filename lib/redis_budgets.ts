@@ -31,8 +31,8 @@ export interface RedisBudgetsOptions {
   commandTimeoutMs?: number;
 }
 
-/** What the script does to a bucket. */
-type Mode = "take" | "giveBack" | "drain";
+/** What the script does to a bucket (`peek`: nothing, it only looks). */
+type Mode = "take" | "giveBack" | "drain" | "peek";
 
 /** Kept past the time a bucket needs to refill, ms, so rounding never forgets one early. */
 const EXPIRY_SLACK_MS = 10;
@@ -60,11 +60,15 @@ local perMs = tonumber(ARGV[3])
 local saved = redis.call('HMGET', KEYS[1], 'tokens', 'time')
 local tokens, at = tonumber(saved[1]), tonumber(saved[2])
 if tokens == nil or at == nil then
-  -- Nothing to give back to a full bucket.
-  if mode == 'giveBack' then return 1 end
+  -- Nothing to give back to a full bucket, and a full one has an action.
+  if mode == 'giveBack' or mode == 'peek' then return 1 end
   tokens, at = burst, now
 end
 tokens = math.min(burst, tokens + math.max(0, now - at) * perMs)
+-- A look, changing nothing.
+if mode == 'peek' then
+  if tokens >= 1 then return 1 else return 0 end
+end
 local granted = 1
 if mode == 'take' then
   if tokens < 1 then granted = 0 else tokens = tokens - 1 end
@@ -153,12 +157,21 @@ export class RedisBudgets implements BudgetStore {
 
   /** Spends one action of `budget` for `key` if one is left; never rejects. */
   take(budget: Budget, key: string, now: number): Promise<boolean> {
-    if (!this.#usable()) return Promise.resolve(this.#local.take(budget, key, now));
-    return this.#run("take", budget, key).then(
+    return this.#ask("take", budget, key, now);
+  }
+
+  /** Whether `key` has an action left, spending nothing; never rejects. */
+  peek(budget: Budget, key: string, now: number): Promise<boolean> {
+    return this.#ask("peek", budget, key, now);
+  }
+
+  #ask(mode: "take" | "peek", budget: Budget, key: string, now: number): Promise<boolean> {
+    if (!this.#usable()) return Promise.resolve(this.#local[mode](budget, key, now));
+    return this.#run(mode, budget, key).then(
       (granted) => granted === 1,
       (error: Error) => {
         this.#failed(error.message);
-        return this.#local.take(budget, key, now);
+        return this.#local[mode](budget, key, now);
       },
     );
   }

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import type { HubOptions } from "../lib/hub.ts";
-import type { PasswordHashing, PasswordRecord } from "../lib/password.ts";
+import { HashQueue, type PasswordHashing, type PasswordRecord } from "../lib/password.ts";
 import { frame, join, type Member, resumableHubFixture } from "./_helpers.ts";
 import { until } from "./_wait.ts";
 
@@ -169,7 +169,10 @@ Deno.test("Hub shuts a room to newcomers after its wrong-password budget and tel
 });
 
 Deno.test("Hub counts an IPv6 /64 as one address for wrong passwords", async () => {
-  const { connect, member, hashing } = setup({ passwordTriesPerRoom: 1000 });
+  const { connect, member, hashing } = setup({
+    passwordTriesPerRoom: 1000,
+    passwordTriesPerAddressPerRoom: 1000,
+  });
   const host = member();
   send(host, "setPassword", { channel: "room", password: "right" });
   hashing.finishAll();
@@ -357,4 +360,99 @@ Deno.test("Hub spends no password try on a join its hash budget refused", async 
   assert.match(await guess("third"), /: wrong password$/, "the refused one left its try");
   clock.ms += 60_000;
   assert.match(await guess("fourth"), /too many wrong passwords/, "two tries, two used");
+});
+
+Deno.test("Hub lets one address spend only its share of a room's wrong-password budget", async () => {
+  const { connect, member, hashing } = setup();
+  const host = member();
+  send(host, "setPassword", { channel: "room", password: "right" });
+  hashing.finishAll();
+  await until(() => host.conn.frames("roomState").length > 0, "the password set");
+  // One patient address guesses with four connections, five tries each.
+  const codes: string[] = [];
+  for (let c = 0; c < 4; c++) {
+    const g = connect("203.0.113.9");
+    for (let t = 0; t < 5; t++) {
+      send(g, "join", { channel: "room", userdata: {}, password: `guess-${c}-${t}` });
+      hashing.finishAll();
+      await until(() => errors(g).length > t, `guess ${c}/${t} answered`);
+    }
+    codes.push(...errors(g).map(([code]) => code));
+  }
+  assert.equal(codes.filter((c) => c === "wrong_password").length, 5, "the address's share");
+  assert.deepEqual(host.conn.frames("roomAlert"), [], "the room's budget is not spent");
+  // So an honest newcomer from elsewhere still gets in with the password.
+  const friend = connect("192.0.2.10");
+  send(friend, "join", { channel: "room", userdata: {}, password: "right" });
+  hashing.finishAll();
+  await until(() => friend.conn.frames("joined").length > 0, "the friend joined");
+});
+
+Deno.test("Hub gives one network at most two places in the hashing queue, and returns a refused hash", async () => {
+  const hashing = new HeldHashing(8);
+  // The real queue's fairness, with the test holding the hashes.
+  const queue = new HashQueue({ concurrency: 1, maxQueued: 8, maxPerGroup: 2, iterations: 1 });
+  const passwords: PasswordHashing = {
+    hash: (password, group) => queue.hash(password, group) && hashing.hash(password),
+    verify: (password, record, group) =>
+      queue.verify(password, record, group) && hashing.verify(password, record),
+  };
+  const { connect } = resumableHubFixture({ passwords, hashesPerMinute: 3 });
+  // Hosts on five /64s of one /48 set passwords at once.
+  const hosts = Array.from({ length: 5 }, (_, i) => {
+    const m = connect(`2001:db8:1:${i + 1}::1`);
+    join(m.session, `own-${i}`);
+    return m;
+  });
+  for (const [i, h] of hosts.entries()) {
+    send(h, "setPassword", { channel: `own-${i}`, password: "x" });
+  }
+  const busy = hosts.filter((h) => errors(h).some(([code]) => code === "rate_limited"));
+  assert.equal(busy.length, 3, "two places for the /48, the rest refused");
+  // Somebody on another network still gets a place.
+  const other = connect("192.0.2.77");
+  join(other.session, "theirs");
+  send(other, "setPassword", { channel: "theirs", password: "x" });
+  assert.deepEqual(errors(other), []);
+  // A refusal for a full queue spent no hash from the connection's budget: three more tries fit.
+  const refused = busy[0];
+  hashing.finishAll();
+  await until(() => queue.pending === 0, "the queue drained");
+  const channel = `own-${hosts.indexOf(refused)}`;
+  for (let i = 0; i < 3; i++) {
+    send(refused, "setPassword", { channel, password: `y${i}` });
+    hashing.finishAll();
+    await until(() => queue.pending === 0, "hashed");
+  }
+  assert.equal(errors(refused).length, 1, "only the first (busy) refusal");
+});
+
+Deno.test("Hub makes a knocker denied while away wait too", () => {
+  const { connect, member, clock } = setup({ deniedWaitMs: 60_000 });
+  const host = member();
+  send(host, "lock", { channel: "room", locked: true });
+  const kim = connect("203.0.113.5");
+  send(kim, "knock", { channel: "room", userdata: { name: "Kim" }, browser: "kim-b" });
+  kim.session.close({ deliberate: false });
+  send(host, "deny", { channel: "room", peer_id: kim.id });
+  const again = connect("203.0.113.5");
+  send(again, "knock", { channel: "room", userdata: { name: "Kim" }, browser: "kim-b" });
+  assert.deepEqual(errors(again), [["rate_limited", "knock"]]);
+  clock.ms += 60_000;
+  send(again, "knock", { channel: "room", userdata: { name: "Kim" }, browser: "kim-b" });
+  assert.equal(again.conn.frames("knocking").length, 1);
+});
+
+Deno.test("Hub lets a host close a tab of their own browser without shutting that browser out", () => {
+  const { connect } = setup();
+  const host = connect();
+  send(host, "join", { channel: "room", userdata: {}, browser: "host-b" });
+  const tab = connect();
+  send(tab, "join", { channel: "room", userdata: {}, browser: "host-b" });
+  send(host, "remove", { channel: "room", peer_id: tab.id });
+  assert.equal(tab.conn.closedWith?.code, 4003);
+  assert.equal(host.conn.closedWith, undefined, "the host stays");
+  const later = connect();
+  send(later, "join", { channel: "room", userdata: {}, browser: "host-b" });
+  assert.equal(later.conn.frames("joined").length, 1, "the host's browser may come back");
 });

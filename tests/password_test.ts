@@ -52,3 +52,13 @@ Deno.test("HashQueue hands slots on in the order the hashes came", async () => {
   await Promise.all(work);
   assert.deepEqual(order, [0, 1, 2, 3, 4, 5]);
 });
+
+Deno.test("HashQueue gives one group at most maxPerGroup places, and others theirs", async () => {
+  const queue = new HashQueue({ concurrency: 1, maxQueued: 8, maxPerGroup: 2, iterations: 1000 });
+  const mine = [1, 2, 3].map((i) => queue.hash(`pw${i}`, "2001:db8:1::/48"));
+  assert.deepEqual(mine.map((w) => w !== undefined), [true, true, false]);
+  const theirs = queue.hash("pw", "192.0.2.1");
+  assert.ok(theirs !== undefined, "another group still gets a place");
+  await Promise.all([...mine, theirs]);
+  assert.ok(queue.hash("again", "2001:db8:1::/48") !== undefined, "places come back");
+});

@@ -99,7 +99,10 @@ Deno.test("RateLimiter counts only wrong passwords: five per connection per ten 
 });
 
 Deno.test("RateLimiter shares twenty wrong passwords among one address's connections", () => {
-  const limiter = new RateLimiter({ passwordTriesPerRoom: 1000 });
+  const limiter = new RateLimiter({
+    passwordTriesPerRoom: 1000,
+    passwordTriesPerAddressPerRoom: 100,
+  });
   const tries = (address: string) =>
     Array.from({ length: 6 }, () => limiter.connect(address, 0))
       .flatMap((limits) => Array.from({ length: 5 }, () => limits.takePasswordTry("room", 0)))
@@ -171,7 +174,7 @@ Deno.test("RateLimiter caps an address's knocks on one room and makes the denied
   // Denied: that person, that address and that browser wait a minute.
   const limits = limiter.connect("203.0.113.9", 0);
   assert.equal(limits.takeKnock("room", { peerId: "kim", browser: "b1" }, 0), true);
-  limits.denied("room", { peerId: "kim", browser: "b1" }, 0);
+  limiter.denied("room", { peerId: "kim", address: "203.0.113.9", browser: "b1" }, 0);
   assert.equal(limits.takeKnock("room", { peerId: "kim" }, 1000), false, "the person");
   assert.equal(knock("203.0.113.9", "room", "kim2", undefined, 1000), false, "the address");
   assert.equal(knock("192.0.2.50", "room", "kim3", "b1", 1000), false, "the browser");
@@ -186,6 +189,7 @@ Deno.test("RateLimiter waits for a shared budget that answers later, and gives b
     take: (budget, key, now) => Promise.resolve(local.take(budget, key, now)),
     giveBack: (budget, key) => local.giveBack(budget, key),
     drain: (budget, key, now) => local.drain(budget, key, now),
+    peek: (budget, key, now) => Promise.resolve(local.peek(budget, key, now)),
     sweep: (now) => local.sweep(now),
   };
   const limiter = new RateLimiter({ joinBurst: 2, joinsPerMinute: 1, budgets });

@@ -250,3 +250,17 @@ Deno.test("RedisBudgets starts while Redis is unreachable and uses it once it co
     assert.equal(await raw.exists("mesh:budget:joins:closed"), 0);
   });
 });
+
+Deno.test("RedisBudgets peeks at a budget without spending it, across instances", async () => {
+  await withRedis(async ({ open, raw }) => {
+    const [a, b] = [await open(), await open()];
+    const wait: Budget = { name: "wait", burst: 1, perMs: 1 / 3_600_000 };
+    assert.equal(await a.peek(wait, ADDRESS, 0), true, "a bucket Redis does not hold is full");
+    assert.equal(await raw.exists(`mesh:budget:wait:${ADDRESS}`), 0, "a look writes nothing");
+    assert.equal(await b.peek(wait, ADDRESS, 0), true, "and spends nothing");
+    b.drain(wait, ADDRESS, 0);
+    await eventually(async () => !await a.peek(wait, ADDRESS, 0), "the drain seen from a");
+    assert.equal(await a.take(wait, ADDRESS, 0), false);
+    assert.equal(await a.peek(wait, "another", 0), true);
+  });
+});

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { parseConfig } from "../lib/config.ts";
 import { createLogger } from "../lib/log.ts";
 import { IceIssuer, turnCredential } from "../lib/turn.ts";
-import { frame, join, resumableHubFixture } from "./_helpers.ts";
+import { type BudgetStore, LocalBudgets } from "../lib/rate_limit.ts";
+import { frame, join, type Member, resumableHubFixture } from "./_helpers.ts";
+import { until } from "./_wait.ts";
 
 const TURN = {
   secret: "coturn-static-auth-secret",
@@ -147,9 +149,11 @@ Deno.test("Hub mints at most turnCredentialsPerHour TURN credentials per address
   });
   // One address holds pairs in rooms of its own: 6 pairs, 12 members.
   const credentials = [];
+  const members: Member[] = [];
   for (let i = 0; i < 6; i++) {
     const a = connect("198.51.100.7");
     const b = connect("198.51.100.7");
+    members.push(a, b);
     join(a.session, `r${i}`);
     join(b.session, `r${i}`);
     credentials.push(...a.conn.frames("iceServers").map((f) => f.data.ice_servers));
@@ -162,17 +166,18 @@ Deno.test("Hub mints at most turnCredentialsPerHour TURN credentials per address
   join(c.session, "mine");
   join(d.session, "mine");
   assert.equal(minted(d.conn.frames("joined")[0].data.ice_servers).length, 1);
-  // An hour later the address has its budget again.
-  clock.ms += 3_600_000;
+  // An hour later (every credential expired) the address has its budget
+  // again: four of its members get one, the others wait their turn.
+  for (const m of [...members, c, d]) m.conn.take();
+  clock.ms += 3_601_000;
   hub.tick();
-  const e = connect("198.51.100.7");
-  const f = connect("198.51.100.7");
-  join(e.session, "later");
-  join(f.session, "later");
-  assert.equal(minted(f.conn.frames("joined")[0].data.ice_servers).length, 1);
+  const served = (list: Member[]) =>
+    list.filter((m) => minted(m.conn.frames("iceServers")[0]?.data.ice_servers).length > 0);
+  assert.equal(served(members).length, 4);
+  assert.equal(served([c, d]).length, 2, "the other address's members, from their own budget");
 });
 
-Deno.test("Hub renews a member's TURN credential before it expires and re-mints it on resume", () => {
+Deno.test("Hub renews a member's TURN credential before it expires, and keeps it across a resume", () => {
   const { hub, clock, connect, resume, member } = resumableHubFixture({
     iceServers: [],
     turn: TURN,
@@ -196,13 +201,16 @@ Deno.test("Hub renews a member's TURN credential before it expires and re-mints 
   hub.tick();
   assert.equal(ann.conn.frames("iceServers").length, 1, "renewed once, not every tick");
 
-  // A drop and a resume: the new connection gets a fresh credential at once.
+  // A drop and a resume: the client kept its configuration, so nothing is
+  // minted, and renewal goes on on the new connection.
   const token = ann.conn.frames("session").at(-1)!.data.resume_token;
   ann.session.close({ deliberate: false });
   const back = resume(token);
-  const fresh = back.conn.frames("iceServers");
-  assert.equal(fresh.length, 1);
-  assert.notEqual(fresh[0].data.ice_servers[0].username, next.username);
+  assert.deepEqual(back.conn.frames("iceServers"), [], "still valid: not re-minted");
+  clock.ms = START_MS + 481_000 + 481_000;
+  hub.tick();
+  assert.equal(back.conn.frames("iceServers").length, 1, "renewed on the new connection");
+  back.conn.take();
 
   // Alone again (Bob left): no renewal, nobody to relay to.
   bob.session.close();
@@ -224,4 +232,75 @@ Deno.test("Hub never writes a TURN credential to its log", () => {
   for (const line of lines) {
     assert.ok(!line.includes(credential) && !line.includes(username), line);
   }
+});
+
+Deno.test("Hub charges a member's address once however often visitors come and go", () => {
+  const { hub, clock, connect } = resumableHubFixture({
+    iceServers: [],
+    turn: TURN,
+    turnCredentialsPerHour: 3,
+  });
+  const ann = connect("198.51.100.7");
+  join(ann.session, "room");
+  for (let i = 0; i < 6; i++) {
+    const visitor = connect(`192.0.2.${i + 1}`);
+    join(visitor.session, "room");
+    visitor.session.close();
+    clock.ms += 1000;
+    hub.tick();
+  }
+  assert.equal(ann.conn.frames("iceServers").length, 1, "one credential, kept while valid");
+  // Her colleague from the same address still gets one (the budget was not drained).
+  const colleague = connect("198.51.100.7");
+  join(colleague.session, "room");
+  assert.equal(minted(colleague.conn.frames("joined")[0].data.ice_servers).length, 1);
+});
+
+Deno.test("Hub asks again a minute after a refused TURN budget, while there is company", () => {
+  const { hub, clock, connect } = resumableHubFixture({
+    iceServers: [],
+    turn: TURN,
+    turnCredentialsPerHour: 1,
+  });
+  const ann = connect("198.51.100.7");
+  const bob = connect("198.51.100.7");
+  join(ann.session, "room");
+  join(bob.session, "room");
+  assert.equal(minted(bob.conn.frames("joined")[0].data.ice_servers).length, 1, "Bob got one");
+  assert.equal(ann.conn.frames("iceServers").length, 0, "the address had no other for Ann");
+  clock.ms += 59_000;
+  hub.tick();
+  assert.equal(ann.conn.frames("iceServers").length, 0, "not asked again before a minute");
+  clock.ms += 3_600_000;
+  hub.tick();
+  assert.equal(minted(ann.conn.frames("iceServers")[0]?.data.ice_servers).length, 1, "then yes");
+});
+
+Deno.test("Hub mints once for a join whose budget answers later (counted in Redis)", async () => {
+  const local = new LocalBudgets();
+  let takes = 0;
+  const budgets: BudgetStore = {
+    take: (budget, key, now) => {
+      if (budget.name === "address-turn") takes++;
+      return Promise.resolve(local.take(budget, key, now));
+    },
+    giveBack: (budget, key) => local.giveBack(budget, key),
+    drain: (budget, key, now) => local.drain(budget, key, now),
+    peek: (budget, key, now) => Promise.resolve(local.peek(budget, key, now)),
+    sweep: (now) => local.sweep(now),
+  };
+  const { connect } = resumableHubFixture({ iceServers: [], turn: TURN, budgets });
+  const ann = connect("198.51.100.7");
+  const bob = connect("198.51.100.8");
+  ann.session.receive(frame("join", { channel: "room", userdata: {} }));
+  await until(() => ann.conn.frames("joined").length === 1, "Ann joined");
+  bob.session.receive(frame("join", { channel: "room", userdata: {} }));
+  await until(() => bob.conn.frames("joined").length === 1, "Bob joined");
+  await until(
+    () => ann.conn.frames("iceServers").length === 1 && bob.conn.frames("iceServers").length === 1,
+    "both credentials, each in iceServers once the budget answered",
+  );
+  assert.equal(minted(bob.conn.frames("joined")[0].data.ice_servers).length, 0);
+  assert.equal(takes, 2, "one budget take each");
+  assert.equal(bob.conn.frames("iceServers").length, 1);
 });
