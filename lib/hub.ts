@@ -579,7 +579,7 @@ export class Hub {
     if (link.busy) {
       // Behind a password hash: handled in order once it is done.
       if (!link.queue(parsed.value)) {
-        this.#error(peer, "rate_limited", "Slow down: still checking a password");
+        this.#error(peer, "rate_limited", "Slow down: still handling an earlier request");
       }
       return;
     }

@@ -49,9 +49,12 @@ export const BROWSER_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** Longest display name, in characters (a knock's name). */
 export const MAX_NAME_LENGTH = 40;
 
-// Also invisible ones (zero-width, bidi marks, BOM), so "Al\u200Bice" cannot pass for "Alice".
-// deno-lint-ignore no-control-regex
-const UNPRINTABLE = /[\u0000-\u001f\u007f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
+// Also invisible ones (zero-width, bidi marks, BOM, soft hyphen, fillers, line and paragraph
+// separators, interlinear annotation marks), so "Al\u200Bice" cannot pass for "Alice".
+// Variation selectors stay: emoji need them.
+const UNPRINTABLE =
+  // deno-lint-ignore no-control-regex
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\u3164\ufeff\uffa0\ufff9-\ufffb]/g;
 
 /** Removes control, bidi and invisible characters (a chat line keeps its line breaks). */
 export function stripUnprintable(text: string, { keepNewlines = false } = {}): string {

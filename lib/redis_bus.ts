@@ -69,17 +69,31 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local previous = redis.call('ZSCORE', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[1], now, ARGV[1])
-for i = 5, #ARGV do redis.call('ZADD', KEYS[1], 'NX', now, ARGV[i]) end
--- Ops older than the log's age limit are of no use to anyone running, and
--- some carry password hashes and browser ids: trimmed by age too (exactly:
--- an approximate trim keeps a quiet stream's few entries for ever).
-redis.call('XTRIM', KEYS[2], 'MINID', tostring(now - tonumber(ARGV[4])))
+for i = 6, #ARGV do redis.call('ZADD', KEYS[1], 'NX', now, ARGV[i]) end
+-- Ops older than the log's age limit carry password hashes and browser ids
+-- nobody needs: trimmed by age too (exactly: an approximate trim keeps a
+-- quiet stream's few entries for ever) — but never past the op the
+-- slowest live instance has applied: it still has to read what follows.
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
+local cutMs, cutSeq = now - tonumber(ARGV[4]), 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[2]), '+inf')) do
+  local ms, seq = string.match(redis.call('HGET', KEYS[3], id) or '', '^(%d+)-(%d+)$')
+  -- What it still needs starts right after the op it applied.
+  ms, seq = tonumber(ms), tonumber(seq)
+  if ms == nil then
+    cutMs, cutSeq = 0, 0
+  elseif ms < cutMs or (ms == cutMs and seq + 1 < cutSeq) then
+    cutMs, cutSeq = ms, seq + 1
+  end
+end
+redis.call('XTRIM', KEYS[2], 'MINID', string.format('%d-%d', cutMs, cutSeq))
 -- Silent ourselves for as long (Redis was away or stalled): so were the
 -- others, through no fault of theirs. Judge nobody until they had a turn.
 if previous and now - tonumber(previous) > tonumber(ARGV[2]) then return {} end
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
 for _, id in ipairs(dead) do
   redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[3], id)
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'op',
     cjson.encode({op = 'dead', instance = id}))
 end
@@ -327,13 +341,15 @@ export class RedisBus implements Bus {
     const sent = Date.now();
     await this.#cmd.eval(
       HEARTBEAT,
-      2,
+      3,
       this.#key("instances"),
       this.#key("log"),
+      this.#key("applied"),
       this.instance,
       String(this.#deadAfterMs),
       this.#maxLog,
       this.#maxLogAge,
+      this.#applied,
       ...homes,
     );
     this.#lastBeat = sent;

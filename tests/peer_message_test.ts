@@ -53,3 +53,12 @@ Deno.test("parsePeerMessage strips bidi overrides and invisible characters from 
     "nothing printable left: no message",
   );
 });
+
+Deno.test("parsePeerMessage drops C1 controls, soft hyphens and fillers, keeps emoji whole", () => {
+  const text = "a\u0085b\u00adc\u2028d\u3164e\ufff9f ❤️";
+  assert.deepEqual(parsePeerMessage(encodePeerMessage({ type: "chat", text })), {
+    type: "chat",
+    text: "abcdef ❤️",
+  });
+  assert.equal(parsePeerMessage(encodePeerMessage({ type: "chat", text: "\u00ad" })), undefined);
+});
