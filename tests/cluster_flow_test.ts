@@ -404,3 +404,54 @@ Deno.test("Cluster keeps an op (a password hash) in Redis's log only for maxLogA
     await redis.kill();
   }
 });
+
+Deno.test("Cluster never trims an op a live instance has not applied yet", async () => {
+  const redis = await startRedis();
+  const raw = new Redis(redis.url);
+  const x = await startInstance(redis.url, {}, { maxLogAgeMs: 200 });
+  // A live instance that reads slowly: it beats (by Redis's clock) but has applied nothing new.
+  const beat = async (applied: string) => {
+    const [seconds, micros] = await raw.time();
+    await raw.zadd(
+      "mesh:instances",
+      Number(seconds) * 1000 + Math.floor(Number(micros) / 1000),
+      "slow",
+    );
+    await raw.hset("mesh:applied", "slow", applied);
+  };
+  let applied = "0-1";
+  let beating = true;
+  const beater = (async () => {
+    while (beating) {
+      await beat(applied);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  try {
+    const ann = x.connect();
+    await joined(ann);
+    ann.send("setPassword", { channel: "room", password: "pw" });
+    await eventually(() => ann.got("roomState").length > 0, "the password set");
+    const entries = async () => await raw.xrange("mesh:log", "-", "+");
+    const setId = (await entries()).find(([, f]) => JSON.parse(f[1]).op === "setPassword")![0];
+    // Well past the age limit, the slow reader still needs it.
+    const held = Date.now() + 800;
+    while (Date.now() < held) {
+      assert.ok((await entries()).some(([id]) => id === setId), "trimmed under a slow reader");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // Once it has applied past it, the op goes.
+    applied = setId;
+    const deadline = Date.now() + 5000;
+    while ((await entries()).some(([id]) => id === setId)) {
+      assert.ok(Date.now() < deadline, "never trimmed after the slow reader applied it");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } finally {
+    beating = false;
+    await beater;
+    x.close();
+    raw.disconnect();
+    await redis.kill();
+  }
+});
