@@ -66,11 +66,12 @@ export type Op =
   | { op: "host"; peer: string; event: HostTargetEvent; channel: string; target: string }
   /**
    * Gone for good: Leave, a kick, or a resume window that passed. `home` is
-   * where it was when that was decided: stale if it has moved since.
+   * where it was when that was decided, `generation` how many resumes it
+   * had then: stale if it has moved or resumed since.
    */
-  | { op: "leave"; peer: string; home: string }
-  /** The peer's socket dropped; its home holds it for the resume window. */
-  | { op: "away"; peer: string; home: string }
+  | { op: "leave"; peer: string; home: string; generation?: number }
+  /** The peer's socket dropped; its home holds it for the resume window (stale as a leave is). */
+  | { op: "away"; peer: string; home: string; generation?: number }
   /**
    * A connection proved the peer's identity on `home` (a resume), or its
    * home re-asserts it (`ref` 0) after the cluster lost track of it.
@@ -83,6 +84,12 @@ export type Op =
     channels: ResumeChannel[];
     /** The browser id the resume carries: a room it rejoins as a newcomer checks it. */
     browser?: string;
+    /**
+     * How many resumes the identity had when this one was proposed: one
+     * ordered after a newer resume (proposed by an instance that then died)
+     * is stale, and changes nothing.
+     */
+    generation?: number;
   }
   /** Many wrong passwords were tried for `channel`: its hosts are told. */
   | { op: "alert"; channel: string; alert: RoomAlert }
@@ -134,6 +141,8 @@ export interface PeerState {
   away: boolean;
   /** Its home died: any instance removes it when the resume window passes. */
   orphan: boolean;
+  /** How many resumes it had (0 when absent). */
+  generation?: number;
 }
 
 /** Everything the instances replicate, as one instance hands it to a new one. */
@@ -149,6 +158,13 @@ export interface ClusterState {
 
 function userdataOf(value: unknown): UserData | undefined {
   return isUserData(value) ? value : undefined;
+}
+
+function optionalGeneration(value: unknown): { generation?: number } | undefined {
+  if (value === undefined) return {};
+  return Number.isSafeInteger(value) && (value as number) >= 0
+    ? { generation: value as number }
+    : undefined;
 }
 
 function optionalBrowser(value: unknown): { browser?: string } | undefined {
@@ -219,10 +235,12 @@ export function parseOp(value: unknown): Op | undefined {
         : undefined;
     }
     case "leave":
-    case "away":
-      return isShortId(peer) && typeof value.home === "string"
-        ? { op: value.op, peer, home: value.home }
+    case "away": {
+      const generation = optionalGeneration(value.generation);
+      return isShortId(peer) && typeof value.home === "string" && generation !== undefined
+        ? { op: value.op, peer, home: value.home, ...generation }
         : undefined;
+    }
     case "resume": {
       if (
         !isShortId(peer) || !isShortId(value.home) || !Number.isSafeInteger(value.ref) ||
@@ -235,7 +253,8 @@ export function parseOp(value: unknown): Op | undefined {
         channels.push({ channel: item.channel, userdata });
       }
       const browser = optionalBrowser(value.browser);
-      if (browser === undefined) return;
+      const generation = optionalGeneration(value.generation);
+      if (browser === undefined || generation === undefined) return;
       return {
         op: "resume",
         peer,
@@ -243,6 +262,7 @@ export function parseOp(value: unknown): Op | undefined {
         ref: value.ref as number,
         channels,
         ...browser,
+        ...generation,
       };
     }
     case "alert": {
@@ -269,7 +289,8 @@ export function parseClusterState(value: unknown): ClusterState | undefined {
       typeof p.away !== "boolean" ||
       typeof p.orphan !== "boolean"
     ) return;
-    peers.push({ id: p.id, home: p.home, away: p.away, orphan: p.orphan });
+    const generation = optionalGeneration(p.generation) ?? {};
+    peers.push({ id: p.id, home: p.home, away: p.away, orphan: p.orphan, ...generation });
   }
   const channels: ClusterState["channels"] = [];
   for (const entry of value.channels) {

@@ -160,6 +160,11 @@ class Peer {
   leaving = false;
   /** The address group of its latest connection here ("" for none), for waits set while it is away. */
   address = "";
+  /**
+   * How many resumes it had, counted alike everywhere as they are applied:
+   * a leave, an away or a resume proposed before the latest one is stale.
+   */
+  generation = 0;
   #link: Link | null = null;
   constructor(id: string, home: string) {
     this.id = id;
@@ -516,7 +521,7 @@ export class Hub {
         // Every instance proposes it; the first applied wins, the rest find nobody.
         this.#logger.log("debug", "resume window passed (home died)", { peer: id });
         this.#orphans.set(id, now + this.#windowMs);
-        this.#bus?.propose({ op: "leave", peer: id, home: peer.home });
+        this.#bus?.propose({ op: "leave", peer: id, home: peer.home, generation: peer.generation });
       }
     }
     this.#membership.sweep();
@@ -602,7 +607,7 @@ export class Hub {
     }
     this.#logger.log("debug", "away", { peer: peer.id });
     if (peer.shared || this.#bus === undefined) {
-      this.#propose({ op: "away", peer: peer.id, home: peer.home });
+      this.#propose({ op: "away", peer: peer.id, home: peer.home, generation: peer.generation });
     }
   }
 
@@ -987,6 +992,7 @@ export class Hub {
       home: this.#self,
       ref,
       channels,
+      generation: this.#peers.get(peer)?.generation ?? 0,
     };
     if (browser !== undefined) op.browser = browser;
     this.#propose(op);
@@ -1005,11 +1011,23 @@ export class Hub {
       return;
     }
     let peer = this.#peers.get(op.peer);
+    if (peer !== undefined && this.#stale(peer, op)) {
+      // A newer resume of this identity came through first (its proposer
+      // then died, and this one arrived late): it changes nothing.
+      if (waiting !== undefined) {
+        this.#resumeRefused(waiting, "that peer resumed on another connection");
+      }
+      return;
+    }
     const restored = peer === undefined;
     if (peer === undefined) {
       peer = new Peer(op.peer, op.home);
+      peer.generation = op.generation ?? 0;
       this.#peers.set(peer.id, peer);
     }
+    peer.generation++;
+    // Back: a leave proposed for it before is stale, and a later one must go out.
+    peer.leaving = false;
     const wasAway = peer.away;
     if (peer.home === this.#self && op.home !== this.#self) {
       // It moved to another instance: what was held for it follows it there.
@@ -1031,7 +1049,7 @@ export class Hub {
     if (link !== undefined && link.closed) {
       // Gone again before its resume came through: held away once more.
       if (this.#resume.goAway(peer.id, this.#now())) {
-        this.#propose({ op: "away", peer: peer.id, home: peer.home });
+        this.#propose({ op: "away", peer: peer.id, home: peer.home, generation: peer.generation });
       } else this.#remove(peer);
     } else if (link !== undefined) {
       if (peer.link !== null) {
@@ -1080,15 +1098,10 @@ export class Hub {
     if (link !== undefined) this.#drain(link);
   }
 
-  /** The identity a resume claimed left meanwhile: the connection goes on as new. */
-  #resumeRefused({ link, fresh }: ResumeWaiting) {
+  /** The identity a resume claimed left (or resumed elsewhere) meanwhile: the connection goes on as new. */
+  #resumeRefused({ link, fresh }: ResumeWaiting, why = "that peer has left") {
     this.#peers.set(fresh.id, fresh);
-    this.#error(
-      fresh,
-      "bad_token",
-      "Cannot resume: that peer has left; continuing as a new peer",
-      "resume",
-    );
+    this.#error(fresh, "bad_token", `Cannot resume: ${why}; continuing as a new peer`, "resume");
     this.#drain(link);
   }
 
@@ -1241,7 +1254,12 @@ export class Hub {
     if (this.#bus === undefined || !peer.shared) return this.#forget(peer);
     peer.leaving = true;
     this.#resume.forget(peer.id);
-    this.#bus.propose({ op: "leave", peer: peer.id, home: peer.home });
+    this.#bus.propose({
+      op: "leave",
+      peer: peer.id,
+      home: peer.home,
+      generation: peer.generation,
+    });
   }
 
   /** Forgets a peer for good: everyone it shared a channel with is told. */
@@ -1320,13 +1338,18 @@ export class Hub {
         return this.#membership.alertHosts(op.channel, op.alert);
       case "leave": {
         const peer = this.#peers.get(op.peer);
-        // A leave proposed for a home the peer has moved from is stale.
-        if (peer !== undefined && peer.home === op.home) this.#forget(peer);
+        // A leave proposed for a home the peer has moved from, or before it
+        // resumed since, is stale.
+        if (peer !== undefined && peer.home === op.home && !this.#stale(peer, op)) {
+          this.#forget(peer);
+        }
         return;
       }
       case "away": {
         const peer = this.#peers.get(op.peer);
-        if (peer === undefined || peer.home !== op.home || peer.away) return;
+        if (peer === undefined || peer.home !== op.home || peer.away || this.#stale(peer, op)) {
+          return;
+        }
         peer.away = true;
         this.#membership.tellNeighbours(peer.id, { event: "peerAway", data: { peer_id: peer.id } });
         return;
@@ -1348,6 +1371,11 @@ export class Hub {
     const waiting = this.#waiting.get(ref);
     this.#waiting.delete(ref);
     return waiting?.kind === kind ? waiting as Extract<Waiting, { kind: K }> : undefined;
+  }
+
+  /** Whether `op` was proposed before `peer`'s latest resume (an op without a count never is). */
+  #stale(peer: Peer, op: { generation?: number }): boolean {
+    return op.generation !== undefined && op.generation < peer.generation;
   }
 
   /** The peer a join or knock is for, known from now on everywhere (unless it left). */
@@ -1398,7 +1426,14 @@ export class Hub {
         channel,
         userdata: this.registry.userdataOf(peer.id, channel) ?? {},
       }));
-      this.#bus?.propose({ op: "resume", peer: peer.id, home: this.#self, ref: 0, channels });
+      this.#bus?.propose({
+        op: "resume",
+        peer: peer.id,
+        home: this.#self,
+        ref: 0,
+        channels,
+        generation: peer.generation,
+      });
     }
   }
 
@@ -1407,7 +1442,13 @@ export class Hub {
     const peers = [];
     for (const peer of this.#peers.values()) {
       if (!peer.shared || peer.leaving) continue;
-      peers.push({ id: peer.id, home: peer.home, away: peer.away, orphan: peer.orphan });
+      peers.push({
+        id: peer.id,
+        home: peer.home,
+        away: peer.away,
+        orphan: peer.orphan,
+        generation: peer.generation,
+      });
     }
     return {
       peers,
@@ -1420,8 +1461,9 @@ export class Hub {
   /** Takes another instance's rooms as this instance starts (before any op or connection). */
   #importState(state: ClusterState) {
     const now = this.#now();
-    for (const { id, home, away, orphan } of state.peers) {
+    for (const { id, home, away, orphan, generation } of state.peers) {
       const peer = new Peer(id, home);
+      peer.generation = generation ?? 0;
       peer.shared = true;
       peer.away = away;
       peer.orphan = orphan;

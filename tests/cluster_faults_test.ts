@@ -1,0 +1,102 @@
+/**
+ * The cluster faults the fault-injection review found (issue 23), each
+ * written as the exact order of ops that caused it, on the in-memory bus
+ * (`_memory_bus.ts`): the same every run, no Redis, no timing.
+ */
+
+import assert from "node:assert/strict";
+import { MemoryCluster, type MemoryPerson } from "./_memory_bus.ts";
+
+/** Instances `names` on one in-memory log, and `join` to put people in "room". */
+function cluster(...names: string[]) {
+  const c = new MemoryCluster();
+  for (const name of names) c.start(name);
+  const join = (instance: string): MemoryPerson => {
+    const person = c.connect(instance);
+    person.send("join", { channel: "room", userdata: { name: person.id } });
+    c.settle();
+    assert.equal(person.got("joined").length, 1, `${person.id} joined on ${instance}`);
+    return person;
+  };
+  return { c, join };
+}
+
+Deno.test("Cluster fault 1: a clean leave after a lost window-expiry leave removes the person everywhere", () => {
+  const { c, join } = cluster("x", "y");
+  const ann = join("x");
+  const bob = join("y");
+  ann.close(false);
+  c.settle(); // away
+  // X's window passes: it proposes Ann's leave. Meanwhile Ann resumes on Y,
+  // and that resume is ordered first: X's leave is stale and ignored.
+  c.clock.advance(25_000);
+  c.tick();
+  const onY = c.resume("y", ann);
+  c.append("y");
+  c.append("x");
+  c.run();
+  c.settle();
+  assert.equal(onY.got("resumed").length, 1);
+  assert.deepEqual(c.views(), { x: [ann.id, bob.id], y: [ann.id, bob.id] }, "Ann stayed");
+  // Later Ann comes back to X and leaves cleanly there.
+  onY.close(false);
+  c.settle();
+  const backOnX = c.resume("x", onY);
+  c.settle();
+  assert.equal(backOnX.got("resumed").length, 1);
+  backOnX.close(true);
+  c.settle();
+  assert.deepEqual(c.views(), { x: [bob.id], y: [bob.id] }, "no ghost of Ann anywhere");
+  assert.deepEqual(bob.got("removePeer").map((f) => f.data.peer_id), [ann.id]);
+});
+
+Deno.test("Cluster fault 2: a resume in time is never undone by the window-expiry leave queued behind it", () => {
+  const { c, join } = cluster("x", "y");
+  const ann = join("x");
+  const bob = join("y");
+  ann.close(false);
+  c.settle();
+  // Redis is paused: Ann resumes on X a second after the drop, and X's
+  // window passes before either op is ordered. Both queue, the resume first.
+  c.clock.advance(1000);
+  const back = c.resume("x", ann);
+  c.clock.advance(24_000);
+  c.tick();
+  c.settle();
+  assert.equal(back.got("resumed").length, 1);
+  assert.equal(back.conn.closedWith, undefined, "the resumed socket stays open");
+  assert.deepEqual(c.views(), { x: [ann.id, bob.id], y: [ann.id, bob.id] });
+  assert.deepEqual(bob.got("removePeer"), [], "Bob never lost Ann");
+  // Positive control: a later clean leave still removes her.
+  back.close(true);
+  c.settle();
+  assert.deepEqual(c.views(), { x: [bob.id], y: [bob.id] });
+});
+
+Deno.test("Cluster fault 7: a stale resume from a killed instance never takes the live socket", () => {
+  const { c, join } = cluster("x", "y", "z");
+  const ann = join("x");
+  const bob = join("y");
+  ann.close(false);
+  c.settle();
+  // Ann's client resumes on Z, whose op is on its way when Z is SIGKILLed…
+  const onZ = c.resume("z", ann);
+  const stale = c.bus("z")!.outbox.shift()!;
+  c.kill("z");
+  assert.ok(onZ.got("resumed").length === 0);
+  // …so the client resumes on Y, which goes through first.
+  const onY = c.resume("y", ann);
+  c.settle();
+  assert.equal(onY.got("resumed").length, 1);
+  // Then Z's resume arrives, late.
+  c.appendOp(stale);
+  c.appendOp({ op: "dead", instance: "z" });
+  c.run();
+  c.settle();
+  c.clock.advance(30_000);
+  c.tick();
+  c.settle();
+  assert.equal(onY.conn.closedWith, undefined, "no 4001 for the live socket");
+  assert.deepEqual(c.views(), { x: [ann.id, bob.id], y: [ann.id, bob.id] }, "Ann is still in");
+  assert.deepEqual(bob.got("removePeer"), []);
+});
