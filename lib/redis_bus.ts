@@ -403,6 +403,9 @@ export class RedisBus implements Bus {
   /** Asks `other` for its rooms; true once they are loaded. */
   async #syncFrom(other: string): Promise<boolean> {
     this.#snapshot = Promise.withResolvers();
+    // The timer may reject it while the request itself still waits on a
+    // stalled Redis: observed now, so that is never an unhandled rejection.
+    this.#snapshot.promise.catch(() => {});
     const timeout = setTimeout(
       () => this.#snapshot?.reject(new Error("no answer")),
       this.#syncTimeoutMs,

@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { eventually, FAST, type Instance, joined, type Person, startInstance } from "./_cluster.ts";
 import { CANDIDATE, OFFER } from "./_helpers.ts";
 import { Redis } from "ioredis";
+import { Hub } from "../lib/hub.ts";
+import { createLogger } from "../lib/log.ts";
+import { RedisBus } from "../lib/redis_bus.ts";
 import { RedisBudgets } from "../lib/redis_budgets.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
 
@@ -451,6 +454,60 @@ Deno.test("Cluster never trims an op a live instance has not applied yet", async
     beating = false;
     await beater;
     x.close();
+    raw.disconnect();
+    await redis.kill();
+  }
+});
+
+Deno.test("Cluster: a starting instance survives Redis stalling while it asks for the rooms (fault 3)", async () => {
+  const redis = await startRedis();
+  const raw = new Redis(redis.url);
+  raw.on("error", () => {});
+  // Two instances that look alive but never answer a hand-over request.
+  let ghosts = true;
+  const haunt = (async () => {
+    while (ghosts) {
+      const [seconds, micros] = await raw.time();
+      const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+      await raw.zadd("mesh:instances", now, "ghost1", now, "ghost2");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  let paused = false;
+  const logger = createLogger({
+    level: "warn",
+    write: (line) => {
+      // The first ghost did not answer: Redis stalls while the second is asked.
+      if (!paused && line.includes("did not hand over")) {
+        paused = true;
+        redis.pause();
+        setTimeout(() => redis.unpause(), 600);
+      }
+    },
+  });
+  const bus = new RedisBus({
+    url: redis.url,
+    heartbeatMs: 100,
+    deadAfterMs: 1000,
+    syncTimeoutMs: 200,
+    logger,
+  });
+  const hub = new Hub({ bus: (handlers) => bus.attach(handlers) });
+  try {
+    await raw.ping();
+    const started = bus.start();
+    await eventually(() => paused, "the first hand-over request timed out");
+    // Once Redis answers again, the ghosts stop beating and drop out: it starts empty.
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    ghosts = false;
+    await haunt;
+    await started;
+    // It runs (an unhandled rejection would have ended the test), and joins the cluster.
+    await eventually(() => hub.health.ok, `a healthy instance (${hub.health.problem})`);
+  } finally {
+    ghosts = false;
+    redis.unpause();
+    bus.close();
     raw.disconnect();
     await redis.kill();
   }
