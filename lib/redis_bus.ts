@@ -62,14 +62,26 @@ const MAX_GATED = 10_000;
  * dead every instance silent for too long: removed from the set and a
  * `dead` op appended, in one atomic step, so only one `dead` is written.
  * After an outage everyone's score is old: nobody is judged until each
- * had a turn to beat again.
+ * had a turn to beat again, and a stall of Redis itself (no beat got
+ * through for two intervals) moves every score on by its length, so a
+ * stall shorter than the dead time never makes anyone dead.
  */
 const HEARTBEAT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local previous = redis.call('ZSCORE', KEYS[1], ARGV[1])
+-- No beat at all got through for a while: Redis itself was stalled or
+-- away. That time is nobody's silence: every score moves on by it, so an
+-- instance whose beat is queued behind ours is not judged by the stall.
+local last = tonumber(redis.call('GET', KEYS[4]) or '')
+redis.call('SET', KEYS[4], now)
+if last and now - last > 2 * tonumber(ARGV[6]) then
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    redis.call('ZINCRBY', KEYS[1], now - last, id)
+  end
+end
 redis.call('ZADD', KEYS[1], now, ARGV[1])
-for i = 6, #ARGV do redis.call('ZADD', KEYS[1], 'NX', now, ARGV[i]) end
+for i = 7, #ARGV do redis.call('ZADD', KEYS[1], 'NX', now, ARGV[i]) end
 -- Ops older than the log's age limit carry password hashes and browser ids
 -- nobody needs: trimmed by age too (exactly: an approximate trim keeps a
 -- quiet stream's few entries for ever) — but never past the op the
@@ -341,15 +353,17 @@ export class RedisBus implements Bus {
     const sent = Date.now();
     await this.#cmd.eval(
       HEARTBEAT,
-      3,
+      4,
       this.#key("instances"),
       this.#key("log"),
       this.#key("applied"),
+      this.#key("beat"),
       this.instance,
       String(this.#deadAfterMs),
       this.#maxLog,
       this.#maxLogAge,
       this.#applied,
+      String(this.#heartbeatMs),
       ...homes,
     );
     this.#lastBeat = sent;

@@ -512,3 +512,39 @@ Deno.test("Cluster: a starting instance survives Redis stalling while it asks fo
     await redis.kill();
   }
 });
+
+Deno.test("Cluster: Redis stalls shorter than the dead time never declare a live instance dead (fault 6)", async () => {
+  const redis = await startRedis();
+  const raw = new Redis(redis.url);
+  raw.on("error", () => {});
+  const x = await startInstance(redis.url);
+  const beatGhost = async () => {
+    const [seconds, micros] = await raw.time();
+    await raw.zadd(
+      "mesh:instances",
+      Number(seconds) * 1000 + Math.floor(Number(micros) / 1000),
+      "ghost",
+    );
+  };
+  try {
+    // A live instance "ghost" whose beats come a little before X's: after a
+    // stall shorter than the dead time, X judges first and the ghost's last
+    // score is past the dead time — by the stall, not by any silence of its own.
+    for (let i = 0; i < 8; i++) {
+      await beatGhost();
+      await new Promise((resolve) => setTimeout(resolve, FAST.heartbeatMs * 0.6));
+      redis.pause();
+      await new Promise((resolve) => setTimeout(resolve, FAST.deadAfterMs - 50));
+      redis.unpause();
+      await beatGhost();
+      await eventually(() => x.hub.health.ok, "healthy again");
+      await new Promise((resolve) => setTimeout(resolve, FAST.heartbeatMs * 2));
+    }
+    const ops = (await raw.xrange("mesh:log", "-", "+")).map(([, f]) => JSON.parse(f[1]));
+    assert.deepEqual(ops.filter((op) => op.op === "dead"), [], "nobody declared dead");
+  } finally {
+    x.close();
+    raw.disconnect();
+    await redis.kill();
+  }
+});
