@@ -167,6 +167,8 @@ export class RedisBus implements Bus {
   #gated: Gated[] = [];
   /** Ops this instance appended that have not come back yet, by stream id. */
   #inflight = new Map<string, Op>();
+  /** After Redis restarted empty: our peers are asserted once this op (the last lost one) is applied. */
+  #reassertAfter: string | undefined;
   #snapshot: PromiseWithResolvers<{ applied: string; state: ClusterState }> | undefined;
 
   /** A bus on `options.url`; nothing happens before {@linkcode RedisBus.start}. */
@@ -278,17 +280,30 @@ export class RedisBus implements Bus {
   }
 
   propose(op: Op): void {
-    this.#cmd.xadd(this.#key("log"), "MAXLEN", "~", this.#maxLog, "*", "op", JSON.stringify(op))
-      .then((id) => {
-        // Kept until it comes back, in case Redis loses it first.
-        if (id !== null && compareIds(id, this.#applied) > 0) this.#inflight.set(id, op);
-      })
-      .catch((error: Error) => {
-        this.#logger.log("error", "cannot append a room change", {
-          op: op.op,
-          error: error.message,
-        });
+    void this.#append(op);
+  }
+
+  /** Appends `op` to the shared order; resolves with its id (null when it could not be). */
+  #append(op: Op): Promise<string | null> {
+    return this.#cmd.xadd(
+      this.#key("log"),
+      "MAXLEN",
+      "~",
+      this.#maxLog,
+      "*",
+      "op",
+      JSON.stringify(op),
+    ).then((id) => {
+      // Kept until it comes back, in case Redis loses it first.
+      if (id !== null && compareIds(id, this.#applied) > 0) this.#inflight.set(id, op);
+      return id;
+    }).catch((error: Error) => {
+      this.#logger.log("error", "cannot append a room change", {
+        op: op.op,
+        error: error.message,
       });
+      return null;
+    });
   }
 
   send(instance: string, peerId: string, text: string): boolean {
@@ -322,11 +337,17 @@ export class RedisBus implements Bus {
         // What this instance appended and never saw come back was lost with it.
         const lost = [...this.#inflight.values()];
         this.#inflight.clear();
-        for (const op of lost) this.propose(op);
         this.#logger.log("warn", "Redis lost its data (restarted empty); asserting our peers", {
           instance: this.instance,
         });
-        this.#handlers!.reassert();
+        // The lost ops first, and our peers asserted only once they are
+        // applied: an assertion made before them would still hold a room a
+        // lost `part` left, and bring its person back in.
+        const ids = (await Promise.all(lost.map((op) => this.#append(op))))
+          .filter((id) => id !== null).sort(compareIds);
+        const last = ids.at(-1);
+        if (last === undefined || compareIds(this.#applied, last) >= 0) this.#handlers!.reassert();
+        else this.#reassertAfter = last;
       }
     } catch (error) {
       this.#lastError = String(error);
@@ -479,6 +500,10 @@ export class RedisBus implements Bus {
             this.#applied = id;
             this.#inflight.delete(id);
             this.#applyEntry(fields);
+            if (this.#reassertAfter !== undefined && compareIds(id, this.#reassertAfter) >= 0) {
+              this.#reassertAfter = undefined;
+              this.#handlers!.reassert();
+            }
           }
         }
         this.#release();

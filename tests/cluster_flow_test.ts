@@ -548,3 +548,38 @@ Deno.test("Cluster: Redis stalls shorter than the dead time never declare a live
     await redis.kill();
   }
 });
+
+Deno.test("Cluster: a part in flight when Redis restarts empty is not undone by re-assertion (fault 5)", async () => {
+  await withCluster(2, async ([x, y], redis) => {
+    const [ann, bob] = await meet(x, y);
+    const raw = new Redis(redis.url);
+    raw.on("error", () => {});
+    try {
+      // X's reader loses its connection (it reconnects after 100 ms)…
+      const clients = String(await raw.client("LIST"));
+      const reader = /id=(\d+) .*name=mesh-reader-/.exec(
+        clients.split("\n").find((line) => line.includes(`mesh-reader-${x.bus.instance}`)) ?? "",
+      )?.[1];
+      assert.ok(reader !== undefined, "X's reader connection");
+      await raw.client("KILL", "ID", reader);
+      // …Ann parts (appended, never read back), and Redis restarts empty.
+      ann.send("part", { channel: "room" });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      raw.disconnect();
+    }
+    await redis.restart();
+    await eventually(() => ann.got("parted").length === 1, "Ann's part applied after the restart");
+    await eventually(
+      () => x.hub.health.ok && y.hub.health.ok && bob.got("removePeer").length === 1,
+      "Bob hears Ann left",
+    );
+    // Several rounds later, still parted: no addPeer, and she may join again.
+    await new Promise((resolve) => setTimeout(resolve, FAST.heartbeatMs * 10));
+    assert.equal(ann.got("addPeer").length, 1, "only the first introduction");
+    assert.deepEqual(x.hub.registry.membersOf("room"), [bob.id]);
+    assert.deepEqual(y.hub.registry.membersOf("room"), [bob.id]);
+    await joined(ann);
+    assert.deepEqual(ann.got("error"), [], "no already_joined");
+  });
+});
