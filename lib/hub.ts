@@ -27,6 +27,7 @@ import { HashQueue, type PasswordHashing, type PasswordRecord } from "./password
 import {
   type ClientMessage,
   encode,
+  encodeAddPeer,
   type ErrorCode,
   type IceServer,
   type JoinRequest,
@@ -1412,9 +1413,10 @@ export class Hub {
    * instance dead, or Redis restarted empty): each one connected here is
    * proposed again, where it is and in its rooms.
    */
-  #reassert() {
+  #reassert(rooms?: Map<string, ResumeChannel[]>) {
     const mine = [...this.#peers.values()].filter((peer) =>
-      peer.home === this.#self && peer.shared && !peer.leaving && peer.link !== null
+      peer.home === this.#self && peer.shared && !peer.leaving && peer.link !== null &&
+      (rooms === undefined || rooms.has(peer.id))
     );
     if (mine.length > 0) {
       this.#logger.log("warn", "asserting this instance's peers to the cluster", {
@@ -1422,10 +1424,7 @@ export class Hub {
       });
     }
     for (const peer of mine) {
-      const channels = [...this.registry.channelsOf(peer.id)].map((channel) => ({
-        channel,
-        userdata: this.registry.userdataOf(peer.id, channel) ?? {},
-      }));
+      const channels = rooms?.get(peer.id) ?? this.#roomsOf(peer.id);
       this.#bus?.propose({
         op: "resume",
         peer: peer.id,
@@ -1435,6 +1434,14 @@ export class Hub {
         generation: peer.generation,
       });
     }
+  }
+
+  /** The rooms `peerId` is in, with its userdata in each, as a resume lists them. */
+  #roomsOf(peerId: string): ResumeChannel[] {
+    return [...this.registry.channelsOf(peerId)].map((channel) => ({
+      channel,
+      userdata: this.registry.userdataOf(peerId, channel) ?? {},
+    }));
   }
 
   /** Every room and where each peer is connected, for an instance that starts. */
@@ -1458,17 +1465,54 @@ export class Hub {
     };
   }
 
-  /** Takes another instance's rooms as this instance starts (before any op or connection). */
+  /**
+   * Takes another instance's rooms: as this instance starts (before any op
+   * or connection), or while it runs, when it finds it missed ops (a gap in
+   * the shared order, an op it cannot read, Redis restarted empty while it
+   * was stopped). The peers connected here keep their sockets and hear what
+   * they missed — `addPeer` for who came, `removePeer` for who went, the
+   * rooms' state — and those the others do not know are asserted again.
+   */
   #importState(state: ClusterState) {
     const now = this.#now();
+    const mine = (peer: Peer) => peer.home === this.#self && peer.link !== null;
+    // What each person connected here saw before.
+    const before = new Map<string, Set<string>>();
+    const rooms = new Map<string, ResumeChannel[]>();
+    for (const peer of this.#peers.values()) {
+      if (!mine(peer)) continue;
+      before.set(peer.id, new Set(this.registry.neighboursOf(peer.id)));
+      rooms.set(peer.id, this.#roomsOf(peer.id));
+    }
+    const incoming = new Map(state.peers.map((p) => [p.id, p]));
+    for (const peer of [...this.#peers.values()]) {
+      this.registry.leaveAll(peer.id);
+      if (incoming.has(peer.id) || mine(peer)) continue;
+      // Gone while this instance was not looking.
+      this.#peers.delete(peer.id);
+      this.#orphans.delete(peer.id);
+      this.#relays.forget(peer.id);
+      this.#resume.forget(peer.id);
+    }
     for (const { id, home, away, orphan, generation } of state.peers) {
-      const peer = new Peer(id, home);
-      peer.generation = generation ?? 0;
+      let peer = this.#peers.get(id);
+      if (peer === undefined) {
+        peer = new Peer(id, home);
+        this.#peers.set(id, peer);
+      } else if (mine(peer) && home !== this.#self) {
+        // It resumed on another instance meanwhile: this socket is stale.
+        this.#dropLink(peer.link!, CLOSE_CODES.replaced, "resumed elsewhere");
+        this.#resume.forget(id);
+        this.#relays.forget(id);
+        before.delete(id);
+      }
+      peer.generation = Math.max(peer.generation, generation ?? 0);
       peer.shared = true;
+      if (mine(peer)) continue; // its socket is here, whatever the others thought
+      peer.home = home;
       peer.away = away;
       peer.orphan = orphan;
       if (orphan) this.#orphans.set(id, now + this.#windowMs);
-      this.#peers.set(id, peer);
     }
     for (const [channel, members] of state.channels) {
       for (const [peerId, userdata] of members) {
@@ -1477,6 +1521,46 @@ export class Hub {
     }
     this.#authority.load(parseRoomSnapshots(state.rooms));
     this.#resume.addRetired(state.retired);
+    for (const [peerId, saw] of before) {
+      this.#caughtUp(peerId, { saw, was: rooms.get(peerId)?.map((r) => r.channel) ?? [] });
+    }
+    // Those connected here that the others had lost are asserted again, in their rooms.
+    for (const id of rooms.keys()) {
+      const theirs = incoming.get(id);
+      const known = theirs !== undefined && theirs.home === this.#self && !theirs.orphan;
+      if (known || !before.has(id)) rooms.delete(id);
+    }
+    if (rooms.size > 0) this.#reassert(rooms);
+  }
+
+  /**
+   * A person connected here, after this instance took the rooms from
+   * another: introduced to who came (they offer, as a newcomer does), told
+   * who went and which of the rooms it `was` in it is out of (its part was
+   * applied elsewhere), then the state of each of its rooms.
+   */
+  #caughtUp(peerId: string, { saw, was }: { saw: Set<string>; was: string[] }) {
+    const now = new Set(this.registry.neighboursOf(peerId));
+    for (const other of now) {
+      if (saw.has(other)) continue;
+      const channel = [...this.registry.channelsOf(peerId)].find((c) =>
+        this.registry.isMember(other, c)
+      )!;
+      const userdata = JSON.stringify(this.registry.userdataOf(other, channel) ?? {});
+      this.#deliver(peerId, encodeAddPeer(other, false, userdata));
+    }
+    for (const other of saw) {
+      if (!now.has(other)) this.#deliver(peerId, { event: "removePeer", data: { peer_id: other } });
+    }
+    for (const channel of was) {
+      if (!this.registry.isMember(peerId, channel)) {
+        this.#deliver(peerId, { event: "parted", data: { channel } });
+      }
+    }
+    for (const channel of this.registry.channelsOf(peerId)) {
+      const state = this.#authority.stateOf(channel);
+      if (state !== undefined) this.#deliver(peerId, { event: "roomState", data: state });
+    }
   }
 }
 

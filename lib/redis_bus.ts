@@ -50,6 +50,9 @@ export interface RedisBusOptions {
   logger?: Logger;
 }
 
+/** After Redis restarted empty, how long an instance looks for others that had read further, ms. */
+const BEHIND_CHECK_MS = 10_000;
+
 /** Relayed frames wait at most this long for the ops they follow, ms. */
 const MAX_GATE_MS = 2000;
 /** Relayed frames waiting for ops at once; beyond it the oldest go through. */
@@ -101,7 +104,10 @@ end
 redis.call('XTRIM', KEYS[2], 'MINID', string.format('%d-%d', cutMs, cutSeq))
 -- Silent ourselves for as long (Redis was away or stalled): so were the
 -- others, through no fault of theirs. Judge nobody until they had a turn.
-if previous and now - tonumber(previous) > tonumber(ARGV[2]) then return {} end
+-- Not in the set: the others declared this instance dead (it was stopped
+-- or cut off), and the log may have been trimmed past what it read.
+if not previous then return {'forgotten'} end
+if now - tonumber(previous) > tonumber(ARGV[2]) then return {} end
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
 for _, id in ipairs(dead) do
   redis.call('ZREM', KEYS[1], id)
@@ -169,6 +175,10 @@ export class RedisBus implements Bus {
   #inflight = new Map<string, Op>();
   /** After Redis restarted empty: our peers are asserted once this op (the last lost one) is applied. */
   #reassertAfter: string | undefined;
+  /** Why this instance must take the rooms again before it applies more ops. */
+  #resyncWanted: string | undefined;
+  /** After Redis restarted empty: the op this instance had applied last before, while it compares. */
+  #before: { applied: string; until: number } | undefined;
   #snapshot: PromiseWithResolvers<{ applied: string; state: ClusterState }> | undefined;
 
   /** A bus on `options.url`; nothing happens before {@linkcode RedisBus.start}. */
@@ -332,6 +342,15 @@ export class RedisBus implements Bus {
       this.#logger.log("info", "Redis reachable again", { instance: this.instance });
       if (epoch !== this.#epoch) {
         this.#epoch = epoch;
+        // Was this instance behind the others when Redis lost the log (it
+        // was stopped, or slow)? Then the ops it had not read are gone with
+        // it: it takes the rooms again from one that had read further.
+        // The others may notice the restart after this one: asked again
+        // with each heartbeat for a while (`#behindOthers`).
+        this.#before = { applied: this.#applied, until: Date.now() + BEHIND_CHECK_MS };
+        await this.#cmd.hset(this.#key("before"), this.instance, this.#applied);
+        await this.#cmd.pexpire(this.#key("before"), 600_000);
+        await this.#behindOthers();
         // A new, empty log: its ids may be below the old ones (another clock).
         this.#applied = "0-0";
         // What this instance appended and never saw come back was lost with it.
@@ -372,7 +391,7 @@ export class RedisBus implements Bus {
   async #beat() {
     const homes = [...this.#handlers!.homes()].filter((home) => home !== this.instance);
     const sent = Date.now();
-    await this.#cmd.eval(
+    const answer = await this.#cmd.eval(
       HEARTBEAT,
       4,
       this.#key("instances"),
@@ -386,8 +405,16 @@ export class RedisBus implements Bus {
       this.#applied,
       String(this.#heartbeatMs),
       ...homes,
-    );
+    ) as string[];
     this.#lastBeat = sent;
+    // Declared dead while it was away (not at start, nor after Redis lost
+    // everything: the epoch tells that apart): it may have missed ops.
+    if (answer[0] === "forgotten" && this.#synced && this.#resyncWanted === undefined) {
+      const epoch = await this.#cmd.get(this.#key("epoch"));
+      if (epoch === this.#epoch) {
+        this.#resyncWanted = "the others declared this instance dead; it may have missed ops";
+      }
+    }
   }
 
   async #tick() {
@@ -398,6 +425,7 @@ export class RedisBus implements Bus {
     this.#beating = true;
     try {
       await this.#beat();
+      await this.#behindOthers();
       if (wasStalled) this.#logger.log("info", "Redis answers again", { instance: this.instance });
     } catch (error) {
       this.#lastError = String(error);
@@ -495,11 +523,23 @@ export class RedisBus implements Bus {
           this.#key("log"),
           this.#applied,
         );
+        if (this.#resyncWanted === undefined && (batch?.[0]?.[1].length ?? 0) > 0) {
+          if (await this.#missedSome()) {
+            this.#resyncWanted = "ops were trimmed before this instance read them";
+          }
+        }
+        if (this.#resyncWanted !== undefined) {
+          if (await this.#resync(this.#resyncWanted)) this.#resyncWanted = undefined;
+          continue;
+        }
         for (const [, entries] of batch ?? []) {
           for (const [id, fields] of entries) {
             this.#applied = id;
             this.#inflight.delete(id);
-            this.#applyEntry(fields);
+            if (!this.#applyEntry(fields)) {
+              this.#resyncWanted = `an op it cannot read (${id})`;
+              break;
+            }
             if (this.#reassertAfter !== undefined && compareIds(id, this.#reassertAfter) >= 0) {
               this.#reassertAfter = undefined;
               this.#handlers!.reassert();
@@ -515,18 +555,71 @@ export class RedisBus implements Bus {
     }
   }
 
-  #applyEntry(fields: string[]) {
+  /** Applies one entry; false if it cannot be read (then this instance's rooms may be wrong). */
+  #applyEntry(fields: string[]): boolean {
     let op: Op | undefined;
     try {
       op = parseOp(JSON.parse(fields[fields.indexOf("op") + 1]));
     } catch {
       op = undefined;
     }
-    if (op === undefined) {
-      this.#logger.log("warn", "skipping an unreadable room change", { instance: this.instance });
+    if (op === undefined) return false;
+    this.#handlers!.apply(op);
+    return true;
+  }
+
+  /**
+   * After Redis restarted empty: if another instance had applied ops this
+   * one had not read when the log was lost, they are gone with it, and this
+   * instance takes the rooms again.
+   */
+  async #behindOthers() {
+    const before = this.#before;
+    if (before === undefined) return;
+    if (Date.now() > before.until) {
+      this.#before = undefined;
       return;
     }
-    this.#handlers!.apply(op);
+    const others = Object.entries(await this.#cmd.hgetall(this.#key("before")));
+    if (
+      others.some(([id, applied]) =>
+        id !== this.instance && compareIds(applied, before.applied) > 0
+      )
+    ) {
+      this.#before = undefined;
+      this.#resyncWanted = "Redis restarted empty while this instance was behind";
+    }
+  }
+
+  /** Whether ops after the one applied last were trimmed before this instance read them. */
+  async #missedSome(): Promise<boolean> {
+    if (this.#applied === "0-0") return false;
+    const info = await this.#reader.xinfo("STREAM", this.#key("log")) as unknown[];
+    const at = info.indexOf("max-deleted-entry-id");
+    const deleted = at === -1 ? undefined : info[at + 1];
+    return typeof deleted === "string" && compareIds(deleted, this.#applied) > 0;
+  }
+
+  /**
+   * This instance missed ops (a gap, an op it cannot read, Redis restarted
+   * empty while it was behind): it takes the rooms from a running instance,
+   * as a starting one does, and its people hear what changed. False if none
+   * answered (asked again on the next round).
+   */
+  async #resync(why: string): Promise<boolean> {
+    this.#logger.log("warn", "this instance missed room changes; taking the rooms again", {
+      instance: this.instance,
+      why,
+    });
+    const live = (await this.#cmd.eval(
+      LIVE,
+      1,
+      this.#key("instances"),
+      String(this.#deadAfterMs),
+    ) as string[]).filter((id) => id !== this.instance);
+    for (const other of live) if (await this.#syncFrom(other)) return true;
+    // Nobody else runs: what this instance holds is all there is.
+    return live.length === 0;
   }
 
   /**

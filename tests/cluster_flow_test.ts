@@ -583,3 +583,77 @@ Deno.test("Cluster: a part in flight when Redis restarts empty is not undone by 
     assert.deepEqual(ann.got("error"), [], "no already_joined");
   });
 });
+
+/** Drops `x`'s stream reader connection (it reconnects about 100 ms later). */
+async function cutReader(raw: Redis, x: Instance) {
+  const line = String(await raw.client("LIST")).split("\n")
+    .find((l) => l.includes(`name=mesh-reader-${x.bus.instance}`));
+  const id = /id=(\d+) /.exec(line ?? "")?.[1];
+  assert.ok(id !== undefined, "the reader connection");
+  await raw.client("KILL", "ID", id);
+}
+
+Deno.test("Cluster: an instance declared dead while the log was trimmed past it takes the rooms again", async () => {
+  await withCluster(2, async ([x, y], redis) => {
+    const [ann, bob] = await meet(x, y);
+    const raw = new Redis(redis.url);
+    raw.on("error", () => {});
+    try {
+      // X stops reading for a moment; Cid joins on Y, and the log loses that
+      // op, as it does for an instance the others declared dead (no longer
+      // live, the trim does not wait for it).
+      await cutReader(raw, x);
+      const cid = y.connect();
+      cid.send("join", { channel: "room", userdata: { name: "cid" } });
+      await eventually(() => cid.got("joined").length === 1, "Cid joined on Y");
+      await raw.xtrim("mesh:log", "MAXLEN", 0);
+      await raw.zrem("mesh:instances", x.bus.instance);
+      await eventually(
+        () => x.hub.registry.membersOf("room").length === 3,
+        "X took the rooms again",
+      );
+      assert.deepEqual(x.hub.registry.membersOf("room"), y.hub.registry.membersOf("room"));
+      await eventually(() => ann.got("addPeer").length === 2, "Ann meets Cid");
+      assert.deepEqual(ann.got("addPeer").map((f) => f.data.peer_id), [bob.id, cid.id]);
+      assert.equal(ann.got("addPeer")[1].data.should_create_offer, false, "Cid offers");
+      // And it goes on with the others: a newcomer on Y reaches Ann on X.
+      const dee = y.connect();
+      await joined(dee);
+      await eventually(() => ann.got("addPeer").length === 3, "Ann meets Dee");
+    } finally {
+      raw.disconnect();
+    }
+  });
+});
+
+Deno.test("Cluster: an instance behind when Redis restarts empty takes the rooms again (fault 4)", async () => {
+  await withCluster(2, async ([x, y], redis) => {
+    const [ann, bob] = await meet(x, y);
+    const cid = y.connect();
+    await joined(cid);
+    await eventually(() => ann.got("addPeer").length === 2, "Ann meets Cid");
+    const raw = new Redis(redis.url);
+    raw.on("error", () => {});
+    try {
+      // X stops reading; Cid leaves on Y; Redis restarts empty before X reads it.
+      await cutReader(raw, x);
+      cid.session.close({ deliberate: true });
+      await eventually(() => y.hub.registry.membersOf("room").length === 2, "Y applied it");
+    } finally {
+      raw.disconnect();
+    }
+    await redis.restart();
+    await eventually(
+      () => x.hub.registry.membersOf("room").length === 2,
+      "X no longer holds Cid",
+      { timeoutMs: 15_000 },
+    );
+    assert.deepEqual(x.hub.registry.membersOf("room"), [ann.id, bob.id]);
+    await eventually(() => ann.got("removePeer").length === 1, "Ann hears Cid left");
+    assert.equal(ann.got("removePeer")[0].data.peer_id, cid.id);
+    // And both instances go on together: a newcomer on X meets both.
+    const dee = x.connect();
+    await joined(dee);
+    await eventually(() => bob.got("addPeer").length === 3, "Bob meets Dee");
+  });
+});
