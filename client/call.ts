@@ -266,6 +266,9 @@ export class CallController {
       case "resumed":
         store.notice.value = null;
         if (message.data.restored) this.#awaitReintroductions();
+        // Who left while we were away (their removePeer may have died with
+        // the server we were on) is dropped; who came is introduced next.
+        else if (message.data.peers !== undefined) this.#mesh?.keepOnly(message.data.peers);
         return;
       case "addPeer":
       case "sessionDescription":
@@ -280,6 +283,7 @@ export class CallController {
       case "peerAway":
       case "peerBack":
         store.patchParticipant(message.data.peer_id, { away: message.event === "peerAway" });
+        if (message.event === "peerBack") this.#mesh?.renegotiate(message.data.peer_id);
         return;
       case "session":
         return; // the signaling client keeps the resume token

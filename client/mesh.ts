@@ -188,6 +188,25 @@ export class Mesh {
   }
 
   /**
+   * After a resume: keeps only `present` (the server's members of our
+   * rooms), closing the rest — they left while we were away — without
+   * touching the connections that still stand.
+   */
+  keepOnly(present: readonly string[]): void {
+    const keep = new Set(present);
+    for (const peerId of this.peerIds) if (!keep.has(peerId)) this.remove(peerId);
+  }
+
+  /**
+   * `peerId` came back after a drop: a connection to it that never came up
+   * (its offer or answer went to a server that then died) negotiates again.
+   */
+  renegotiate(peerId: string): void {
+    const peer = this.#entries.get(peerId)?.peer;
+    if (peer !== undefined && peer.connectionState !== "connected") peer.restartIce();
+  }
+
+  /**
    * The server restarted and is rebuilding its rooms from resuming
    * clients: start noting which of our peers it introduces again.
    */

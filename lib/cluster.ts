@@ -32,7 +32,16 @@ import {
 } from "./protocol.ts";
 
 /** A change to the rooms, applied by every instance in the same order. */
-export type Op =
+export type Op = OpKind & {
+  /**
+   * Appended again after Redis restarted empty: instances that applied it
+   * before may apply it twice, so what it refuses is not answered.
+   */
+  replayed?: boolean;
+};
+
+/** The room changes themselves. */
+type OpKind =
   /** A `join`; `password` says whether one came (the text itself never leaves its instance). */
   | {
     op: "join";
@@ -177,6 +186,13 @@ function optionalBrowser(value: unknown): { browser?: string } | undefined {
  * it is not one (another version's op, or corruption: skipped and logged).
  */
 export function parseOp(value: unknown): Op | undefined {
+  const op = parseOpOnly(value);
+  // Appended again after Redis lost it: another instance may have applied it already.
+  if (op !== undefined && isObject(value) && value.replayed === true) op.replayed = true;
+  return op;
+}
+
+function parseOpOnly(value: unknown): Op | undefined {
   if (!isObject(value) || typeof value.op !== "string") return;
   const { peer, channel } = value;
   switch (value.op) {

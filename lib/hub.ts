@@ -306,6 +306,8 @@ export class Hub {
   readonly #newId: () => string;
   readonly #logger: Logger;
   readonly #limits: RateLimiter;
+  /** Above 0 while a replayed op applies: its refusals are not answered. */
+  #muted = 0;
   readonly #passwords: PasswordHashing;
   /** When each room's hosts were last warned of wrong passwords, ms. */
   readonly #alerted = new Map<string, number>();
@@ -1041,6 +1043,8 @@ export class Hub {
       this.#resume.forget(peer.id);
       this.#relays.forget(peer.id);
     }
+    // Its frames held while away were on the instance it left: lost if that one died.
+    const moved = !restored && peer.home !== op.home;
     peer.home = op.home;
     peer.away = false;
     peer.orphan = false;
@@ -1061,14 +1065,18 @@ export class Hub {
       const held = this.#resume.comeBack(peer.id);
       this.metrics.resumes++;
       this.#logger.log("debug", "resumed", { peer: peer.id, away: wasAway });
+      const peers = this.registry.neighboursOf(peer.id);
       this.#send(peer, {
         event: "resumed",
-        data: { peer_id: peer.id, channels: op.channels.map((c) => c.channel), restored },
+        data: { peer_id: peer.id, channels: op.channels.map((c) => c.channel), restored, peers },
       });
       for (const text of held ?? []) {
         this.#write(peer, text);
         if (!this.#holds(peer)) return this.#drain(link); // kicked as a slow consumer
       }
+      // Who came while it was away on another instance may never have been
+      // introduced: everyone is, again (a known pair ignores it; they offer).
+      if (moved) this.#reintroduce(peer, peers);
     }
     // After a restart the registry is empty: membership comes back from
     // the resuming clients. Known pairs keep their connections (clients
@@ -1097,6 +1105,18 @@ export class Hub {
       this.#membership.tellNeighbours(peer.id, { event: "peerBack", data: { peer_id: peer.id } });
     }
     if (link !== undefined) this.#drain(link);
+  }
+
+  /** Sends `peer` an `addPeer` (the other offers) for each of `others` it shares a room with. */
+  #reintroduce(peer: Peer, others: string[]) {
+    for (const other of others) {
+      const channel = [...this.registry.channelsOf(peer.id)].find((c) =>
+        this.registry.isMember(other, c)
+      );
+      if (channel === undefined || !this.#holds(peer)) continue;
+      const userdata = JSON.stringify(this.registry.userdataOf(other, channel) ?? {});
+      this.#send(peer, encodeAddPeer(other, false, userdata));
+    }
   }
 
   /** The identity a resume claimed left (or resumed elsewhere) meanwhile: the connection goes on as new. */
@@ -1161,7 +1181,7 @@ export class Hub {
   }
 
   #error(peer: Peer, code: ErrorCode, message: string, event?: string) {
-    if (peer.home !== this.#self) return; // its own instance tells it
+    if (peer.home !== this.#self || this.#muted > 0) return; // its own instance tells it
     this.metrics.errors[code]++;
     this.#logger.log("debug", "refused", { peer: peer.id, code });
     this.#send(peer, {
@@ -1297,6 +1317,17 @@ export class Hub {
 
   /** Applies one change to the rooms, exactly alike on every instance. */
   #apply(op: Op) {
+    if (!op.replayed) return this.#applyOne(op);
+    // Applied again after Redis lost it (maybe applied before): nothing it refuses is answered.
+    this.#muted++;
+    try {
+      this.#applyOne(op);
+    } finally {
+      this.#muted--;
+    }
+  }
+
+  #applyOne(op: Op) {
     switch (op.op) {
       case "join": {
         const waiting = this.#takeWaiting(op.home, op.ref, "join");

@@ -186,8 +186,11 @@ export type ServerMessage =
   | { event: "session"; data: { resume_token: string } }
   | {
     event: "resumed";
-    /** `restored`: this server did not know the peer (it restarted) and rebuilt it. */
-    data: { peer_id: string; channels: string[]; restored: boolean };
+    /**
+     * `restored`: this server did not know the peer (it restarted) and
+     * rebuilt it. `peers`: everyone in its rooms now (absent from older servers).
+     */
+    data: { peer_id: string; channels: string[]; restored: boolean; peers?: string[] };
   }
   | { event: "peerAway"; data: { peer_id: string } }
   | { event: "peerBack"; data: { peer_id: string } }
@@ -586,10 +589,15 @@ export function parseServerMessage(text: string): ParseResult<ServerMessage> {
       const peerId = parsePeerId(data.peer_id);
       if (peerId === undefined || !Array.isArray(data.channels)) return bad();
       const channels = data.channels.filter(isValidChannel);
-      return {
-        ok: true,
-        value: { event, data: { peer_id: peerId, channels, restored: data.restored === true } },
+      const resumed: Extract<ServerMessage, { event: "resumed" }>["data"] = {
+        peer_id: peerId,
+        channels,
+        restored: data.restored === true,
       };
+      if (Array.isArray(data.peers)) {
+        resumed.peers = data.peers.map(parsePeerId).filter((p) => p !== undefined);
+      }
+      return { ok: true, value: { event, data: resumed } };
     }
     case "peerAway":
     case "peerBack": {

@@ -362,7 +362,7 @@ export class RedisBus implements Bus {
         // The lost ops first, and our peers asserted only once they are
         // applied: an assertion made before them would still hold a room a
         // lost `part` left, and bring its person back in.
-        const ids = (await Promise.all(lost.map((op) => this.#append(op))))
+        const ids = (await Promise.all(lost.map((op) => this.#append({ ...op, replayed: true }))))
           .filter((id) => id !== null).sort(compareIds);
         const last = ids.at(-1);
         if (last === undefined || compareIds(this.#applied, last) >= 0) this.#handlers!.reassert();

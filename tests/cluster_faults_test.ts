@@ -100,3 +100,33 @@ Deno.test("Cluster fault 7: a stale resume from a killed instance never takes th
   assert.deepEqual(c.views(), { x: [ann.id, bob.id], y: [ann.id, bob.id] }, "Ann is still in");
   assert.deepEqual(bob.got("removePeer"), []);
 });
+
+Deno.test("Cluster: a resume after its instance died brings who came and who went meanwhile", () => {
+  const { c, join } = cluster("x", "y");
+  const ann = join("x");
+  const bob = join("y");
+  const dee = join("y");
+  ann.close(false);
+  c.settle();
+  // While Ann is away on X, Cid joins and Dee leaves (X holds those frames)…
+  const cid = join("y");
+  dee.close(true);
+  c.settle();
+  // …and X dies with them.
+  c.kill("x");
+  c.appendOp({ op: "dead", instance: "x" });
+  c.run();
+  const back = c.resume("y", ann);
+  c.settle();
+  const resumed = back.got("resumed")[0].data;
+  assert.deepEqual(resumed.peers.sort(), [bob.id, cid.id].sort(), "the members now");
+  const introduced = back.got("addPeer");
+  const toCid = introduced.find((f) => f.data.peer_id === cid.id);
+  assert.ok(toCid !== undefined, "introduced to Cid, whom it never met");
+  assert.equal(toCid.data.should_create_offer, false, "Cid offers, as a newcomer does");
+  assert.deepEqual(
+    cid.got("peerBack").map((f) => f.data.peer_id),
+    [ann.id],
+    "Cid hears she is back",
+  );
+});

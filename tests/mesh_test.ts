@@ -287,3 +287,23 @@ Deno.test("Mesh announces people who join after us, leaves, messages and hands â
   assert.equal(said(ann).length, before);
   cid.leave();
 });
+
+Deno.test("Mesh after a resume keeps only the server's members and renegotiates a connection that never came up", async () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const [ann, bob, cid] = [connect(hub, "Ann"), connect(hub, "Bob"), connect(hub, "Cid")];
+  await meshed([ann, bob, cid]);
+  const toBob = ann.mesh.peer(bob.id);
+  // Cid left while Ann was away (the removePeer was lost): the resume's list drops Cid only.
+  ann.mesh.keepOnly([bob.id]);
+  assert.deepEqual(ann.mesh.peerIds, [bob.id]);
+  assert.equal(ann.mesh.peer(bob.id), toBob, "the connection to Bob stands");
+  // Bob's connection is up: coming back changes nothing; one that is not restarts ICE.
+  const pc = ann.pcs.find((p) => p.connectionState === "connected")!;
+  const restarts = pc.iceRestarts;
+  ann.mesh.renegotiate(bob.id);
+  assert.equal(pc.iceRestarts, restarts, "a live connection is left alone");
+  pc.setConnectionState("disconnected");
+  const after = pc.iceRestarts;
+  ann.mesh.renegotiate(bob.id);
+  assert.equal(pc.iceRestarts, after + 1);
+});

@@ -45,7 +45,12 @@ Deno.test("Hub holds a dropped peer away, queues relays, and resumes it without 
     "iceCandidate",
     "session",
   ]);
-  assert.deepEqual(frames[0].data, { peer_id: a.id, channels: ["room"], restored: false });
+  assert.deepEqual(frames[0].data, {
+    peer_id: a.id,
+    channels: ["room"],
+    restored: false,
+    peers: [b.id],
+  });
   assert.deepEqual(frames[1].data, { peer_id: b.id, ice_candidate: CANDIDATE });
   assert.deepEqual(b.conn.take(), [{ event: "peerBack", data: { peer_id: a.id } }]);
   assert.equal(hub.awayCount, 0);
