@@ -66,6 +66,7 @@ export async function startServer(
     bus: bus && ((handlers) => bus.attach(handlers)),
     budgets,
     tokens: new TokenSigner(secret),
+    // In a cluster the rooms come from a running instance, or from the copy in Redis.
     retired: bus ? [] : await loadRetired(config.dataDir, Date.now()),
     rooms: bus ? [] : await loadRooms(config.dataDir),
     resumeWindowMs: config.resumeWindowSeconds * 1000,
@@ -117,16 +118,24 @@ export async function startServer(
   // Retirements (Leave) and rooms' authority (hosts, lock, knocks,
   // password) are saved when they change, at most once a second, so a
   // restart neither brings a departed id back nor opens a locked room.
-  const savers = bus ? [] : [
-    saver(() => hub.retiredVersion, () => saveRetired(config.dataDir, hub.retiredEntries()), {
-      what: "retired ids",
-      logger,
-    }),
-    saver(() => hub.roomsVersion, () => saveRooms(config.dataDir, hub.roomsSnapshot()), {
-      what: "rooms",
-      logger,
-    }),
-  ];
+  const savers = bus
+    ? [
+      saver(
+        () => hub.roomsVersion + hub.retiredVersion,
+        () => bus.saveRooms(hub.roomsSnapshot(), hub.retiredEntries()),
+        { what: "rooms to Redis", logger },
+      ),
+    ]
+    : [
+      saver(() => hub.retiredVersion, () => saveRetired(config.dataDir, hub.retiredEntries()), {
+        what: "retired ids",
+        logger,
+      }),
+      saver(() => hub.roomsVersion, () => saveRooms(config.dataDir, hub.roomsSnapshot()), {
+        what: "rooms",
+        logger,
+      }),
+    ];
   const saveIfChanged = () => Promise.all(savers.map((save) => save()));
   const ticker = setInterval(() => {
     hub.tick();

@@ -135,17 +135,26 @@ export class Authority {
   #version = 0;
   readonly #maxKnocks: number;
   readonly #now: () => number;
+  readonly #graceMs: number;
 
   /** An authority with `options`, each defaulting as {@linkcode AuthorityOptions} says. */
   constructor(options: AuthorityOptions = {}) {
     this.#maxKnocks = options.maxKnocksPerRoom ?? DEFAULTS.maxKnocksPerRoom;
     this.#now = options.now ?? Date.now;
-    const keepUntil = this.#now() +
-      (options.restoreGraceMs ?? DEFAULTS.resumeWindowSeconds * 1000);
-    for (const saved of options.restored ?? []) {
-      // Saved members come back by resuming: until then they are expected.
+    this.#graceMs = options.restoreGraceMs ?? DEFAULTS.resumeWindowSeconds * 1000;
+    this.restore(options.restored ?? []);
+  }
+
+  /**
+   * Takes rooms saved before a restart: their members come back by
+   * resuming, and are expected until the grace ends.
+   */
+  restore(rooms: Iterable<RoomSnapshot>): void {
+    const keepUntil = this.#now() + this.#graceMs;
+    for (const saved of rooms) {
       this.#add(saved, { members: "expected", keepUntil });
       this.#restoring = true;
+      this.#version++;
     }
   }
 

@@ -137,6 +137,11 @@ export interface BusHandlers {
   exportState(): ClusterState;
   /** Replaces every room with another instance's (before any op is applied). */
   importState(state: ClusterState): void;
+  /**
+   * Starts from the rooms the cluster saved when no instance runs (every
+   * one stopped): members come back by resuming, as after a restart alone.
+   */
+  restore(saved: { rooms: unknown[]; retired: [string, number][] }): void;
   /** The instances holding sockets of peers still in the rooms (their death must be noticed). */
   homes(): Set<string>;
   /** Proposes again every peer connected here: the shared order may have lost ops. */

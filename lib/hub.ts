@@ -397,6 +397,10 @@ export class Hub {
       deliver: (peerId, text) => this.#guarded(() => this.#arrived(peerId, text)),
       exportState: () => this.#exportState(),
       importState: (state) => this.#importState(state),
+      restore: ({ rooms, retired }) => {
+        this.#authority.restore(parseRoomSnapshots(rooms));
+        this.#resume.addRetired(retired);
+      },
       homes: () => {
         const homes = new Set<string>();
         for (const peer of this.#peers.values()) if (!peer.orphan) homes.add(peer.home);

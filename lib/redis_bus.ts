@@ -24,7 +24,9 @@ import {
   parseClusterState,
   parseOp,
 } from "./cluster.ts";
+import { parseRoomSnapshots, type RoomSnapshot } from "./authority.ts";
 import { type Logger, SILENT_LOGGER } from "./log.ts";
+import { parseRetired, type RetiredEntries } from "./retired.ts";
 
 /** Options of a {@linkcode RedisBus}; all but `url` have defaults. */
 export interface RedisBusOptions {
@@ -49,6 +51,13 @@ export interface RedisBusOptions {
   /** Default: writes nothing. */
   logger?: Logger;
 }
+
+/**
+ * How long the rooms' saved copy outlives the last instance that wrote it,
+ * ms: a whole cluster restarted within it keeps its hosts, locks and
+ * passwords (its people resume within their tokens' life anyway).
+ */
+const SAVED_ROOMS_TTL_MS = 600_000;
 
 /** After Redis restarted empty, how long an instance looks for others that had read further, ms. */
 const BEHIND_CHECK_MS = 10_000;
@@ -208,6 +217,32 @@ export class RedisBus implements Bus {
     this.#sub = connect("sub");
   }
 
+  /**
+   * The rooms and retirements the cluster saved last (`mesh:rooms`). None
+   * (empty) if nothing was saved, it expired, or it cannot be read.
+   */
+  async #savedRooms(now: number): Promise<{ rooms: RoomSnapshot[]; retired: RetiredEntries }> {
+    try {
+      const text = await this.#cmd.get(this.#key("rooms"));
+      const saved = text === null ? undefined : JSON.parse(text);
+      if (saved?.version !== 1) return { rooms: [], retired: [] };
+      return { rooms: parseRoomSnapshots(saved.rooms), retired: parseRetired(saved.retired, now) };
+    } catch (error) {
+      this.#logger.log("warn", "cannot read the saved rooms", { error: String(error) });
+      return { rooms: [], retired: [] };
+    }
+  }
+
+  /**
+   * Saves every room's authority and the retirements to `mesh:rooms`, kept
+   * ten minutes: every instance writes the same copy when it changes, so
+   * the cluster survives every instance stopping at once.
+   */
+  async saveRooms(rooms: RoomSnapshot[], retired: RetiredEntries): Promise<void> {
+    const text = JSON.stringify({ version: 1, rooms, retired });
+    await this.#cmd.set(this.#key("rooms"), text, "PX", SAVED_ROOMS_TTL_MS);
+  }
+
   /** Hands the bus the hub's handlers (the hub calls it once, from its constructor). */
   attach(handlers: BusHandlers): Bus {
     this.#handlers = handlers;
@@ -269,6 +304,9 @@ export class RedisBus implements Bus {
       this.#epoch = await this.#claimEpoch();
       await this.#beat();
       await this.#sync();
+      // Taking the rooms may have waited for silent instances to drop out: beat
+      // again, or this instance would call itself stalled until its first tick.
+      await this.#beat();
     } finally {
       clearInterval(waiting);
     }
@@ -448,7 +486,18 @@ export class RedisBus implements Bus {
         this.#key("instances"),
         String(this.#deadAfterMs),
       ) as string[]).filter((id) => id !== this.instance);
-      if (live.length === 0) break;
+      if (live.length === 0) {
+        // Nobody runs: the first instance back starts from the cluster's
+        // saved rooms, as one instance alone starts from `rooms.json`.
+        const saved = await this.#savedRooms(Date.now());
+        if (saved.rooms.length > 0 || saved.retired.length > 0) {
+          this.#handlers!.restore(saved);
+          this.#logger.log("info", "restored the rooms the cluster saved", {
+            rooms: saved.rooms.length,
+          });
+        }
+        break;
+      }
       for (const other of live) {
         if (await this.#syncFrom(other)) return;
       }

@@ -17,7 +17,11 @@ export type RetiredEntries = [peerId: string, until: number][];
 
 /** Reads the retired ids saved in `dataDir`, dropping expired and malformed entries. */
 export async function loadRetired(dataDir: string, now: number): Promise<RetiredEntries> {
-  const parsed = await readDataFile(dataDir, FILE);
+  return parseRetired(await readDataFile(dataDir, FILE), now);
+}
+
+/** Rebuilds retired entries from parsed JSON, dropping expired and malformed ones. */
+export function parseRetired(parsed: unknown, now: number): RetiredEntries {
   if (!Array.isArray(parsed)) return [];
   const out: RetiredEntries = [];
   for (const entry of parsed) {

@@ -65,6 +65,10 @@ interface Cluster {
   /** A client through the balancer, pinned to instance `index`. */
   connect(index: number): Promise<Client & { id: string; token: string }>;
   kill(index: number): Promise<void>;
+  /** Starts instance `index` again on its port (after a kill). */
+  start(index: number): Promise<void>;
+  /** Whether Redis holds `key`. */
+  redisHas(key: string): Promise<boolean>;
 }
 
 async function withCluster(fn: (cluster: Cluster) => Promise<void>) {
@@ -74,17 +78,14 @@ async function withCluster(fn: (cluster: Cluster) => Promise<void>) {
   const clients: Client[] = [];
   let balancer: Balancer | undefined;
   try {
-    for (const port of ports) {
-      servers.push(
-        await startServerProcess(port, {
-          REDIS_URL: redis.url,
-          SESSION_SECRET: TEST_SECRET,
-          RESUME_WINDOW: String(WINDOW_SECONDS),
-          JOIN_BURST: "100",
-          LOG_LEVEL: "error",
-        }),
-      );
-    }
+    const env = {
+      REDIS_URL: redis.url,
+      SESSION_SECRET: TEST_SECRET,
+      RESUME_WINDOW: String(WINDOW_SECONDS),
+      JOIN_BURST: "100",
+      LOG_LEVEL: "error",
+    };
+    for (const port of ports) servers.push(await startServerProcess(port, env));
     const lb = startBalancer(ports);
     balancer = lb;
     await fn({
@@ -101,6 +102,20 @@ async function withCluster(fn: (cluster: Cluster) => Promise<void>) {
       async kill(index) {
         servers[index].child.kill("SIGKILL");
         await servers[index].exited;
+      },
+      async start(index) {
+        servers[index] = await startServerProcess(ports[index], env);
+      },
+      async redisHas(key) {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: redis.port });
+        try {
+          await conn.write(new TextEncoder().encode(`EXISTS ${key}\r\n`));
+          const buffer = new Uint8Array(64);
+          const n = await conn.read(buffer);
+          return new TextDecoder().decode(buffer.subarray(0, n ?? 0)).startsWith(":1");
+        } finally {
+          conn.close();
+        }
       },
     });
   } finally {
@@ -187,5 +202,44 @@ Deno.test("Cluster processes: Redis down makes /healthz degraded and joins unava
     await eventually(() => bob.got("addPeer").length === 2, "Bob on the other instance meets Cid");
     bob.send("relayICECandidate", { peer_id: cid.id, ice_candidate: CANDIDATE });
     await eventually(() => cid.got("iceCandidate").length === 1, "relays across instances again");
+  });
+});
+
+Deno.test("Cluster processes: every instance stopped at once, the first back keeps hosts, lock and password", async () => {
+  await withCluster(async (cluster) => {
+    const ann = await cluster.connect(0);
+    const bob = await cluster.connect(1);
+    await ann.join();
+    await bob.join();
+    ann.send("lock", { channel: "room", locked: true });
+    ann.send("setPassword", { channel: "room", password: "secret" });
+    await eventually(
+      () => bob.got("roomState").some((f) => f.data.locked && f.data.password),
+      "the room locked with a password",
+    );
+    // Saved at most a second after the change; then every instance dies at once.
+    let saved = false;
+    for (let i = 0; i < 100 && !saved; i++) {
+      saved = await cluster.redisHas("mesh:rooms");
+      if (!saved) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(saved, "the rooms saved in Redis");
+    await cluster.kill(0);
+    await cluster.kill(1);
+    await cluster.start(0);
+    // A stranger meets the lock; Ann comes back as host, past it.
+    const stranger = await cluster.connect(0);
+    stranger.send("join", { channel: "room", userdata: {} });
+    await eventually(() => stranger.got("error").length === 1, "the stranger refused");
+    assert.equal(stranger.got("error")[0].data.code, "room_locked");
+    const back = await cluster.connect(0);
+    back.send("resume", { token: ann.token, channels: [{ channel: "room", userdata: {} }] });
+    await eventually(() => back.got("roomState").length > 0, "Ann's room state");
+    assert.deepEqual(back.got("roomState").at(-1)!.data, {
+      channel: "room",
+      hosts: [ann.id],
+      locked: true,
+      password: true,
+    });
   });
 });
