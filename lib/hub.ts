@@ -1483,7 +1483,8 @@ export class Hub {
   #exportState(): ClusterState {
     const peers = [];
     for (const peer of this.#peers.values()) {
-      if (!peer.shared || peer.leaving) continue;
+      // A peer whose leave is on its way is still in the rooms until it is applied.
+      if (!peer.shared) continue;
       peers.push({
         id: peer.id,
         home: peer.home,

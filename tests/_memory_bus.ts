@@ -68,6 +68,7 @@ export class MemoryCluster {
   readonly log: Op[] = [];
   readonly hubs = new Map<string, Hub>();
   #buses = new Map<string, MemoryBus>();
+  #ids = 0;
 
   constructor() {
     this.clock.ms = 1_700_000_000_000;
@@ -85,6 +86,8 @@ export class MemoryCluster {
       tokens: new TokenSigner(SECRET),
       resumeWindowMs: 25_000,
       now: this.clock.now,
+      // Readable ids that replay alike: the instance, then a count.
+      newId: () => `${name}${++this.#ids}`,
       ...options,
     });
     const running = [...this.#buses.values()].find((b) => b !== bus && b.handlers !== undefined);
@@ -179,10 +182,15 @@ export class MemoryCluster {
   }
 
   /** A new connection on `instance` resuming `person`'s identity into `channels`. */
-  resume(instance: string, person: MemoryPerson, channels = ["room"]): MemoryPerson {
+  resume(
+    instance: string,
+    person: MemoryPerson,
+    channels = ["room"],
+    token = this.tokenOf(person),
+  ): MemoryPerson {
     const next = this.connect(instance);
     next.send("resume", {
-      token: this.tokenOf(person),
+      token,
       channels: channels.map((channel) => ({ channel, userdata: { name: person.id } })),
     });
     return next;
