@@ -1293,7 +1293,11 @@ export class Hub {
     this.#peers.delete(peer.id);
     this.#relays.forget(peer.id);
     this.#orphans.delete(peer.id);
-    this.#resume.retire(peer.id, this.#now());
+    // Retired alike everywhere, or not at all: in a cluster an identity the
+    // others never knew (it never joined) is forgotten here only, and a
+    // resume of it elsewhere must find it free on every instance.
+    if (this.#bus === undefined || peer.shared) this.#resume.retire(peer.id, this.#now());
+    else this.#resume.forget(peer.id);
     if (peer.link !== null) {
       // The cluster gave it up while this instance was cut off.
       this.#dropLink(peer.link, CLOSE_CODES.tryAgainLater, "left the room meanwhile");
