@@ -1056,8 +1056,10 @@ export class Hub {
     this.#orphans.delete(peer.id);
     const link = waiting?.link;
     if (link !== undefined && link.closed) {
-      // Gone again before its resume came through: held away once more.
+      // Gone again before its resume came through: held away once more,
+      // with the introductions a move owes it held for its next resume.
       if (this.#resume.goAway(peer.id, this.#now())) {
+        if (moved) this.#reintroduce(peer, this.registry.neighboursOf(peer.id));
         this.#propose({ op: "away", peer: peer.id, home: peer.home, generation: peer.generation });
       } else this.#remove(peer);
     } else if (link !== undefined) {

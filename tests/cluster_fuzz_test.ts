@@ -212,6 +212,7 @@ function runSeed(seed: number, steps = 120): string[] {
       const instance = pick(running());
       follow(p);
       log.push(`${p.name} resumes on ${instance} (healing)`);
+      p.history.push(`| resume on ${instance} (healing)`);
       p.socket = c.resume(instance, p.socket, p.room === null ? [] : [p.room], p.token);
       p.read = 0;
       p.resuming = true;
@@ -285,7 +286,14 @@ function check(c: MemoryCluster, people: Person[]) {
       const id = currentId(p);
       if (!members.includes(id)) continue;
       const expected = members.filter((m) => m !== id).sort();
-      assert.deepEqual([...p.sees].sort(), expected, `${p.name} sees ${room} as it is`);
+      const ops = c.log.map((op, i) => `#${i} ${JSON.stringify(op)}`).filter((line) =>
+        [id, ...expected].some((x) => line.includes(`"${x}"`))
+      );
+      assert.deepEqual(
+        [...p.sees].sort(),
+        expected,
+        `${p.name} sees ${room} as it is\n${ops.join("\n")}`,
+      );
     }
     // A newcomer gets exactly the members.
     const instance = pick0([...c.hubs.keys()]);
