@@ -232,13 +232,13 @@ function runSeed(seed: number, steps = 120): string[] {
     check(c, people);
   } catch (error) {
     const who = people.map((p) => `${p.name}=${currentId(p)}`).join(" ");
-    const history = Deno.env.get("SEED") === undefined ? "" : people.map((p) =>
-      `\n  ${p.name}: ${p.history.join(" ")}`
-    ).join("");
+    const history = Deno.env.get("SEED") === undefined
+      ? ""
+      : people.map((p) => `\n  ${p.name}: ${p.history.join(" ")}`).join("");
     throw new Error(
-      `seed ${seed}: ${error instanceof Error ? error.message : error}\n${who}${history}\nsteps:\n  ${
-        log.join("\n  ")
-      }`,
+      `seed ${seed}: ${
+        error instanceof Error ? error.message : error
+      }\n${who}${history}\nsteps:\n  ${log.join("\n  ")}`,
     );
   }
   return log;
