@@ -1037,12 +1037,11 @@ export class Hub {
     peer.leaving = false;
     const wasAway = peer.away;
     if (peer.home === this.#self && op.home !== this.#self) {
-      // It moved to another instance: what was held for it follows it there.
+      // It moved to another instance. What was held for it here is dropped:
+      // sent on, it would arrive after what its new home tells it (newer),
+      // and its new home gives it the rooms as they are now instead.
       if (peer.link !== null) {
         this.#dropLink(peer.link, CLOSE_CODES.replaced, "resumed elsewhere");
-      }
-      for (const text of this.#resume.comeBack(peer.id) ?? []) {
-        this.#bus?.send(op.home, peer.id, text);
       }
       this.#resume.forget(peer.id);
       this.#relays.forget(peer.id);
@@ -1113,7 +1112,11 @@ export class Hub {
     if (link !== undefined) this.#drain(link);
   }
 
-  /** Sends `peer` an `addPeer` (the other offers) for each of `others` it shares a room with. */
+  /**
+   * Sends `peer` an `addPeer` (the other offers) for each of `others` it
+   * shares a room with, then each of its rooms' state (and a host its
+   * pending knocks): what its old home held for it never comes.
+   */
   #reintroduce(peer: Peer, others: string[]) {
     for (const other of others) {
       const channel = [...this.registry.channelsOf(peer.id)].find((c) =>
@@ -1122,6 +1125,16 @@ export class Hub {
       if (channel === undefined || !this.#holds(peer)) continue;
       const userdata = JSON.stringify(this.registry.userdataOf(other, channel) ?? {});
       this.#send(peer, encodeAddPeer(other, false, userdata));
+    }
+    for (const channel of this.registry.channelsOf(peer.id)) {
+      const state = this.#authority.stateOf(channel);
+      if (state !== undefined) this.#send(peer, { event: "roomState", data: state });
+      if (this.#authority.isHost(channel, peer.id)) {
+        this.#send(peer, {
+          event: "knocks",
+          data: { channel, knocks: this.#authority.knocksOf(channel) },
+        });
+      }
     }
   }
 

@@ -123,6 +123,9 @@ export class MemoryCluster {
     this.log.push(op);
   }
 
+  /** Called after each op an instance applies (for a failing test's report). */
+  afterApply: ((instance: string, index: number) => void) | undefined;
+
   /** Every running hub applies what it has not applied yet, in log order. */
   run(): void {
     let progress = true;
@@ -130,7 +133,9 @@ export class MemoryCluster {
       progress = false;
       for (const bus of this.#buses.values()) {
         while (bus.applied < this.log.length) {
-          bus.handlers?.apply(this.log[bus.applied++]);
+          const index = bus.applied++;
+          bus.handlers?.apply(this.log[index]);
+          this.afterApply?.(bus.instance, index);
           progress = true;
         }
       }

@@ -129,6 +129,21 @@ function runSeed(seed: number, steps = 120): string[] {
     return p;
   };
   for (let i = 0; i < 12; i++) newPerson();
+  // Which applied op sent each person which frames (printed when a seed fails alone).
+  const seen = new Map<MemoryPerson, number>();
+  c.afterApply = (instance, index) => {
+    for (const p of people) {
+      const count = p.socket.conn.frames().length;
+      const before = seen.get(p.socket) ?? 0;
+      if (count > before) {
+        const events = p.socket.conn.frames().slice(before).map((f) =>
+          `${f.event}${f.data?.peer_id ? ":" + f.data.peer_id : ""}`
+        );
+        p.history.push(`<${instance}#${index} ${events.join(",")}>`);
+      }
+      seen.set(p.socket, count);
+    }
+  };
 
   try {
     for (let step = 0; step < steps; step++) {
