@@ -76,10 +76,8 @@ function follow(p: Person) {
       p.unconfirmed?.delete(data.peer_id);
     }
     if (event === "removePeer") p.sees.delete(data.peer_id);
-    if (event === "parted") {
-      p.sees.clear();
-      p.room = null;
-    }
+    // Who it no longer shares any room with comes as removePeer.
+    if (event === "parted" && data.channel === p.room) p.room = null;
     if (event === "resumed" && data.restored) p.unconfirmed = new Set(p.sees);
     if (event === "resumed" && !data.restored && Array.isArray(data.peers)) {
       for (const id of [...p.sees]) if (!data.peers.includes(id)) p.sees.delete(id);
