@@ -1293,7 +1293,8 @@ export class Hub {
     if (!this.#holds(peer) || peer.leaving) return;
     if (this.#bus === undefined || !peer.shared) return this.#forget(peer);
     peer.leaving = true;
-    this.#resume.forget(peer.id);
+    // What is held for it stays until the leave applies: a resume ordered
+    // before it wins, and must get those frames.
     this.#bus.propose({
       op: "leave",
       peer: peer.id,
