@@ -341,7 +341,7 @@ function currentId(p: Person): string {
 const one = Deno.env.get("SEED");
 const seeds = one !== undefined
   ? [Number(one)]
-  : Array.from({ length: Number(Deno.env.get("FUZZ_SEEDS") ?? 20) }, (_, i) => i + 1);
+  : Array.from({ length: Number(Deno.env.get("FUZZ_SEEDS") ?? 50) }, (_, i) => i + 1);
 
 Deno.test(`Cluster fuzz: ${seeds.length} seeded runs of faults and races converge`, () => {
   const failures: string[] = [];
