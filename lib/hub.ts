@@ -40,7 +40,6 @@ import {
 } from "./protocol.ts";
 import {
   allOf,
-  type ConnectionLimits,
   type PasswordTry,
   RateLimiter,
   type RateLimitOptions,
@@ -49,38 +48,16 @@ import {
 import { Registry } from "./registry.ts";
 import { Resume, type ResumeOptions } from "./resume.ts";
 import { CLOSE_CODES } from "./wire.ts";
+import {
+  type CloseInfo,
+  type Connection,
+  Link,
+  type LinkEvents,
+  PeerRecord,
+  type Session,
+} from "./link.ts";
 import { RelayGrants } from "./relay_grants.ts";
 import { IceIssuer, type IceTransportPolicy, type TurnSettings } from "./turn.ts";
-
-/** The little the hub needs of a socket. */
-export interface Connection {
-  /** Queues a text frame. May throw if the socket is already closing. */
-  send(text: string): void;
-  /** Closes the socket with a WebSocket close code. */
-  close(code: number, reason: string): void;
-  /** Bytes queued but not yet written to the network. */
-  readonly bufferedAmount: number;
-}
-
-/** How a connection ended, as the transport saw it. */
-export interface CloseInfo {
-  /**
-   * The client meant to go (close code 1000/1001: Leave, tab closed): its
-   * peers hear `removePeer` at once. Otherwise (network drop, ping timeout)
-   * the peer is held away for the resume window. Default true.
-   */
-  deliberate?: boolean;
-}
-
-/** One connection as the transport sees it. */
-export interface Session {
-  /** The peer id this connection speaks for now (it changes on resume). */
-  readonly peerId: string;
-  /** Handles one incoming frame. Never throws. */
-  receive(data: unknown): void;
-  /** Tells the hub the transport closed. Idempotent; never throws. */
-  close(info?: CloseInfo): void;
-}
 
 /** Limits and collaborators of a {@linkcode Hub}; every field has a default. */
 export interface HubOptions extends RateLimitOptions, ResumeOptions, RoomLimits {
@@ -131,164 +108,7 @@ export interface HubOptions extends RateLimitOptions, ResumeOptions, RoomLimits 
   bus?: (handlers: BusHandlers) => Bus;
 }
 
-/** Frames a connection may queue behind a password hash before they are refused. */
-const MAX_BACKLOG = 64;
-
-/** What a {@linkcode Link} reports to the hub that made it. */
-interface LinkEvents {
-  frame(link: Link, data: unknown): void;
-  closed(link: Link, deliberate: boolean): void;
-  failed(peerId: string, error: unknown): void;
-}
-
-/**
- * One peer identity: its channels live in the registry, its resume state in
- * `Resume`. In a cluster the hub holds every instance's peers; only those
- * whose `home` is this instance have a link here.
- */
-class Peer {
-  readonly id: string;
-  #quoted: string | undefined = undefined;
-  /** The instance holding its socket ("" without a cluster). */
-  home: string;
-  /** Its socket dropped; it may resume within the window. */
-  away = false;
-  /** Its home instance died: any instance removes it once the window passed. */
-  orphan = false;
-  /** The other instances know it (it joined or knocked): its leave is shared. */
-  shared = false;
-  /** Its leave was proposed and is on its way back through the shared order. */
-  leaving = false;
-  /** The address group of its latest connection here ("" for none), for waits set while it is away. */
-  address = "";
-  /**
-   * How many resumes it had, counted alike everywhere as they are applied:
-   * a leave, an away or a resume proposed before the latest one is stale.
-   */
-  generation = 0;
-  #link: Link | null = null;
-  constructor(id: string, home: string) {
-    this.id = id;
-    this.home = home;
-  }
-
-  /**
-   * `id` as a JSON string, for frames written by hand; kept once asked for
-   * (a peer that relays asks for it on every relay).
-   */
-  get quoted(): string {
-    return this.#quoted ??= JSON.stringify(this.id);
-  }
-
-  /** The connection speaking for this peer; null while away or once dropped. */
-  get link(): Link | null {
-    return this.#link;
-  }
-
-  attach(link: Link | null): void {
-    this.#link = link;
-  }
-}
-
-/** One transport connection; it speaks for at most one peer at a time. */
-class Link implements Session {
-  readonly conn: Connection;
-  /** When the connection opened, ms (for the join timeout). */
-  readonly openedAt: number;
-  readonly limits: ConnectionLimits;
-  readonly #events: LinkEvents;
-  #peer: Peer | null = null;
-  #spoken = false;
-  #closed = false;
-  /** Frames waiting behind an async step (a password hash), in arrival order. */
-  #backlog: ClientMessage[] | null = null;
-  #waits = 0;
-
-  constructor(conn: Connection, now: number, limits: ConnectionLimits, events: LinkEvents) {
-    this.conn = conn;
-    this.openedAt = now;
-    this.limits = limits;
-    this.#events = events;
-  }
-
-  get peer(): Peer | null {
-    return this.#peer;
-  }
-
-  get peerId(): string {
-    return this.#peer?.id ?? "";
-  }
-
-  /** Whether a frame was dispatched yet (`resume` must be the first). */
-  get spoken(): boolean {
-    return this.#spoken;
-  }
-
-  attach(peer: Peer | null): void {
-    this.#peer = peer;
-  }
-
-  /** Whether frames must wait (an async step is running). */
-  get busy(): boolean {
-    return this.#backlog !== null;
-  }
-
-  /** An async step starts: frames wait behind it. */
-  wait(): void {
-    this.#waits++;
-    this.#backlog ??= [];
-  }
-
-  /** Queues a frame behind the running step; false when too many wait. */
-  queue(message: ClientMessage): boolean {
-    if (this.#backlog === null || this.#backlog.length >= MAX_BACKLOG) return false;
-    this.#backlog.push(message);
-    return true;
-  }
-
-  /** An async step ended: the frames to handle now, in order (none while another runs). */
-  done(): ClientMessage[] {
-    if (--this.#waits > 0) return [];
-    const out = this.#backlog ?? [];
-    this.#backlog = null;
-    return out;
-  }
-
-  /** A frame from the backlog started another step: the rest wait again, first. */
-  requeue(rest: ClientMessage[]): void {
-    this.#backlog = [...rest, ...(this.#backlog ?? [])];
-  }
-
-  /** Marks a frame dispatched; true if it was the first. */
-  speak(): boolean {
-    const first = !this.#spoken;
-    this.#spoken = true;
-    return first;
-  }
-
-  receive(data: unknown): void {
-    try {
-      this.#events.frame(this, data);
-    } catch (error) {
-      // A bug, not bad input: keep the process and the other peers alive.
-      this.#events.failed(this.peerId, error);
-    }
-  }
-
-  /** Whether the transport closed. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  close(info: CloseInfo = {}): void {
-    this.#closed = true;
-    try {
-      this.#events.closed(this, info.deliberate ?? true);
-    } catch (error) {
-      this.#events.failed(this.peerId, error);
-    }
-  }
-}
+export type { CloseInfo, Connection, Session };
 
 /** The in-memory signaling hub. */
 export class Hub {
@@ -296,7 +116,7 @@ export class Hub {
   readonly metrics: Metrics;
   /** Channel membership data (read by tests and `/healthz`). */
   readonly registry: Registry = new Registry();
-  #peers = new Map<string, Peer>();
+  #peers = new Map<string, PeerRecord>();
   readonly #ice: IceIssuer;
   readonly #relays: RelayGrants;
   readonly #maxBytes: number;
@@ -472,7 +292,7 @@ export class Hub {
     const link = new Link(conn, now, this.#limits.connect(address, now), this.#linkEvents);
     let id = this.#newId();
     while (this.#peers.has(id) || this.#resume.isRetired(id)) id = this.#newId();
-    const peer = new Peer(id, this.#self);
+    const peer = new PeerRecord(id, this.#self);
     this.#bind(peer, link);
     this.#peers.set(id, peer);
     this.metrics.connectionsTotal++;
@@ -634,7 +454,7 @@ export class Hub {
     });
   }
 
-  #dispatch(link: Link, peer: Peer, message: ClientMessage): void {
+  #dispatch(link: Link, peer: PeerRecord, message: ClientMessage): void {
     const first = link.speak();
     if (message.event === "resume" && !first) {
       return this.#error(
@@ -692,7 +512,7 @@ export class Hub {
    * the event loop, the connection's later frames waiting) and the join
    * made again once it matched. Only wrong passwords spend the tries.
    */
-  #join(link: Link, peer: Peer, request: JoinRequest & { verified?: string }) {
+  #join(link: Link, peer: PeerRecord, request: JoinRequest & { verified?: string }) {
     const ref = this.#nextRef++;
     this.#waiting.set(ref, { kind: "join", link, peer, request });
     peer.shared = true;
@@ -714,7 +534,7 @@ export class Hub {
    * A knock, within the address's few knocks on that door and unless this
    * person, address or browser was turned away from it a moment ago.
    */
-  #knock(link: Link, peer: Peer, request: KnockRequest) {
+  #knock(link: Link, peer: PeerRecord, request: KnockRequest) {
     const { channel, browser } = request;
     const verdict = link.limits.takeKnock(channel, { peerId: peer.id, browser }, this.#now());
     this.#spend(link, verdict, (granted) => {
@@ -739,7 +559,7 @@ export class Hub {
    */
   #checkPassword(
     link: Link,
-    peer: Peer,
+    peer: PeerRecord,
     { request, record }: { request: JoinRequest; record: PasswordRecord },
   ) {
     const { channel } = request;
@@ -786,7 +606,7 @@ export class Hub {
    */
   #hash<T>(
     link: Link,
-    peer: Peer,
+    peer: PeerRecord,
     { event, start, unused }: {
       event: "join" | "setPassword";
       start: () => Promise<T> | undefined;
@@ -826,7 +646,7 @@ export class Hub {
   /** A host sets (hashed off the event loop) or clears a room's password. */
   #setPassword(
     link: Link,
-    peer: Peer,
+    peer: PeerRecord,
     { channel, password }: { channel: string; password: string | null },
   ) {
     if (!this.#membership.allowHost(peer.id, channel, "setPassword")) return;
@@ -937,7 +757,7 @@ export class Hub {
    */
   #resumeAs(
     link: Link,
-    fresh: Peer,
+    fresh: PeerRecord,
     { token, channels, browser }: Extract<ClientMessage, { event: "resume" }>["data"],
   ) {
     // Without a signer the claim below refuses first, saying resuming is off.
@@ -979,7 +799,7 @@ export class Hub {
   /** Takes over the identity a resume proved, through the shared order. */
   #claim(
     link: Link,
-    fresh: Peer,
+    fresh: PeerRecord,
     { peer, channels, browser }: { peer: string; channels: ResumeChannel[]; browser?: string },
   ) {
     if (this.#bus !== undefined && !this.#bus.available) {
@@ -1028,7 +848,7 @@ export class Hub {
     }
     const restored = peer === undefined;
     if (peer === undefined) {
-      peer = new Peer(op.peer, op.home);
+      peer = new PeerRecord(op.peer, op.home);
       peer.generation = op.generation ?? 0;
       this.#peers.set(peer.id, peer);
     }
@@ -1117,7 +937,7 @@ export class Hub {
    * shares a room with, then each of its rooms' state (and a host its
    * pending knocks): what its old home held for it never comes.
    */
-  #reintroduce(peer: Peer, others: string[]) {
+  #reintroduce(peer: PeerRecord, others: string[]) {
     for (const other of others) {
       const channel = [...this.registry.channelsOf(peer.id)].find((c) =>
         this.registry.isMember(other, c)
@@ -1152,7 +972,7 @@ export class Hub {
    * the envelope objects (docs/performance.md).
    */
   #relay(
-    peer: Peer,
+    peer: PeerRecord,
     message: Extract<ClientMessage, { event: "relayICECandidate" | "relaySessionDescription" }>,
   ) {
     const { event, data } = message;
@@ -1199,7 +1019,7 @@ export class Hub {
     this.#write(peer, text);
   }
 
-  #error(peer: Peer, code: ErrorCode, message: string, event?: string) {
+  #error(peer: PeerRecord, code: ErrorCode, message: string, event?: string) {
     if (peer.home !== this.#self || this.#muted > 0) return; // its own instance tells it
     this.metrics.errors[code]++;
     this.#logger.log("debug", "refused", { peer: peer.id, code });
@@ -1219,7 +1039,7 @@ export class Hub {
   }
 
   /** Sends a frame, or its text already written. */
-  #send(peer: Peer, message: ServerMessage | string) {
+  #send(peer: PeerRecord, message: ServerMessage | string) {
     if (peer.home !== this.#self) return;
     const text = typeof message === "string" ? message : encode(message);
     // No connection: away (held for its return) or being removed (dropped).
@@ -1227,7 +1047,7 @@ export class Hub {
     this.#write(peer, text);
   }
 
-  #write(peer: Peer, text: string) {
+  #write(peer: PeerRecord, text: string) {
     const link = peer.link;
     if (link === null) return;
     if (link.conn.bufferedAmount > this.#maxBuffered) {
@@ -1244,7 +1064,7 @@ export class Hub {
   }
 
   /** Makes `link` speak for `peer`. */
-  #bind(peer: Peer, link: Link) {
+  #bind(peer: PeerRecord, link: Link) {
     peer.attach(link);
     link.attach(peer);
     peer.address = link.limits.address;
@@ -1268,14 +1088,14 @@ export class Hub {
   }
 
   /** Closes a peer's connection for a policy reason and forgets the peer. */
-  #kick(peer: Peer, code: number, reason: string) {
+  #kick(peer: PeerRecord, code: number, reason: string) {
     this.metrics.connectionsKicked++;
     if (peer.link !== null) this.#dropLink(peer.link, code, reason);
     this.#remove(peer);
   }
 
   /** Whether `peer` is still a live identity of this hub (not removed or kicked). */
-  #holds(peer: Peer): boolean {
+  #holds(peer: PeerRecord): boolean {
     return this.#peers.get(peer.id) === peer;
   }
 
@@ -1289,7 +1109,7 @@ export class Hub {
    * passed). Alone it is forgotten at once; in a cluster, once its leave
    * comes back through the shared order (it sends nothing meanwhile).
    */
-  #remove(peer: Peer) {
+  #remove(peer: PeerRecord) {
     if (!this.#holds(peer) || peer.leaving) return;
     if (this.#bus === undefined || !peer.shared) return this.#forget(peer);
     peer.leaving = true;
@@ -1304,7 +1124,7 @@ export class Hub {
   }
 
   /** Forgets a peer for good: everyone it shared a channel with is told. */
-  #forget(peer: Peer) {
+  #forget(peer: PeerRecord) {
     if (!this.#holds(peer)) return;
     this.#peers.delete(peer.id);
     this.#relays.forget(peer.id);
@@ -1322,7 +1142,7 @@ export class Hub {
   }
 
   /** Whether room changes can be made now; if not, `peer` hears why. */
-  #reachable(peer: Peer, event: string): boolean {
+  #reachable(peer: PeerRecord, event: string): boolean {
     if (this.#bus === undefined || this.#bus.available) return true;
     this.#error(
       peer,
@@ -1430,15 +1250,15 @@ export class Hub {
   }
 
   /** Whether `op` was proposed before `peer`'s latest resume (an op without a count never is). */
-  #stale(peer: Peer, op: { generation?: number }): boolean {
+  #stale(peer: PeerRecord, op: { generation?: number }): boolean {
     return op.generation !== undefined && op.generation < peer.generation;
   }
 
   /** The peer a join or knock is for, known from now on everywhere (unless it left). */
-  #adopt(peerId: string, home: string): Peer | undefined {
+  #adopt(peerId: string, home: string): PeerRecord | undefined {
     const known = this.#peers.get(peerId);
     if (known !== undefined || home === this.#self || this.#resume.isRetired(peerId)) return known;
-    const peer = new Peer(peerId, home);
+    const peer = new PeerRecord(peerId, home);
     peer.shared = true;
     this.#peers.set(peerId, peer);
     return peer;
@@ -1531,7 +1351,7 @@ export class Hub {
    */
   #importState(state: ClusterState) {
     const now = this.#now();
-    const mine = (peer: Peer) => peer.home === this.#self && peer.link !== null;
+    const mine = (peer: PeerRecord) => peer.home === this.#self && peer.link !== null;
     // What each person connected here saw before.
     const before = new Map<string, Set<string>>();
     const rooms = new Map<string, ResumeChannel[]>();
@@ -1553,7 +1373,7 @@ export class Hub {
     for (const { id, home, away, orphan, generation } of state.peers) {
       let peer = this.#peers.get(id);
       if (peer === undefined) {
-        peer = new Peer(id, home);
+        peer = new PeerRecord(id, home);
         this.#peers.set(id, peer);
       } else if (mine(peer) && home !== this.#self) {
         // It resumed on another instance meanwhile: this socket is stale.
@@ -1625,7 +1445,7 @@ type Waiting =
   | {
     kind: "join";
     link: Link;
-    peer: Peer;
+    peer: PeerRecord;
     /** With the password text, which never leaves this instance. */
     request: JoinRequest & { verified?: string };
   }
@@ -1635,5 +1455,5 @@ interface ResumeWaiting {
   kind: "resume";
   link: Link;
   /** The identity from `welcome`, given up for the one the token proves. */
-  fresh: Peer;
+  fresh: PeerRecord;
 }
