@@ -872,6 +872,7 @@ export class Hub {
     peer.away = false;
     peer.orphan = false;
     peer.shared = true;
+    peer.known = true;
     this.#orphans.delete(peer.id);
     const link = waiting?.link;
     if (link !== undefined && link.closed) {
@@ -1257,9 +1258,11 @@ export class Hub {
   /** The peer a join or knock is for, known from now on everywhere (unless it left). */
   #adopt(peerId: string, home: string): PeerRecord | undefined {
     const known = this.#peers.get(peerId);
+    if (known !== undefined) known.known = true;
     if (known !== undefined || home === this.#self || this.#resume.isRetired(peerId)) return known;
     const peer = new PeerRecord(peerId, home);
     peer.shared = true;
+    peer.known = true;
     this.#peers.set(peerId, peer);
     return peer;
   }
@@ -1323,8 +1326,9 @@ export class Hub {
   #exportState(): ClusterState {
     const peers = [];
     for (const peer of this.#peers.values()) {
-      // A peer whose leave is on its way is still in the rooms until it is applied.
-      if (!peer.shared) continue;
+      // Only what the shared order made known (not a join still on its way),
+      // and a peer whose leave is on its way is still in the rooms until then.
+      if (!peer.known) continue;
       peers.push({
         id: peer.id,
         home: peer.home,
@@ -1384,6 +1388,7 @@ export class Hub {
       }
       peer.generation = Math.max(peer.generation, generation ?? 0);
       peer.shared = true;
+      peer.known = true;
       if (mine(peer)) continue; // its socket is here, whatever the others thought
       peer.home = home;
       peer.away = away;

@@ -67,6 +67,11 @@ export class PeerRecord {
   orphan = false;
   /** The other instances know it (it joined or knocked): its leave is shared. */
   shared = false;
+  /**
+   * The shared order applied an op about it (a join, a knock, a resume), so
+   * every instance knows it; `shared` is set when one is proposed.
+   */
+  known = false;
   /** Its leave was proposed and is on its way back through the shared order. */
   leaving = false;
   /** The address group of its latest connection here ("" for none), for waits set while it is away. */

@@ -275,7 +275,7 @@ function check(c: MemoryCluster, people: Person[]) {
         : hub.registry.membersOf(room).filter((m) => !members.includes(m));
       views.push(
         ...c.log.map((op, i) => `#${i} ${JSON.stringify(op)}`).filter((line) =>
-          odd.some((id) => line.includes(`"${id}"`))
+          Deno.env.get("ALL_OPS") !== undefined || odd.some((id) => line.includes(`"${id}"`))
         ),
       );
       assert.deepEqual(
