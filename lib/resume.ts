@@ -47,7 +47,7 @@ interface HoldLimits {
 
 /** One away spell: since when, and the frames held for the peer's return. */
 class Away {
-  readonly since: number;
+  since: number;
   #held: string[] = [];
   #bytes = 0;
   #warned = false;
@@ -187,6 +187,13 @@ export class Resume {
    */
   goAway(peerId: string, now: number): boolean {
     if (this.#signer === undefined) return false;
+    const away = this.#away.get(peerId);
+    if (away !== undefined) {
+      // Away again before it was ever back (a resume whose socket closed
+      // first): a new window, and what was held so far still waits for it.
+      away.since = now;
+      return true;
+    }
     if (this.#away.size >= this.#maxAway) {
       this.#logger.log("warn", "too many away peers; removing at once", { peer: peerId });
       return false;

@@ -154,3 +154,15 @@ Deno.test("Resume without a signer holds nobody, issues nothing and refuses ever
   assert.equal(keeper.isRetired("p1"), false, "nothing to refuse: no tokens exist");
   assert.equal(keeper.windowSeconds, 25, "the default window");
 });
+
+Deno.test("Resume keeps what it held when a peer goes away again before it was back", () => {
+  const resume = new Resume({ tokens: new TokenSigner(SECRET), resumeWindowMs: 1000 });
+  resume.goAway("a", 0);
+  resume.hold("a", "one");
+  // A resume whose socket closed before it applied: away again, a new window.
+  assert.equal(resume.goAway("a", 900), true);
+  resume.hold("a", "two");
+  assert.equal(resume.windowPassed("a", 1000), false, "the window starts again");
+  assert.equal(resume.windowPassed("a", 1900), true);
+  assert.deepEqual(resume.comeBack("a"), ["one", "two"], "nothing held before is lost");
+});
