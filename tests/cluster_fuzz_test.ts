@@ -347,7 +347,7 @@ Deno.test(`Cluster fuzz: ${seeds.length} seeded runs of faults and races converg
   const failures: string[] = [];
   for (const seed of seeds) {
     try {
-      runSeed(seed);
+      runSeed(seed, Number(Deno.env.get("FUZZ_STEPS") ?? 120));
     } catch (error) {
       failures.push(error instanceof Error ? error.message : String(error));
     }
