@@ -9,10 +9,17 @@
  * budgets), `membership.ts` (who may join, and the addPeer/removePeer a
  * join or part sends, with `authority.ts`'s room policy: hosts, lock,
  * knocks, password, removal) and `resume.ts` (tokens, away peers and their
- * held frames, retired ids). Two seams: every admission to a room passes
- * `Membership#admit`, every message to a peer id passes `Hub#deliver`.
- * Password hashes are async: a connection's later frames wait in order
- * behind one. See docs/protocol.md.
+ * held frames, retired ids), `relay_grants.ts` (TURN credentials) and
+ * `link.ts` (a connection and the identity it speaks for). Two seams: every
+ * admission to a room passes `Membership#admit`, every message to a peer id
+ * passes `Hub#deliver`.
+ *
+ * Room state changes only by ops (`cluster.ts`), applied by `#apply` in
+ * one order: alone from a local queue drained before the frame handler
+ * returns (an op proposed while one applies — a slow consumer's kick —
+ * waits until that one is done), in a cluster from the shared log.
+ * Password hashes and budgets counted in Redis are async: a connection's
+ * later frames wait in order behind them. See docs/protocol.md.
  *
  * @module
  */
@@ -128,6 +135,9 @@ export class Hub {
   readonly #limits: RateLimiter;
   /** Above 0 while a replayed op applies: its refusals are not answered. */
   #muted = 0;
+  /** Alone: ops proposed and not applied yet, in order, and whether some are being applied. */
+  #queued: Op[] = [];
+  #applying = false;
   readonly #passwords: PasswordHashing;
   /** When each room's hosts were last warned of wrong passwords, ms. */
   readonly #alerted = new Map<string, number>();
@@ -1112,11 +1122,12 @@ export class Hub {
    */
   #remove(peer: PeerRecord) {
     if (!this.#holds(peer) || peer.leaving) return;
-    if (this.#bus === undefined || !peer.shared) return this.#forget(peer);
+    // In a cluster, one the others never knew (it never joined) is nobody's business but ours.
+    if (this.#bus !== undefined && !peer.shared) return this.#forget(peer);
     peer.leaving = true;
     // What is held for it stays until the leave applies: a resume ordered
     // before it wins, and must get those frames.
-    this.#bus.propose({
+    this.#propose({
       op: "leave",
       peer: peer.id,
       home: peer.home,
@@ -1156,8 +1167,20 @@ export class Hub {
 
   /** Alone, a change is applied at once; in a cluster, once the shared order brings it back. */
   #propose(op: Op) {
-    if (this.#bus === undefined) this.#apply(op);
-    else this.#bus.propose(op);
+    if (this.#bus !== undefined) return this.#bus.propose(op);
+    // Alone, the local order: applied before the frame handler returns, but
+    // never inside another op's apply (a kick during a join's fan-out is a
+    // leave applied after that join).
+    this.#queued.push(op);
+    if (this.#applying) return;
+    this.#applying = true;
+    try {
+      for (let next = this.#queued.shift(); next !== undefined; next = this.#queued.shift()) {
+        this.#guarded(() => this.#apply(next));
+      }
+    } finally {
+      this.#applying = false;
+    }
   }
 
   /** Applies one change to the rooms, exactly alike on every instance. */
