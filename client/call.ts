@@ -19,6 +19,14 @@ import { type GiveUpReason, SignalingClient, type SocketLike } from "./signaling
 import { type CallStore, cleanName } from "./store.ts";
 import { describeServerError, GIVE_UP_TEXT, NOTICE_TEXT } from "./wording.ts";
 
+/** The server frames a peer's connection consumes (held until `joined`). */
+type PeerFrameEvent = "addPeer" | "sessionDescription" | "iceCandidate";
+
+/** One handler for every server event: the compiler says when one is missing. */
+type FrameHandlers = {
+  [E in ServerMessage["event"]]: (message: Extract<ServerMessage, { event: E }>) => void;
+};
+
 /** The browser APIs the controller needs. */
 export interface CallDeps extends MediaApis {
   /** Timers for reconnecting, resume waits, ICE restarts and stats sampling. Default {@linkcode GLOBAL_TIMERS}. */
@@ -233,107 +241,110 @@ export class CallController {
     this.#signaling?.send({ event, data: { channel, peer_id: peerId } });
   }
 
-  /** Every server frame the app sees goes through here, to whoever needs it. */
+  /** Every server frame the app sees goes through here, to its handler. */
   #dispatch(message: ServerMessage): void {
-    const { store } = this;
-    const mesh = this.#mesh;
-    const room = store.room.value;
-    switch (message.event) {
-      case "welcome":
-        this.#resumeWindowMs = (message.data.resume_window ?? DEFAULT_RESUME_WINDOW_S) * 1000;
-        if (store.phase.value === "in-call") {
-          // The server could not take us back (our token was refused):
-          // we are someone new to the others now, so start the mesh over.
-          mesh?.closeAll();
-          store.notice.value = NOTICE_TEXT.rejoinedAsNew;
-        }
-        mesh?.setIceServers(message.data.ice_servers);
-        store.selfId.value = message.data.peer_id;
-        if (room !== null) this.#enter(room);
-        return;
-      case "joined": {
-        if (message.data.channel !== room) return;
-        const { ice_servers: servers, ice_transport_policy: policy, room_state } = message.data;
-        if (servers !== undefined) mesh?.setIceServers(servers, policy);
-        if (room_state !== undefined) this.#setAuthority(room_state);
-        store.setPhase("in-call");
-        for (const early of this.#early.splice(0)) this.#dispatch(early);
-        return;
+    (this.#handlers[message.event] as (message: ServerMessage) => void)(message);
+  }
+
+  /** One handler per server event: the table says what each frame does to the call. */
+  readonly #handlers: FrameHandlers = {
+    welcome: ({ data }) => {
+      const { store } = this;
+      this.#resumeWindowMs = (data.resume_window ?? DEFAULT_RESUME_WINDOW_S) * 1000;
+      if (store.phase.value === "in-call") {
+        // The server could not take us back (our token was refused):
+        // we are someone new to the others now, so start the mesh over.
+        this.#mesh?.closeAll();
+        store.notice.value = NOTICE_TEXT.rejoinedAsNew;
       }
-      case "iceServers":
-        mesh?.setIceServers(message.data.ice_servers, message.data.ice_transport_policy);
-        return;
-      case "resumed":
-        store.notice.value = null;
-        if (message.data.restored) this.#awaitReintroductions();
-        // Who left while we were away (their removePeer may have died with
-        // the server we were on) is dropped; who came is introduced next.
-        else if (message.data.peers !== undefined) this.#mesh?.keepOnly(message.data.peers);
-        return;
-      case "addPeer":
-      case "sessionDescription":
-      case "iceCandidate":
-        if (store.phase.value === "joining") {
-          this.#early.push(message);
-          return;
+      this.#mesh?.setIceServers(data.ice_servers);
+      store.selfId.value = data.peer_id;
+      const room = store.room.value;
+      if (room !== null) this.#enter(room);
+    },
+    joined: ({ data }) => {
+      const { store } = this;
+      if (data.channel !== store.room.value) return;
+      const { ice_servers: servers, ice_transport_policy: policy, room_state } = data;
+      if (servers !== undefined) this.#mesh?.setIceServers(servers, policy);
+      if (room_state !== undefined) this.#setAuthority(room_state);
+      store.setPhase("in-call");
+      for (const early of this.#early.splice(0)) this.#dispatch(early);
+    },
+    iceServers: ({ data }) =>
+      this.#mesh?.setIceServers(data.ice_servers, data.ice_transport_policy),
+    resumed: ({ data }) => {
+      this.store.notice.value = null;
+      if (data.restored) this.#awaitReintroductions();
+      // Who left while we were away (their removePeer may have died with
+      // the server we were on) is dropped; who came is introduced next.
+      else if (data.peers !== undefined) this.#mesh?.keepOnly(data.peers);
+    },
+    addPeer: (message) => this.#peerFrame(message),
+    sessionDescription: (message) => this.#peerFrame(message),
+    iceCandidate: (message) => this.#peerFrame(message),
+    removePeer: ({ data }) => this.#mesh?.remove(data.peer_id),
+    peerAway: ({ data }) => this.store.patchParticipant(data.peer_id, { away: true }),
+    peerBack: ({ data }) => {
+      this.store.patchParticipant(data.peer_id, { away: false });
+      this.#mesh?.renegotiate(data.peer_id);
+    },
+    // The signaling client keeps the resume token; a part is ours and needs no answer.
+    session: () => {},
+    parted: () => {},
+    roomState: ({ data }) => {
+      if (data.channel === this.store.room.value) this.#setAuthority(data);
+    },
+    knocks: ({ data }) => {
+      if (data.channel !== this.store.room.value) return;
+      this.store.setKnocks(data.knocks.map((k) => ({ id: k.peer_id, name: k.name })));
+    },
+    knocking: () => {
+      this.store.gate.value = "knocking";
+    },
+    denied: () => this.#turnedAway(NOTICE_TEXT.denied),
+    removed: () => this.#turnedAway(GIVE_UP_TEXT.removed),
+    muted: () => {
+      if (this.store.micOn.value) void this.media.toggleMic();
+      this.store.notice.value = NOTICE_TEXT.hostMuted;
+    },
+    roomAlert: ({ data }) => {
+      // Only hosts are sent it: someone may be guessing the room's password.
+      if (data.channel === this.store.room.value) {
+        this.store.notice.value = NOTICE_TEXT.wrongPasswords;
+      }
+    },
+    error: ({ data }) => {
+      const { store } = this;
+      if ((data.event === "join" || data.event === "knock") && store.phase.value === "joining") {
+        const { code, event } = data;
+        // A locked room or a password is a door to knock at, not a failure.
+        if (code === "room_locked") store.gate.value = "locked";
+        else if (code === "password_required" || code === "wrong_password") {
+          store.gate.value = "password";
+        } else if (code === "rate_limited" && store.gate.value === "password") {
+          // Too many wrong passwords (ours, or strangers' for this room):
+          // the hosts can still let us in.
+          store.gate.value = "busy";
         }
-        return this.#toMesh(message);
-      case "removePeer":
-        return mesh?.remove(message.data.peer_id);
-      case "peerAway":
-      case "peerBack":
-        store.patchParticipant(message.data.peer_id, { away: message.event === "peerAway" });
-        if (message.event === "peerBack") this.#mesh?.renegotiate(message.data.peer_id);
-        return;
-      case "session":
-        return; // the signaling client keeps the resume token
-      case "roomState":
-        if (message.data.channel === room) this.#setAuthority(message.data);
-        return;
-      case "knocks":
-        if (message.data.channel !== room) return;
-        store.setKnocks(message.data.knocks.map((k) => ({ id: k.peer_id, name: k.name })));
-        return;
-      case "knocking":
-        store.gate.value = "knocking";
-        return;
-      case "denied":
-        return this.#turnedAway(NOTICE_TEXT.denied);
-      case "removed":
-        return this.#turnedAway(GIVE_UP_TEXT.removed);
-      case "muted":
-        if (store.micOn.value) void this.media.toggleMic();
-        store.notice.value = NOTICE_TEXT.hostMuted;
-        return;
-      case "roomAlert":
-        // Only hosts are sent it: someone may be guessing the room's password.
-        if (message.data.channel === room) store.notice.value = NOTICE_TEXT.wrongPasswords;
-        return;
-      case "error":
-        if (
-          (message.data.event === "join" || message.data.event === "knock") &&
-          store.phase.value === "joining"
-        ) {
-          const { code, event } = message.data;
-          // A locked room or a password is a door to knock at, not a failure.
-          if (code === "room_locked") store.gate.value = "locked";
-          else if (code === "password_required" || code === "wrong_password") {
-            store.gate.value = "password";
-          } else if (code === "rate_limited" && store.gate.value === "password") {
-            // Too many wrong passwords (ours, or strangers' for this room):
-            // the hosts can still let us in.
-            store.gate.value = "busy";
-          }
-          if (code !== "room_locked" && code !== "password_required") {
-            store.fail(describeServerError(code, event));
-          }
-          this.#teardown();
-          store.setPhase("prejoin");
-        } else if (message.data.code !== "unknown_peer" && message.data.code !== "bad_token") {
-          store.notice.value = describeServerError(message.data.code);
+        if (code !== "room_locked" && code !== "password_required") {
+          store.fail(describeServerError(code, event));
         }
-        return;
+        this.#teardown();
+        store.setPhase("prejoin");
+      } else if (data.code !== "unknown_peer" && data.code !== "bad_token") {
+        store.notice.value = describeServerError(data.code);
+      }
+    },
+  };
+
+  /** A peer's introduction or signal: held until `joined`, then to the mesh. */
+  #peerFrame(message: Extract<ServerMessage, { event: PeerFrameEvent }>): void {
+    if (this.store.phase.value === "joining") {
+      this.#early.push(message);
+      return;
     }
+    this.#toMesh(message);
   }
 
   /** The room's hosts, lock and password, from `roomState` or `joined`. */
