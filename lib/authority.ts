@@ -46,6 +46,13 @@ export interface RoomSnapshot {
   knocks: Knock[];
   /** Browser ids removed from this meeting. */
   removed: string[];
+  /**
+   * Of `members`, those restored after a restart and not back yet, and
+   * until when they are waited for (ms): handed to another instance so
+   * both end the wait alike. Absent: none.
+   */
+  expected?: string[];
+  keepUntil?: number;
 }
 
 /** How a peer comes to enter a room. */
@@ -165,7 +172,15 @@ export class Authority {
   load(rooms: Iterable<RoomSnapshot>): void {
     this.#rooms.clear();
     this.#knocking.clear();
-    for (const saved of rooms) this.#add(saved, { members: "members", keepUntil: 0 });
+    for (const saved of rooms) {
+      this.#add(saved, { members: "members", keepUntil: saved.keepUntil ?? 0 });
+      // Still waiting for restored members there: they stay expected here too.
+      const room = this.#rooms.get(saved.channel)!;
+      for (const id of saved.expected ?? []) {
+        if (room.members.delete(id)) room.expected.add(id);
+      }
+      if (room.keepUntil !== 0) this.#restoring = true;
+    }
     this.#version++;
   }
 
@@ -399,8 +414,7 @@ export class Authority {
    * knocker is kept if `holds` it), and a room left without a host present
    * passes the role on. Also drops rooms nobody is in. Returns what changed.
    */
-  sweep(holds: (peerId: string) => boolean): Map<string, Change> {
-    const now = this.#now();
+  sweep(holds: (peerId: string) => boolean, now: number = this.#now()): Map<string, Change> {
     const changes = new Map<string, Change>();
     if (!this.#restoring) return changes;
     let waiting = false;
@@ -436,18 +450,34 @@ export class Authority {
     return changes;
   }
 
+  /** Whether the wait for some restored room's members has ended by `now` (a sweep is due). */
+  sweepDue(now: number): boolean {
+    if (!this.#restoring) return false;
+    for (const room of this.#rooms.values()) {
+      if (room.keepUntil !== 0 && now >= room.keepUntil) return true;
+    }
+    return false;
+  }
+
   /** Every room's state, for saving. */
   snapshot(): RoomSnapshot[] {
-    return [...this.#rooms].map(([channel, room]) => ({
-      channel,
-      hosts: [...room.hosts],
-      locked: room.locked,
-      password: room.password,
-      members: [...room.members, ...room.expected],
-      browsers: [...room.browsers],
-      knocks: [...room.knocks.values()],
-      removed: [...room.removed],
-    }));
+    return [...this.#rooms].map(([channel, room]) => {
+      const saved: RoomSnapshot = {
+        channel,
+        hosts: [...room.hosts],
+        locked: room.locked,
+        password: room.password,
+        members: [...room.members, ...room.expected],
+        browsers: [...room.browsers],
+        knocks: [...room.knocks.values()],
+        removed: [...room.removed],
+      };
+      if (room.keepUntil !== 0) {
+        saved.expected = [...room.expected];
+        saved.keepUntil = room.keepUntil;
+      }
+      return saved;
+    });
   }
 
   #indexKnock(peerId: string, channel: string, knocking: boolean) {
@@ -515,6 +545,9 @@ export function parseRoomSnapshots(value: unknown): RoomSnapshot[] {
         k !== undefined
       ),
       removed: ids(item.removed),
+      ...(Array.isArray(item.expected) && typeof item.keepUntil === "number"
+        ? { expected: ids(item.expected), keepUntil: item.keepUntil }
+        : {}),
     });
   }
   return out;

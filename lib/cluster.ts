@@ -102,6 +102,11 @@ type OpKind =
   }
   /** Many wrong passwords were tried for `channel`: its hosts are told. */
   | { op: "alert"; channel: string; alert: RoomAlert }
+  /**
+   * The wait for restored rooms' members ends as of `at` (the proposer's
+   * clock): every instance drops those not back, at the same point in the order.
+   */
+  | { op: "sweep"; at: number }
   /** An instance stopped answering: its peers are away until they resume elsewhere. */
   | { op: "dead"; instance: string };
 
@@ -286,6 +291,8 @@ function parseOpOnly(value: unknown): Op | undefined {
         ...generation,
       };
     }
+    case "sweep":
+      return Number.isSafeInteger(value.at) ? { op: "sweep", at: value.at as number } : undefined;
     case "alert": {
       const alert = ROOM_ALERTS.find((a) => a === value.alert);
       return isValidChannel(channel) && alert !== undefined

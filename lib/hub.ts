@@ -135,6 +135,8 @@ export class Hub {
   readonly #limits: RateLimiter;
   /** Above 0 while a replayed op applies: its refusals are not answered. */
   #muted = 0;
+  /** A sweep of restored rooms was proposed and has not come back yet. */
+  #sweepProposed = false;
   /** Alone: ops proposed and not applied yet, in order, and whether some are being applied. */
   #queued: Op[] = [];
   #applying = false;
@@ -361,7 +363,12 @@ export class Hub {
         this.#bus?.propose({ op: "leave", peer: id, home: peer.home, generation: peer.generation });
       }
     }
-    this.#membership.sweep();
+    // Restored rooms stop waiting for their members by an op, so every
+    // instance does it at the same point in the order.
+    if (!this.#sweepProposed && this.#authority.sweepDue(now)) {
+      this.#sweepProposed = true;
+      this.#propose({ op: "sweep", at: now });
+    }
     this.#resume.sweep(now);
     this.#limits.sweep(now);
     for (const [channel, at] of this.#alerted) {
@@ -1236,6 +1243,9 @@ export class Hub {
       }
       case "alert":
         return this.#membership.alertHosts(op.channel, op.alert);
+      case "sweep":
+        this.#sweepProposed = false;
+        return this.#membership.sweep(op.at);
       case "leave": {
         const peer = this.#peers.get(op.peer);
         // A leave proposed for a home the peer has moved from, or before it

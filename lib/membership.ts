@@ -338,8 +338,8 @@ export class Membership {
    * Ends the wait of rooms restored after a restart (see
    * {@linkcode Authority.sweep}) and tells members and hosts what changed.
    */
-  sweep(): void {
-    for (const [channel, change] of this.#authority.sweep(this.#holds)) {
+  sweep(now?: number): void {
+    for (const [channel, change] of this.#authority.sweep(this.#holds, now)) {
       this.#tellChange(channel, change);
     }
   }

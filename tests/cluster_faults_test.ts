@@ -5,6 +5,8 @@
  */
 
 import assert from "node:assert/strict";
+import { TokenSigner } from "../lib/token.ts";
+import { SECRET } from "./_helpers.ts";
 import { MemoryCluster, type MemoryPerson } from "./_memory_bus.ts";
 
 /** Instances `names` on one in-memory log, and `join` to put people in "room". */
@@ -129,4 +131,35 @@ Deno.test("Cluster: a resume after its instance died brings who came and who wen
     [ann.id],
     "Cid hears she is back",
   );
+});
+
+Deno.test("Cluster: restored rooms stop waiting for their members by an op, alike on every instance", () => {
+  const c = new MemoryCluster();
+  // The first instance back after every instance stopped: Hal hosted, Mia was there too.
+  c.start("x", {
+    rooms: [{
+      channel: "room",
+      hosts: ["hal"],
+      locked: true,
+      password: null,
+      members: ["hal", "mia"],
+      browsers: [],
+      knocks: [],
+      removed: [],
+    }],
+  });
+  const token = new TokenSigner(SECRET).sign({ peerId: "mia", expiresAt: c.clock.ms + 60_000 });
+  const mia = c.connect("x");
+  mia.send("resume", { token, channels: [{ channel: "room", userdata: {} }] });
+  c.settle();
+  assert.equal(mia.got("resumed").length, 1, "Mia is back, past the lock");
+  // A second instance starts while the room still waits for Hal.
+  c.start("y");
+  c.clock.advance(25_000);
+  c.tick();
+  c.settle();
+  const hosts = (name: string) => c.hubs.get(name)!.roomsSnapshot()[0].hosts;
+  assert.deepEqual(hosts("x"), ["mia"], "Hal did not come back: Mia hosts");
+  assert.deepEqual(hosts("y"), ["mia"], "the same on the instance that started meanwhile");
+  assert.deepEqual(mia.got("roomState").at(-1)?.data.hosts, ["mia"]);
 });
