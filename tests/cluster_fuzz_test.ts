@@ -83,6 +83,12 @@ function follow(p: Person) {
       for (const id of [...p.sees]) if (!data.peers.includes(id)) p.sees.delete(id);
     }
     if (event === "error" && (data.event === "join" || data.event === "knock")) p.room = null;
+    if (event === "denied" && data.channel === p.room) p.room = null;
+    if (event === "removed") {
+      // Removed by a host: the socket closes with 4003 and the identity is retired.
+      p.gone = true;
+      p.sees.clear();
+    }
     if (event === "error" && data.event === "resume" && data.code === "bad_token") {
       // Refused: this socket is somebody new now (its welcome's), in no room.
       p.sees.clear();
@@ -198,7 +204,21 @@ function runSeed(seed: number, steps = 120): string[] {
         const name = `n${restarts++}`;
         log.push(`start ${name}`);
         c.start(name);
-      } else if (roll < 0.9) {
+      } else if (roll < 0.86 && live.some((p) => p.room !== null)) {
+        // Room authority: a lock, a knock, a host's answer or a removal
+        // (the server refuses whoever is not a host).
+        const p = pick(live.filter((p) => p.room !== null));
+        const target = pick(people).socket.id;
+        const action = pick(["lock", "unlock", "knock", "admit", "deny", "remove", "makeHost"]);
+        log.push(`${p.name}@${p.socket.instance} ${action}`);
+        if (action === "lock" || action === "unlock") {
+          p.socket.send("lock", { channel: p.room, locked: action === "lock" });
+        } else if (action === "knock") {
+          p.socket.send("knock", { channel: p.room, userdata: { name: p.name } });
+        } else {
+          p.socket.send(action, { channel: p.room, peer_id: target });
+        }
+      } else if (roll < 0.92) {
         // Some instance's oldest proposal reaches the shared order.
         const waiting = running().filter((n) => (c.bus(n)?.outbox.length ?? 0) > 0);
         if (waiting.length > 0) c.append(pick(waiting));
@@ -289,6 +309,15 @@ function check(c: MemoryCluster, people: Person[]) {
       !p.gone && p.droppedAt === null && c.hubs.has(p.socket.instance) &&
       p.socket.conn.closedWith === undefined
     );
+    // Room authority too: hosts, lock, pending knocks, removed browsers.
+    const authority = (hub: typeof first) =>
+      JSON.stringify(
+        hub.roomsSnapshot().find((r) => r.channel === room) ?? null,
+        (key, value) => key === "members" || key === "browsers" ? undefined : value,
+      );
+    for (const hub of others) {
+      assert.equal(authority(hub), authority(first), `instances agree on ${room}'s authority`);
+    }
     for (const id of members) {
       assert.ok(
         live.some((p) => p.socket.id === id || currentId(p) === id),
