@@ -280,6 +280,16 @@ function runSeed(seed: number, steps = 120): string[] {
 /** The rooms agree everywhere, with what each person sees, and with a newcomer's view. */
 function check(c: MemoryCluster, people: Person[]) {
   const [first, ...others] = [...c.hubs.values()];
+  // Every instance knows the same people, at the same home, alike away.
+  const names = [...c.hubs.keys()];
+  const peers = (name: string) =>
+    JSON.stringify(
+      c.bus(name)!.handlers!.exportState().peers.map((p) => ({ ...p }))
+        .sort((a, b) => a.id.localeCompare(b.id)),
+    );
+  for (const name of names.slice(1)) {
+    assert.equal(peers(name), peers(names[0]), `instances ${names[0]} and ${name} agree on peers`);
+  }
   for (const room of ROOMS) {
     const members = first.registry.membersOf(room);
     for (const hub of others) {
