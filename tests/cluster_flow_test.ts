@@ -8,6 +8,13 @@ import { RedisBus } from "../lib/redis_bus.ts";
 import { RedisBudgets } from "../lib/redis_budgets.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
 
+/** Beats for instances that do not run (by Redis's clock): the cluster takes them as alive. */
+async function beatAs(raw: Redis, ...instances: string[]) {
+  const [seconds, micros] = await raw.time();
+  const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  await raw.zadd("mesh:instances", ...instances.flatMap((id) => [now, id]));
+}
+
 /** Ann on `x` and Bob on `y`, both joined to "room". */
 async function meet(x: Instance, y: Instance): Promise<[Person, Person]> {
   const ann = x.connect();
@@ -414,12 +421,7 @@ Deno.test("Cluster never trims an op a live instance has not applied yet", async
   const x = await startInstance(redis.url, {}, { maxLogAgeMs: 200 });
   // A live instance that reads slowly: it beats (by Redis's clock) but has applied nothing new.
   const beat = async (applied: string) => {
-    const [seconds, micros] = await raw.time();
-    await raw.zadd(
-      "mesh:instances",
-      Number(seconds) * 1000 + Math.floor(Number(micros) / 1000),
-      "slow",
-    );
+    await beatAs(raw, "slow");
     await raw.hset("mesh:applied", "slow", applied);
   };
   let applied = "0-1";
@@ -467,9 +469,7 @@ Deno.test("Cluster: a starting instance survives Redis stalling while it asks fo
   let ghosts = true;
   const haunt = (async () => {
     while (ghosts) {
-      const [seconds, micros] = await raw.time();
-      const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-      await raw.zadd("mesh:instances", now, "ghost1", now, "ghost2");
+      await beatAs(raw, "ghost1", "ghost2");
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   })();
@@ -518,14 +518,7 @@ Deno.test("Cluster: Redis stalls shorter than the dead time never declare a live
   const raw = new Redis(redis.url);
   raw.on("error", () => {});
   const x = await startInstance(redis.url);
-  const beatGhost = async () => {
-    const [seconds, micros] = await raw.time();
-    await raw.zadd(
-      "mesh:instances",
-      Number(seconds) * 1000 + Math.floor(Number(micros) / 1000),
-      "ghost",
-    );
-  };
+  const beatGhost = () => beatAs(raw, "ghost");
   try {
     // A live instance "ghost" whose beats come a little before X's: after a
     // stall shorter than the dead time, X judges first and the ghost's last
