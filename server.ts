@@ -82,6 +82,8 @@ export async function startServer(
     joinBurst: config.joinBurst,
     joinsPerMinute: config.joinsPerMinute,
     maxAwayPeers: config.maxAwayPeers,
+    turnCredentialsPerHour: config.turnCredentialsPerHour,
+    passwordHashConcurrency: config.passwordHashConcurrency,
     logger,
   });
   await bus?.start();

@@ -52,6 +52,10 @@ export interface Config {
   joinsPerMinute: number;
   /** Peers held away at once. */
   maxAwayPeers: number;
+  /** TURN credentials minted for one address per hour (a CGNAT or an office shares it). */
+  turnCredentialsPerHour: number;
+  /** Password hashes run at once (one core each while it runs). */
+  passwordHashConcurrency: number;
   /** Bearer token `/metrics` requires; unset leaves it open. */
   metricsToken?: string;
   /** Serve the client's source map (`deno task dev` does; production does not). */
@@ -357,6 +361,16 @@ const SETTINGS = {
     parse: integer(1, 10_000_000),
     fallback: DEFAULTS.joinsPerMinute,
   },
+  turnCredentialsPerHour: {
+    env: "TURN_CREDENTIALS_PER_HOUR",
+    parse: integer(1, 1_000_000),
+    fallback: DEFAULTS.turnCredentialsPerHour,
+  },
+  passwordHashConcurrency: {
+    env: "PASSWORD_HASH_CONCURRENCY",
+    parse: integer(1, 64),
+    fallback: DEFAULTS.passwordHashConcurrency,
+  },
   maxAwayPeers: {
     env: "MAX_AWAY_PEERS",
     parse: integer(0, 10_000_000),
@@ -437,6 +451,8 @@ export function parseConfig(
     joinBurst: resolve(SETTINGS.joinBurst),
     joinsPerMinute: resolve(SETTINGS.joinsPerMinute),
     maxAwayPeers: resolve(SETTINGS.maxAwayPeers),
+    turnCredentialsPerHour: resolve(SETTINGS.turnCredentialsPerHour),
+    passwordHashConcurrency: resolve(SETTINGS.passwordHashConcurrency),
     metricsToken: resolve<string | undefined>(SETTINGS.metricsToken),
     sourceMap: resolve(SETTINGS.sourceMap),
     iceTransportPolicy: resolve(SETTINGS.iceTransportPolicy),

@@ -90,3 +90,20 @@ Deno.test("parseConfig reads the caps, the metrics token and the source-map swit
   assert.equal(defaults.maxConnections, 10_000);
   assert.throws(() => parseConfig([], { TRUST_PROXY: "maybe" }), /Invalid TRUST_PROXY/);
 });
+
+Deno.test("parseConfig reads the TURN credential budget and the hashing concurrency", () => {
+  const defaults = parseConfig([], {});
+  assert.equal(defaults.turnCredentialsPerHour, 10);
+  assert.equal(defaults.passwordHashConcurrency, 1);
+  const set = parseConfig([], { TURN_CREDENTIALS_PER_HOUR: "200", PASSWORD_HASH_CONCURRENCY: "3" });
+  assert.equal(set.turnCredentialsPerHour, 200);
+  assert.equal(set.passwordHashConcurrency, 3);
+  assert.throws(
+    () => parseConfig([], { PASSWORD_HASH_CONCURRENCY: "0" }),
+    /PASSWORD_HASH_CONCURRENCY/,
+  );
+  assert.throws(
+    () => parseConfig([], { TURN_CREDENTIALS_PER_HOUR: "x" }),
+    /TURN_CREDENTIALS_PER_HOUR/,
+  );
+});
