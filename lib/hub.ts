@@ -117,6 +117,9 @@ export interface HubOptions extends RateLimitOptions, ResumeOptions, RoomLimits 
 
 export type { CloseInfo, Connection, Session };
 
+/** How long an op this instance proposed may take to come back before it is proposed again, ms. */
+const RETRY_OP_MS = 10_000;
+
 /** The in-memory signaling hub. */
 export class Hub {
   /** Counters for `/metrics`. */
@@ -135,8 +138,8 @@ export class Hub {
   readonly #limits: RateLimiter;
   /** Above 0 while a replayed op applies: its refusals are not answered. */
   #muted = 0;
-  /** A sweep of restored rooms was proposed and has not come back yet. */
-  #sweepProposed = false;
+  /** When a sweep of restored rooms was proposed last (until it comes back). */
+  #sweepProposedAt = -Infinity;
   /** Alone: ops proposed and not applied yet, in order, and whether some are being applied. */
   #queued: Op[] = [];
   #applying = false;
@@ -365,8 +368,9 @@ export class Hub {
     }
     // Restored rooms stop waiting for their members by an op, so every
     // instance does it at the same point in the order.
-    if (!this.#sweepProposed && this.#authority.sweepDue(now)) {
-      this.#sweepProposed = true;
+    // Proposed again if it never came back (an append Redis refused).
+    if (now - this.#sweepProposedAt >= RETRY_OP_MS && this.#authority.sweepDue(now)) {
+      this.#sweepProposedAt = now;
       this.#propose({ op: "sweep", at: now });
     }
     this.#resume.sweep(now);
@@ -440,6 +444,8 @@ export class Hub {
     const peer = link.peer;
     if (peer === null || peer.link !== link) return; // replaced or kicked
     this.#unbind(link);
+    // A welcome identity given up for a resume still on its way: nothing to hold.
+    if (!this.#holds(peer)) return;
     if (deliberate || !this.#resume.enabled) {
       this.#logger.log("debug", "disconnect", { peer: peer.id });
       this.#remove(peer);
@@ -1128,10 +1134,13 @@ export class Hub {
    * comes back through the shared order (it sends nothing meanwhile).
    */
   #remove(peer: PeerRecord) {
-    if (!this.#holds(peer) || peer.leaving) return;
+    if (!this.#holds(peer)) return;
+    // A leave on its way is proposed again only if it never came back (an append Redis refused).
+    if (peer.leaving && this.#now() - peer.leavingAt < RETRY_OP_MS) return;
     // In a cluster, one the others never knew (it never joined) is nobody's business but ours.
     if (this.#bus !== undefined && !peer.shared) return this.#forget(peer);
     peer.leaving = true;
+    peer.leavingAt = this.#now();
     // What is held for it stays until the leave applies: a resume ordered
     // before it wins, and must get those frames.
     this.#propose({
@@ -1244,7 +1253,7 @@ export class Hub {
       case "alert":
         return this.#membership.alertHosts(op.channel, op.alert);
       case "sweep":
-        this.#sweepProposed = false;
+        this.#sweepProposedAt = -Infinity;
         return this.#membership.sweep(op.at);
       case "leave": {
         const peer = this.#peers.get(op.peer);
@@ -1398,9 +1407,21 @@ export class Hub {
       rooms.set(peer.id, this.#roomsOf(peer.id));
     }
     const incoming = new Map(state.peers.map((p) => [p.id, p]));
+    // What waits for its own op may never see it now (the order moved on
+    // past it): those connections go, and their clients resume or join again.
+    for (const { link } of this.#waiting.values()) {
+      try {
+        link.conn.close(CLOSE_CODES.tryAgainLater, "the server took the rooms again; reconnect");
+      } catch {
+        // already closed
+      }
+    }
+    this.#waiting.clear();
     for (const peer of [...this.#peers.values()]) {
       this.registry.leaveAll(peer.id);
-      if (incoming.has(peer.id) || mine(peer)) continue;
+      // Kept: ours with a socket, and ours whose join or knock is still on its way.
+      const inFlight = peer.home === this.#self && peer.shared && !peer.known;
+      if (incoming.has(peer.id) || mine(peer) || inFlight) continue;
       // Gone while this instance was not looking.
       this.#peers.delete(peer.id);
       this.#orphans.delete(peer.id);
@@ -1437,6 +1458,15 @@ export class Hub {
     this.#resume.addRetired(state.retired);
     for (const [peerId, saw] of before) {
       this.#caughtUp(peerId, { saw, was: rooms.get(peerId)?.map((r) => r.channel) ?? [] });
+    }
+    // The rooms say some are connected here, but no socket speaks for them
+    // (their resume was passed over): held away for their window, like a drop.
+    for (const peer of [...this.#peers.values()]) {
+      if (peer.home !== this.#self || peer.link !== null || !peer.known) continue;
+      if (this.#resume.isAway(peer.id) || peer.leaving) continue;
+      if (this.#resume.goAway(peer.id, now)) {
+        this.#propose({ op: "away", peer: peer.id, home: peer.home, generation: peer.generation });
+      } else this.#remove(peer);
     }
     // Those connected here that the others had lost are asserted again, in their rooms.
     for (const id of rooms.keys()) {

@@ -74,6 +74,8 @@ export class PeerRecord {
   known = false;
   /** Its leave was proposed and is on its way back through the shared order. */
   leaving = false;
+  /** When its leave was proposed (it is proposed again if it never comes back). */
+  leavingAt = 0;
   /** The address group of its latest connection here ("" for none), for waits set while it is away. */
   address = "";
   /**

@@ -88,7 +88,10 @@ local previous = redis.call('ZSCORE', KEYS[1], ARGV[1])
 local last = tonumber(redis.call('GET', KEYS[4]) or '')
 redis.call('SET', KEYS[4], now)
 if last and now - last > 2 * tonumber(ARGV[6]) then
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  -- Only those alive when the stall began: an instance already silent then
+  -- (every instance stopped, say) is not brought back to life by it.
+  local alive = redis.call('ZRANGEBYSCORE', KEYS[1], last - tonumber(ARGV[2]), '+inf')
+  for _, id in ipairs(alive) do
     redis.call('ZINCRBY', KEYS[1], now - last, id)
   end
 end

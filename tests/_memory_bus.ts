@@ -104,6 +104,19 @@ export class MemoryCluster {
     return this.#buses.get(instance);
   }
 
+  /**
+   * `instance` takes the rooms from `from` while it runs, as an instance
+   * that missed ops does (`RedisBus` after a gap): `from` applies what it
+   * has not yet, and `instance` goes on reading after that point.
+   */
+  resync(instance: string, from: string): void {
+    const target = this.#buses.get(instance)!;
+    const source = this.#buses.get(from)!;
+    while (source.applied < this.log.length) source.handlers!.apply(this.log[source.applied++]);
+    target.handlers!.importState(JSON.parse(JSON.stringify(source.handlers!.exportState())));
+    target.applied = source.applied;
+  }
+
   /** Stops `instance` as a SIGKILL would: its outbox is lost, its sockets are not closed. */
   kill(instance: string): void {
     this.#buses.delete(instance);

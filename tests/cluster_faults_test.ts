@@ -163,3 +163,36 @@ Deno.test("Cluster: restored rooms stop waiting for their members by an op, alik
   assert.deepEqual(hosts("y"), ["mia"], "the same on the instance that started meanwhile");
   assert.deepEqual(mia.got("roomState").at(-1)?.data.hosts, ["mia"]);
 });
+
+Deno.test("Cluster: an instance taking the rooms again keeps its own join still on its way", () => {
+  const { c, join } = cluster("a", "b");
+  const bob = join("b");
+  const ann = c.connect("a");
+  ann.send("join", { channel: "room", userdata: {} }); // on its way…
+  ann.close(false); // …when her socket drops
+  c.resync("a", "b"); // and A takes B's rooms meanwhile
+  c.settle();
+  for (let i = 0; i < 4; i++) {
+    c.clock.advance(30_000);
+    c.tick();
+    c.settle();
+  }
+  assert.deepEqual(c.views(), { a: [bob.id], b: [bob.id] }, "she is gone everywhere: no phantom");
+});
+
+Deno.test("Cluster: a socket that closes while its resume is on its way leaves nothing held", () => {
+  const { c, join } = cluster("a", "b");
+  const ann = join("a");
+  ann.close(false);
+  c.settle();
+  const back = c.resume("a", ann);
+  back.close(false); // gone before the resume applied
+  c.settle();
+  for (let i = 0; i < 4; i++) {
+    c.clock.advance(30_000);
+    c.tick();
+    c.settle();
+  }
+  assert.equal(c.hubs.get("a")!.awayCount, 0, "no record held for the welcome id");
+  assert.deepEqual(c.views(), { a: [], b: [] });
+});
