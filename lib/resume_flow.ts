@@ -173,10 +173,16 @@ export class ResumeFlow {
     peer.known = true;
     departures.adopted(peer);
     const link = waiting?.link;
-    if (link !== undefined && link.closed) {
-      // Gone again before its resume came through: held away once more,
-      // with the introductions a move owes it held for its next resume.
-      if (resume.goAway(peer.id, now())) {
+    // Connected here with no socket now: gone again before its resume came
+    // through, or its connection was let go while it waited (this instance
+    // took the rooms meanwhile). Held away once more, with the introductions
+    // a move owes it held for its next resume.
+    const socketless = op.home === peers.self &&
+      (link === undefined ? peer.link === null : link.closed);
+    if (socketless) {
+      // A resume whose socket closed first starts a new window; one let go keeps its own.
+      const kept = link === undefined && resume.isAway(peer.id);
+      if (kept || resume.goAway(peer.id, now())) {
         if (moved) this.#reintroduce(peer, registry.neighboursOf(peer.id));
         this.#o.replica.propose({
           op: "away",

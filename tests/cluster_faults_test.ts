@@ -196,3 +196,25 @@ Deno.test("Cluster: a socket that closes while its resume is on its way leaves n
   assert.equal(c.hubs.get("a")!.awayCount, 0, "no record held for the welcome id");
   assert.deepEqual(c.views(), { a: [], b: [] });
 });
+
+Deno.test("Cluster: a resume let go while its instance took the rooms again is held away, then gone", () => {
+  const { c, join } = cluster("a", "b", "c");
+  const ann = join("a");
+  const bob = join("c");
+  c.kill("a"); // her instance dies…
+  c.appendOp({ op: "dead", instance: "a" });
+  c.settle();
+  const back = c.resume("b", ann); // …she resumes on B…
+  c.resync("b", "c"); // …which takes C's rooms before her resume applies: let go (1013)
+  assert.equal(back.conn.closedWith?.code, 1013, "told to connect again");
+  back.close(false); // the transport's close event
+  c.settle(); // her resume applies on every instance, with no socket waiting for it on B
+  assert.deepEqual(c.views(), { b: [ann.id, bob.id], c: [ann.id, bob.id] }, "held for her window");
+  for (let i = 0; i < 2; i++) {
+    c.clock.advance(30_000);
+    c.tick();
+    c.settle();
+  }
+  assert.deepEqual(c.views(), { b: [bob.id], c: [bob.id] }, "never back: gone everywhere");
+  assert.deepEqual(bob.got("removePeer").map((f) => f.data.peer_id), [ann.id]);
+});

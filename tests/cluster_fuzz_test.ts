@@ -13,6 +13,8 @@
  */
 
 import assert from "node:assert/strict";
+import { isDeliberateClose } from "../lib/http.ts";
+import { CLOSE_CODES } from "../lib/wire.ts";
 import { MemoryCluster, type MemoryPerson } from "./_memory_bus.ts";
 
 /** A small seeded generator (mulberry32): the same seed, the same run. */
@@ -56,6 +58,8 @@ interface Person {
   token: string;
   /** After a resume the server had to rebuild: who is not reintroduced is dropped. */
   unconfirmed: Set<string> | null;
+  /** The server's close of `socket` was handled. */
+  closeSeen?: boolean;
 }
 
 /** Reads the frames a person got since last time into what they see. */
@@ -96,6 +100,23 @@ function follow(p: Person) {
       p.resuming = false;
       p.token = p.socket.token;
     }
+  }
+}
+
+/**
+ * The server closed `p`'s socket: the transport reports it as a real
+ * socket's close event would, and the client does what ours does with the
+ * code — resumes after 1013, gives up after 4001 or 4003.
+ */
+function closedByServer(p: Person, now: number) {
+  const closed = p.socket.conn.closedWith;
+  if (closed === undefined || p.closeSeen || p.gone) return;
+  p.closeSeen = true;
+  p.history.push(`closed:${closed.code}`);
+  p.socket.close(isDeliberateClose(closed));
+  if (closed.code === CLOSE_CODES.tryAgainLater && p.droppedAt === null) p.droppedAt = now;
+  else if (closed.code === CLOSE_CODES.replaced || closed.code === CLOSE_CODES.removed) {
+    p.gone = true;
   }
 }
 
@@ -183,6 +204,7 @@ function runSeed(seed: number, steps = 120): string[] {
           log.push(`${p.name} resumes on ${instance}`);
           p.history.push(`| resume on ${instance}`);
           p.socket = c.resume(instance, p.socket, p.room === null ? [] : [p.room], p.token);
+          p.closeSeen = false;
           p.read = 0;
           p.resuming = true;
           p.droppedAt = null;
@@ -223,6 +245,14 @@ function runSeed(seed: number, steps = 120): string[] {
         const waiting = running().filter((n) => (c.bus(n)?.outbox.length ?? 0) > 0);
         if (waiting.length > 0) c.append(pick(waiting));
         c.run();
+      } else if (roll < 0.95 && running().length > 1) {
+        // An instance finds it missed ops (a gap, an op it cannot read) and
+        // takes the rooms from another while it runs.
+        const [target, source] = [pick(running()), pick(running())];
+        if (target !== source) {
+          log.push(`${target} resyncs from ${source}`);
+          c.resync(target, source);
+        }
       } else {
         const ms = pick([1000, 5000, 20_000, 30_000]);
         c.clock.advance(ms);
@@ -232,6 +262,7 @@ function runSeed(seed: number, steps = 120): string[] {
       for (const p of people) {
         // An identity id changes on a refused resume: follow the socket's frames.
         follow(p);
+        closedByServer(p, c.clock.ms);
         if (p.droppedAt !== null && c.clock.ms - p.droppedAt > WINDOW_MS) p.gone = true;
       }
     }
@@ -247,6 +278,7 @@ function runSeed(seed: number, steps = 120): string[] {
       log.push(`${p.name} resumes on ${instance} (healing)`);
       p.history.push(`| resume on ${instance} (healing)`);
       p.socket = c.resume(instance, p.socket, p.room === null ? [] : [p.room], p.token);
+      p.closeSeen = false;
       p.read = 0;
       p.resuming = true;
       p.droppedAt = null;
