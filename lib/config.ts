@@ -1,7 +1,11 @@
 /**
- * Server configuration from environment variables and `--flags`. Every
- * value is checked at start; a bad one stops the server with a message
- * naming the variable, instead of failing later under load.
+ * Server configuration from environment variables and `--flags`, one table
+ * and nothing else: the settings — the resolved {@linkcode Config}, every
+ * default ({@linkcode DEFAULTS}, the limits no variable sets included), and
+ * each setting's variable, parser and default — with the value parsers that
+ * table names and the code that reads it. Every value is checked at start;
+ * a bad one stops the server with a message naming the variable, instead
+ * of failing later under load.
  *
  * @module
  */

@@ -1,12 +1,21 @@
 /**
- * Wire protocol v1: the frame types both ends exchange and hand-written
- * parsers that rebuild every value from checked fields.
+ * Wire protocol v1, one family: the frame types both ends exchange, the
+ * limits and codes they carry, and the hand-written parsers that rebuild
+ * every value from checked fields — nothing else. Writing frames lives in
+ * `encode.ts` and cleaning and measuring text in `text.ts`; both are
+ * re-exported here, so either end imports the protocol from this one path.
  *
- * Shared by the server (`lib/hub.ts`) and the browser (`client/signaling_socket.ts`),
- * so it touches neither `Deno.*` nor the DOM. See `docs/protocol.md`.
+ * Shared by the server (`lib/dispatch.ts` parses every client frame) and the
+ * browser (`client/signaling_socket.ts`), so it touches neither `Deno.*` nor
+ * the DOM. See `docs/protocol.md`.
  *
  * @module
  */
+
+import { cleanName, utf8Length } from "./text.ts";
+
+export { encode, encodeAddPeer } from "./encode.ts";
+export { cleanName, MAX_NAME_LENGTH, stripUnprintable, utf8Length } from "./text.ts";
 
 /** The protocol version announced in `welcome`. */
 export const PROTOCOL_VERSION = 1;
@@ -46,36 +55,11 @@ export const MAX_PASSWORD_LENGTH = 128;
 /** A browser id (kept in localStorage): 1–64 characters of `[A-Za-z0-9_-]`. */
 export const BROWSER_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** Longest display name, in characters (a knock's name). */
-export const MAX_NAME_LENGTH = 40;
-
-// Also invisible ones (zero-width, bidi marks, BOM, soft hyphen, fillers, line and paragraph
-// separators, interlinear annotation marks), so "Al\u200Bice" cannot pass for "Alice".
-// Variation selectors stay: emoji need them.
-const UNPRINTABLE =
-  // deno-lint-ignore no-control-regex
-  /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\u3164\ufeff\uffa0\ufff9-\ufffb]/g;
-
-/** Removes control, bidi and invisible characters (a chat line keeps its line breaks). */
-export function stripUnprintable(text: string, { keepNewlines = false } = {}): string {
-  return keepNewlines
-    ? text.replace(UNPRINTABLE, (c) => c === "\n" ? c : "")
-    : text.replace(UNPRINTABLE, "");
-}
-
 /** What hosts are warned of in `roomAlert`. */
 export const ROOM_ALERTS = ["wrong_passwords"] as const;
 
 /** One of {@linkcode ROOM_ALERTS}: `wrong_passwords`, many wrong passwords were tried. */
 export type RoomAlert = typeof ROOM_ALERTS[number];
-
-/** Turns whatever arrived as a name into a short, printable one. */
-export function cleanName(value: unknown, fallback = "Guest"): string {
-  if (typeof value !== "string") return fallback;
-  // Control characters and bidi overrides would let a name spoof the UI.
-  const name = value.replace(UNPRINTABLE, "").trim().slice(0, MAX_NAME_LENGTH);
-  return name === "" ? fallback : name;
-}
 
 /** A JSON object as userdata carries it: opaque to the server. */
 export type UserData = Record<string, unknown>;
@@ -266,8 +250,6 @@ export interface ResumeChannel {
   userdata: UserData;
 }
 
-const ENCODER = new TextEncoder();
-
 /** Rebuilds a `roomState` (or `joined.room_state`); undefined if it is not one. */
 function parseRoomState(data: unknown): RoomState | undefined {
   if (!isObject(data) || !isValidChannel(data.channel) || !Array.isArray(data.hosts)) return;
@@ -277,13 +259,6 @@ function parseRoomState(data: unknown): RoomState | undefined {
     locked: data.locked === true,
     password: data.password === true,
   };
-}
-
-/** Returns the UTF-8 length of `text` in bytes. */
-export function utf8Length(text: string): number {
-  // Cheap exact answer for the common all-ASCII frame; encode only otherwise.
-  // deno-lint-ignore no-control-regex
-  return /^[\x00-\x7f]*$/.test(text) ? text.length : ENCODER.encode(text).length;
 }
 
 /** Returns whether `name` is a valid channel (room) name. */
@@ -724,24 +699,4 @@ export function parseServerMessage(text: string): ParseResult<ServerMessage> {
     default:
       return fail("unknown_event", `Unknown server event "${event}"`, event);
   }
-}
-
-/** Serializes a frame for the wire. */
-export function encode(message: ClientMessage | ServerMessage): string {
-  return JSON.stringify(message);
-}
-
-/**
- * `addPeer` as {@linkcode encode} writes it, from its parts (`userdata`
- * already JSON): a join sends one per pair each way, and the joiner's to
- * every member is the same text, so it is written once.
- */
-export function encodeAddPeer(
-  peerId: string,
-  shouldCreateOffer: boolean,
-  userdata: string,
-): string {
-  return `{"event":"addPeer","data":{"peer_id":${
-    JSON.stringify(peerId)
-  },"should_create_offer":${shouldCreateOffer},"polite":${!shouldCreateOffer},"userdata":${userdata}}}`;
 }
