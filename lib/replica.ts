@@ -77,6 +77,10 @@ export class Replica {
   #applying = false;
   /** When a sweep of restored rooms was proposed last (until it comes back). */
   #sweepProposedAt = -Infinity;
+  /** Above 0 while an op applies. */
+  #depth = 0;
+  /** What waits until the op applying now is done (a slow consumer's kick), once per peer. */
+  readonly #afterOp = new Map<PeerRecord, () => void>();
 
   constructor(options: ReplicaOptions) {
     this.#o = options;
@@ -138,9 +142,35 @@ export class Replica {
 
   /** Applies one change to the rooms, exactly alike on every instance. */
   apply(op: Op): void {
-    // Applied again after Redis lost it (maybe applied before): nothing it refuses is answered.
-    if (op.replayed) this.#o.peers.muted(() => this.#applyOne(op));
-    else this.#applyOne(op);
+    this.#depth++;
+    try {
+      // Applied again after Redis lost it (maybe applied before): nothing it refuses is answered.
+      if (op.replayed) this.#o.peers.muted(() => this.#applyOne(op));
+      else this.#applyOne(op);
+    } finally {
+      if (--this.#depth === 0) this.#runAfterOp();
+    }
+  }
+
+  /**
+   * Runs `fn` for `peer` once the op applying now is done (at once if none
+   * is): a send that closes a peer (a slow consumer) never cuts into the
+   * op's fan-out. Asked twice for one peer during one op, it runs once.
+   */
+  afterOp(peer: PeerRecord, fn: () => void): void {
+    if (this.#depth === 0) return fn();
+    if (!this.#afterOp.has(peer)) this.#afterOp.set(peer, fn);
+  }
+
+  #runAfterOp() {
+    for (const [peer, fn] of this.#afterOp) {
+      this.#afterOp.delete(peer);
+      try {
+        fn();
+      } catch (error) {
+        this.#o.failed(error);
+      }
+    }
   }
 
   /** Proposes the sweep of restored rooms whose members did not come back. */

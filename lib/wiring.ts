@@ -96,7 +96,12 @@ export function wire(
     metrics,
     logger,
     maxBuffered: options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes,
-    onSlow: (peer) => departures.kick(peer, CLOSE_CODES.tryAgainLater, "slow consumer"),
+    // Kicked once the op whose frames it could not take is done.
+    onSlow: (peer) =>
+      replica.afterOp(
+        peer,
+        () => departures.kick(peer, CLOSE_CODES.tryAgainLater, "slow consumer"),
+      ),
   });
   const ice = new IceIssuer(options.iceServers ?? [], { turn: options.turn, now: options.now });
   const relays = new RelayGrants(ice, {

@@ -456,6 +456,32 @@ Deno.test("Hub removes a member kicked during someone's join right after that jo
   assert.equal(hub.connectionCount, 2);
 });
 
+Deno.test("Hub closes a slow consumer after the op whose frames it could not take, not inside it", () => {
+  const { hub, connect, pairInRoom } = setup({ maxBufferedBytes: 1000 });
+  const [a, b] = pairInRoom();
+  // One timeline of what every socket saw: frames written and closes.
+  const seen: string[] = [];
+  for (const [name, conn] of [["a", a.conn], ["b", b.conn]] as const) {
+    const { send, close } = conn;
+    conn.send = (text) => {
+      seen.push(`${name} ${JSON.parse(text).event}`);
+      send.call(conn, text);
+    };
+    conn.close = (code, reason) => {
+      seen.push(`${name} closed`);
+      close.call(conn, code, reason);
+    };
+  }
+  a.conn.bufferedAmount = 5000;
+  const c = connect();
+  join(c.session, "room");
+  assert.equal(a.conn.closedWith?.code, 1013);
+  const closedAt = seen.indexOf("a closed");
+  const joinFrames = seen.indexOf("b addPeer");
+  assert.ok(joinFrames >= 0 && closedAt > joinFrames, `the join's fan-out first: ${seen}`);
+  assert.deepEqual(hub.registry.membersOf("room"), [b.id, c.id]);
+});
+
 Deno.test("Hub gives each connection and each address a join budget (room scanning)", () => {
   const { hub, clock } = setup({ joinBurst: 3, joinsPerMinute: 6 });
   const conn = new FakeConnection();
