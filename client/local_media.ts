@@ -1,6 +1,6 @@
 /**
  * Our own camera, microphone and screen: the preview, the toggles, device
- * choice and screen sharing. Keeps one stream for the whole visit so the
+ * choice and screen sharing (a {@linkcode ScreenShare}). Keeps one stream for the whole visit so the
  * other side sees one tile however tracks come and go, and tells the call
  * (through {@linkcode LocalMediaOptions}) when a track or our state changes.
  * Browser APIs are injected so all of it runs in `deno test` with fakes.
@@ -9,8 +9,9 @@
  */
 
 import type { LocalTrack, MediaKind } from "./peer.ts";
+import { ScreenShare } from "./screen_share.ts";
 import type { CallStore, DeviceChoice, DeviceLists } from "./store.ts";
-import { describeMediaError, KIND_LABEL, NOTICE_TEXT } from "./wording.ts";
+import { describeMediaError, KIND_LABEL } from "./wording.ts";
 
 /** The media APIs of `navigator.mediaDevices` this module uses. */
 export interface MediaApis {
@@ -49,10 +50,12 @@ export class LocalMedia {
   #stream: MediaStream | null = null;
   /** A media request in flight, so a second click does not open a second camera. */
   #request: Promise<void> | null = null;
+  #screen: ScreenShare;
 
   constructor(store: CallStore, options: LocalMediaOptions) {
     this.#store = store;
     this.#options = options;
+    this.#screen = new ScreenShare(store, options);
   }
 
   /** Starts camera and microphone for the preview; failures become words. */
@@ -66,7 +69,7 @@ export class LocalMedia {
   async #startPreview(): Promise<void> {
     const store = this.#store;
     if (this.#stream !== null) return;
-    store.mediaError.value = null;
+    store.clearMediaError();
     const wanted = { audio: store.micOn.value, video: store.camOn.value };
     if (!wanted.audio && !wanted.video) return;
     try {
@@ -76,8 +79,8 @@ export class LocalMedia {
       });
       this.#stream = stream;
       this.#publish();
-      store.micOn.value = stream.getAudioTracks().length > 0;
-      store.camOn.value = stream.getVideoTracks().length > 0;
+      store.setMicOn(stream.getAudioTracks().length > 0);
+      store.setCamOn(stream.getVideoTracks().length > 0);
       // Join was pressed before the camera started: the peers met so far
       // got no tracks, so send them now (and say the camera is on). Before
       // joining there is nobody to send to and both calls do nothing.
@@ -86,9 +89,9 @@ export class LocalMedia {
       }
       this.#options.announceState();
     } catch (error) {
-      store.mediaError.value = describeMediaError(error);
-      store.micOn.value = false;
-      store.camOn.value = false;
+      store.mediaFailed(describeMediaError(error));
+      store.setMicOn(false);
+      store.setCamOn(false);
     }
     await this.refreshDevices();
   }
@@ -116,12 +119,12 @@ export class LocalMedia {
       // turned on later.
       track.stop();
       this.#stream!.removeTrack(track);
-      store.micOn.value = false;
+      store.setMicOn(false);
       this.#publish();
       return;
     }
     track.enabled = !track.enabled;
-    store.micOn.value = track.enabled;
+    store.setMicOn(track.enabled);
     this.#options.announceState();
   }
 
@@ -138,7 +141,7 @@ export class LocalMedia {
     current.stop();
     stream.removeTrack(current);
     this.#publish();
-    this.#store.camOn.value = false;
+    this.#store.setCamOn(false);
     await this.#options.setTrack("video", null);
     this.#options.announceState();
   }
@@ -154,67 +157,28 @@ export class LocalMedia {
       if (stream !== fresh) stream.addTrack(track);
       this.#stream = stream;
       this.#publish();
-      if (kind === "audio") store.micOn.value = true;
-      else store.camOn.value = true;
-      store.mediaError.value = null;
+      if (kind === "audio") store.setMicOn(true);
+      else store.setCamOn(true);
+      store.clearMediaError();
       await this.#options.setTrack(kind, { kind, track, stream });
       this.#options.announceState();
     } catch (error) {
-      store.mediaError.value = describeMediaError(error);
+      store.mediaFailed(describeMediaError(error));
     }
   }
 
-  /**
-   * Starts sharing the screen (the browser asks which one) or stops. The
-   * share goes to everyone as an extra track, negotiated by perfect
-   * negotiation; the browser's own "Stop sharing" bar ends it too.
-   */
-  async toggleScreenShare(): Promise<void> {
-    const store = this.#store;
-    if (store.screenStream.value !== null) return this.stopScreenShare();
-    if (this.#options.getDisplayMedia === undefined) {
-      store.notice.value = NOTICE_TEXT.noScreenShare;
-      return;
-    }
-    let stream: MediaStream;
-    try {
-      stream = await this.#options.getDisplayMedia({
-        video: { frameRate: { ideal: 15 } },
-        audio: false,
-      });
-    } catch (error) {
-      // Cancelling the picker is a choice, not an error worth a message.
-      if ((error as { name?: string })?.name !== "NotAllowedError") {
-        store.notice.value = NOTICE_TEXT.screenShareFailed;
-      }
-      return;
-    }
-    const track = stream.getVideoTracks()[0];
-    if (track === undefined) return;
-    track.contentHint = "detail";
-    track.onended = () => void this.stopScreenShare();
-    store.screenStream.value = stream;
-    this.#options.announceState();
-    await this.#options.setTrack("screen", { kind: "screen", track, stream });
+  /** Starts sharing the screen (the browser asks which one) or stops. */
+  toggleScreenShare(): Promise<void> {
+    return this.#screen.toggle();
   }
 
   /** Ends the screen share, if any (the call is left, or the person stops it). */
-  async stopScreenShare(): Promise<void> {
-    const store = this.#store;
-    const stream = store.screenStream.value;
-    if (stream === null) return;
-    store.screenStream.value = null;
-    for (const track of stream.getTracks()) {
-      track.onended = null;
-      track.stop();
-    }
-    this.#options.announceState();
-    await this.#options.setTrack("screen", null);
+  stopScreenShare(): Promise<void> {
+    return this.#screen.stop();
   }
 
   /** Re-reads the device lists (after permission, or on `devicechange`). */
   async refreshDevices(): Promise<void> {
-    const store = this.#store;
     if (this.#options.enumerateDevices === undefined) return;
     let infos: MediaDeviceInfo[];
     try {
@@ -222,32 +186,8 @@ export class LocalMedia {
     } catch {
       return;
     }
-    const lists: DeviceLists = {
-      audioinput: [],
-      videoinput: [],
-      audiooutput: [],
-    };
-    for (const info of infos) {
-      if (info.deviceId === "" || !(info.kind in lists)) continue;
-      const list = lists[info.kind as keyof DeviceLists];
-      list.push({
-        id: info.deviceId,
-        label: info.label || `${KIND_LABEL[info.kind]} ${list.length + 1}`,
-      });
-    }
-    store.devices.value = lists;
     // A chosen device that was unplugged falls back to the default.
-    const selected = { ...store.selectedDevices.value };
-    let lost: "audioinput" | "videoinput" | null = null;
-    for (const kind of Object.keys(selected) as (keyof DeviceChoice)[]) {
-      if (
-        selected[kind] !== "" &&
-        !lists[kind].some((d) => d.id === selected[kind])
-      ) {
-        selected[kind] = "";
-        if (kind !== "audiooutput") lost = kind;
-      }
-    }
+    let lost = this.#store.listDevices(deviceLists(infos));
     // The device in use disappeared without being chosen explicitly.
     for (
       const [kind, track] of [
@@ -257,7 +197,6 @@ export class LocalMedia {
     ) {
       if (track?.readyState === "ended") lost = kind;
     }
-    store.selectedDevices.value = selected;
     if (lost !== null) await this.selectDevice(lost, "");
   }
 
@@ -267,10 +206,7 @@ export class LocalMedia {
    */
   async selectDevice(kind: keyof DeviceChoice, deviceId: string): Promise<void> {
     const store = this.#store;
-    store.selectedDevices.value = {
-      ...store.selectedDevices.value,
-      [kind]: deviceId,
-    };
+    store.chooseDevice(kind, deviceId);
     if (kind === "audiooutput") return; // the <video> elements apply it
     const mediaKind = kind === "audioinput" ? "audio" : "video";
     const stream = this.#stream;
@@ -288,10 +224,10 @@ export class LocalMedia {
       stream.removeTrack(current);
       stream.addTrack(track);
       this.#publish();
-      store.mediaError.value = null;
+      store.clearMediaError();
       await this.#options.setTrack(mediaKind, { kind: mediaKind, track, stream });
     } catch (error) {
-      store.mediaError.value = describeMediaError(error);
+      store.mediaFailed(describeMediaError(error));
     }
   }
 
@@ -306,11 +242,8 @@ export class LocalMedia {
         stream: stream!,
       });
     }
-    const screen = this.#store.screenStream.value;
-    const screenTrack = screen?.getVideoTracks()[0];
-    if (screen && screenTrack) {
-      out.push({ kind: "screen", track: screenTrack, stream: screen });
-    }
+    const screen = this.#screen.track();
+    if (screen !== null) out.push(screen);
     return out;
   }
 
@@ -324,6 +257,20 @@ export class LocalMedia {
   /** Shows the current tracks: a new stream object so signals see a change. */
   #publish(): void {
     const stream = this.#stream;
-    this.#store.localStream.value = stream === null ? null : new MediaStream(stream.getTracks());
+    this.#store.showLocalStream(stream === null ? null : new MediaStream(stream.getTracks()));
   }
+}
+
+/** The devices `enumerateDevices()` lists, by kind; unnamed ones are numbered. */
+function deviceLists(infos: readonly MediaDeviceInfo[]): DeviceLists {
+  const lists: DeviceLists = { audioinput: [], videoinput: [], audiooutput: [] };
+  for (const info of infos) {
+    if (info.deviceId === "" || !(info.kind in lists)) continue;
+    const list = lists[info.kind as keyof DeviceLists];
+    list.push({
+      id: info.deviceId,
+      label: info.label || `${KIND_LABEL[info.kind]} ${list.length + 1}`,
+    });
+  }
+  return lists;
 }

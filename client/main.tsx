@@ -61,8 +61,10 @@ const store = new CallModel({
   room: roomFromPath(location.pathname),
   name: savedName(),
   chatOpen: wide.matches,
+  password: passwordFromHash(location.hash),
+  canPickSpeaker: "setSinkId" in HTMLMediaElement.prototype,
+  canShareScreen: typeof navigator.mediaDevices?.getDisplayMedia === "function",
 });
-store.password.value = passwordFromHash(location.hash);
 const call = new CallController(store, {
   getUserMedia: (constraints) => navigator.mediaDevices.getUserMedia(constraints),
   getDisplayMedia: navigator.mediaDevices?.getDisplayMedia === undefined
@@ -94,15 +96,12 @@ addEventListener("popstate", () => {
   }
   if (room === null) {
     call.media.stop();
-    store.room.value = null;
-    store.setPhase("lobby");
+    store.backToLobby();
   } else {
     store.enterRoom(room);
   }
 });
 
-store.canPickSpeaker.value = "setSinkId" in HTMLMediaElement.prototype;
-store.canShareScreen.value = typeof navigator.mediaDevices?.getDisplayMedia === "function";
 navigator.mediaDevices?.addEventListener(
   "devicechange",
   () => void call.media.refreshDevices(),

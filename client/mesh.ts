@@ -256,7 +256,7 @@ export class Mesh {
         polite,
         initiator,
         tracks: this.#options.localTracks(),
-        signal: (message) => this.#relay(peerId, message),
+        signal: (message) => this.#options.send(relayFrame(peerId, message)),
         onStream: (stream) => {
           entry.streams.set(stream.id, stream);
           this.#showStreams(peerId, entry);
@@ -288,36 +288,9 @@ export class Mesh {
     this.#options.store.patchParticipant(peerId, { stream: main, screen });
   }
 
-  #relay(peerId: string, message: PeerSignal) {
-    if ("description" in message) {
-      const { type, sdp = "" } = message.description;
-      this.#options.send({
-        event: "relaySessionDescription",
-        data: { peer_id: peerId, session_description: { type, sdp } },
-      });
-    } else {
-      const { candidate = "", sdpMid, sdpMLineIndex, usernameFragment } = message.candidate;
-      this.#options.send({
-        event: "relayICECandidate",
-        data: {
-          peer_id: peerId,
-          ice_candidate: { candidate, sdpMid, sdpMLineIndex, usernameFragment },
-        },
-      });
-    }
-  }
-
   #onPeerMessage(peerId: string, entry: Entry, data: string) {
     // A flooding peer must not bury the chat or freeze this tab.
-    const now = this.#now();
-    const allowance = entry.allowance;
-    allowance.tokens = Math.min(
-      PEER_MESSAGE_BURST,
-      allowance.tokens + (now - allowance.at) * PEER_MESSAGES_PER_SECOND / 1000,
-    );
-    allowance.at = now;
-    if (allowance.tokens < 1) return;
-    allowance.tokens -= 1;
+    if (!spend(entry.allowance, this.#now())) return;
     const message = parsePeerMessage(data);
     const { store } = this.#options;
     const participant = store.participants.value.get(peerId);
@@ -343,6 +316,37 @@ export class Mesh {
       at: this.#now(),
     }, { panelOpen: this.#options.chatVisible?.() ?? true });
   }
+}
+
+/** The server frame that carries `message` to `peerId`: only the fields the protocol knows. */
+function relayFrame(peerId: string, message: PeerSignal): ClientMessage {
+  if ("description" in message) {
+    const { type, sdp = "" } = message.description;
+    return {
+      event: "relaySessionDescription",
+      data: { peer_id: peerId, session_description: { type, sdp } },
+    };
+  }
+  const { candidate = "", sdpMid, sdpMLineIndex, usernameFragment } = message.candidate;
+  return {
+    event: "relayICECandidate",
+    data: {
+      peer_id: peerId,
+      ice_candidate: { candidate, sdpMid, sdpMLineIndex, usernameFragment },
+    },
+  };
+}
+
+/** Takes one message's token from a peer's bucket, refilled for the time since; false if empty. */
+function spend(allowance: Entry["allowance"], now: number): boolean {
+  allowance.tokens = Math.min(
+    PEER_MESSAGE_BURST,
+    allowance.tokens + (now - allowance.at) * PEER_MESSAGES_PER_SECOND / 1000,
+  );
+  allowance.at = now;
+  if (allowance.tokens < 1) return false;
+  allowance.tokens -= 1;
+  return true;
 }
 
 function defaultOnError(peerId: string, error: unknown) {

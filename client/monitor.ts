@@ -145,7 +145,7 @@ export class Monitor implements MeshListener {
     }));
     if (store.micOn.value) levels.set("self", ownLevel);
     this.#speaker = pickActiveSpeaker(levels, { current: this.#speaker, now });
-    store.activeSpeaker.value = this.#speaker.id;
+    store.setActiveSpeaker(this.#speaker.id);
     await this.adaptQuality();
   }
 

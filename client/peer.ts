@@ -8,9 +8,11 @@
  * @module
  */
 
-import { GLOBAL_TIMERS, type Timers } from "./_timers.ts";
-import { type IceFacts, typeOfCandidate } from "./diagnosis.ts";
-import type { CandidateType, StatsEntry } from "./quality.ts";
+import type { Timers } from "./_timers.ts";
+import type { IceFacts } from "./diagnosis.ts";
+import { IceHealth } from "./ice_health.ts";
+import { CHAT_CHANNEL, PeerChannel } from "./peer_channel.ts";
+import type { StatsEntry } from "./quality.ts";
 
 /** What a peer sends the other side through the signaling server. */
 export type PeerSignal =
@@ -52,24 +54,15 @@ export interface PeerOptions {
    * in ms. Default 4000. A `failed` one restarts at once.
    */
   disconnectedRestartMs?: number;
-  /** Timers for that wait. Default {@linkcode GLOBAL_TIMERS}. */
+  /** Timers for that wait. Default: the runtime's. */
   timers?: Timers;
 }
-
-/** ICE restarts tried on `failed` before waiting for a network change. */
-export const MAX_AUTO_RESTARTS = 3;
 
 /**
  * Candidates held before the first remote description. A real peer sends
  * a few dozen; past this a peer that never offers is only filling memory.
  */
 export const MAX_EARLY_CANDIDATES = 200;
-
-/** Messages held for a data channel that is not open yet. */
-const MAX_OUTBOX = 100;
-
-/** Label of the chat data channel. */
-export const CHAT_CHANNEL = "chat";
 
 /** A remote participant's connection. */
 export class Peer {
@@ -85,51 +78,45 @@ export class Peer {
   #senders = new Map<MediaKind, RTCRtpSender>();
   /** Tracks the polite side holds back until the first offer arrives. */
   #pendingTracks: LocalTrack[] | null;
-  #channel: RTCDataChannel | null = null;
-  /** Data channel messages sent before it opened. */
-  #outbox: string[] = [];
+  #channel: PeerChannel;
+  #ice: IceHealth;
   #closed = false;
-  #localTypes = new Set<CandidateType>();
-  #remoteTypes = new Set<CandidateType>();
-  #candidateErrors: IceFacts["candidateErrors"][number][] = [];
-  #restartTimer: unknown;
-  /** ICE restarts done since the connection last worked. */
-  #restarts = 0;
 
   constructor(pc: RTCPeerConnection, options: PeerOptions) {
     this.#pc = pc;
     this.#options = options;
+    this.#channel = new PeerChannel({
+      onOpen: () => guard(() => options.onChannelOpen?.()),
+      onMessage: (data) => guard(() => options.onMessage?.(data)),
+    });
+    const { disconnectedRestartMs, timers } = options;
+    this.#ice = new IceHealth(pc, { disconnectedRestartMs, timers });
     pc.onnegotiationneeded = () => void this.#negotiate();
     pc.onicecandidate = ({ candidate }) => {
       if (!candidate) return;
-      const type = typeOfCandidate(candidate.candidate);
-      if (type !== null) this.#localTypes.add(type);
+      this.#ice.gathered(candidate.candidate);
       this.#emit({ candidate: candidate.toJSON() });
     };
-    pc.onicecandidateerror = (event) => {
-      const { url, errorCode, errorText } = event as RTCPeerConnectionIceErrorEvent;
-      if (this.#candidateErrors.length < 20) {
-        this.#candidateErrors.push({ url, errorCode, errorText });
-      }
-    };
+    pc.onicecandidateerror = (event) =>
+      this.#ice.serverError(event as RTCPeerConnectionIceErrorEvent);
     pc.ontrack = ({ track, streams }) => {
       const stream = streams[0];
       if (stream === undefined) return;
-      this.#guard(() => options.onStream?.(stream));
-      track.onunmute = () => this.#guard(() => options.onStream?.(stream));
+      guard(() => options.onStream?.(stream));
+      track.onunmute = () => guard(() => options.onStream?.(stream));
     };
     pc.onconnectionstatechange = () => {
-      this.#watchConnection(pc.connectionState);
-      this.#guard(() => options.onConnectionState?.(pc.connectionState));
+      this.#ice.changed(pc.connectionState);
+      guard(() => options.onConnectionState?.(pc.connectionState));
     };
     pc.ondatachannel = ({ channel }) => {
-      if (channel.label === CHAT_CHANNEL) this.#adoptChannel(channel);
+      if (channel.label === CHAT_CHANNEL) this.#channel.adopt(channel);
     };
     if (options.initiator) {
       // The side told to offer opens the data channel; that alone triggers
       // negotiationneeded, so a call starts even when neither side has media.
       this.#pendingTracks = null;
-      this.#adoptChannel(pc.createDataChannel(CHAT_CHANNEL));
+      this.#channel.adopt(pc.createDataChannel(CHAT_CHANNEL));
       for (const local of options.tracks) this.#addTrack(local);
     } else {
       // The answering side adds its tracks while answering the first offer,
@@ -144,7 +131,7 @@ export class Peer {
     try {
       this.#pc.setConfiguration({ ...this.#pc.getConfiguration(), ...config });
     } catch (error) {
-      this.#guard(() => this.#options.onError?.(error));
+      guard(() => this.#options.onError?.(error));
     }
   }
 
@@ -155,13 +142,13 @@ export class Peer {
 
   /** Whether the chat channel can carry messages now. */
   get channelOpen(): boolean {
-    return this.#channel?.readyState === "open";
+    return this.#channel.open;
   }
 
   /** Applies a description or candidate from the other side, in order. */
   receive(message: PeerSignal): Promise<void> {
     this.#inbox = this.#inbox.then(() => this.#apply(message)).catch((error) =>
-      this.#guard(() => this.#options.onError?.(error))
+      guard(() => this.#options.onError?.(error))
     );
     return this.#inbox;
   }
@@ -192,13 +179,7 @@ export class Peer {
 
   /** What ICE saw so far, for {@linkcode diagnose}-ing a failure. */
   iceFacts(iceServers: readonly RTCIceServer[], failed: boolean): IceFacts {
-    return {
-      iceServers,
-      localTypes: this.#localTypes,
-      remoteTypes: this.#remoteTypes,
-      candidateErrors: this.#candidateErrors,
-      failed,
-    };
+    return this.#ice.facts(iceServers, failed);
   }
 
   /** The connection's stats as plain entries. */
@@ -223,34 +204,20 @@ export class Peer {
    * connection, same tracks — media resumes without a new tile.
    */
   restartIce(): void {
-    if (this.#closed) return;
-    this.#restarts++;
-    this.#pc.restartIce();
+    if (!this.#closed) this.#ice.restart();
   }
 
   /** Sends a data channel message; returns false if the channel is not open. */
   send(data: string): boolean {
-    if (this.#closed) return false;
-    if (!this.channelOpen) {
-      // Not open yet (the other side is still connecting): deliver on open.
-      if (this.#outbox.length >= MAX_OUTBOX) return false;
-      this.#outbox.push(data);
-      return true;
-    }
-    try {
-      this.#channel!.send(data);
-      return true;
-    } catch {
-      return false;
-    }
+    return !this.#closed && this.#channel.send(data);
   }
 
   /** Closes the connection for good. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#cancelRestart();
-    this.#channel?.close();
+    this.#ice.stop();
+    this.#channel.close();
     this.#pc.onnegotiationneeded = null;
     this.#pc.onicecandidate = null;
     this.#pc.onicecandidateerror = null;
@@ -267,7 +234,7 @@ export class Peer {
       await this.#pc.setLocalDescription();
       this.#emitDescription();
     } catch (error) {
-      this.#guard(() => this.#options.onError?.(error));
+      guard(() => this.#options.onError?.(error));
     } finally {
       this.#makingOffer = false;
     }
@@ -296,8 +263,7 @@ export class Peer {
       }
       return;
     }
-    const type = typeOfCandidate(message.candidate.candidate ?? "");
-    if (type !== null) this.#remoteTypes.add(type);
+    this.#ice.received(message.candidate.candidate ?? "");
     if (pc.remoteDescription === null) {
       if (this.#earlyCandidates.length < MAX_EARLY_CANDIDATES) {
         this.#earlyCandidates.push(message.candidate);
@@ -321,26 +287,6 @@ export class Peer {
     for (const candidate of early) await this.#addCandidate(candidate);
   }
 
-  #cancelRestart() {
-    if (this.#restartTimer === undefined) return;
-    (this.#options.timers ?? GLOBAL_TIMERS).clearTimeout(this.#restartTimer);
-    this.#restartTimer = undefined;
-  }
-
-  #watchConnection(state: RTCPeerConnectionState) {
-    this.#cancelRestart();
-    if (state === "connected") {
-      this.#restarts = 0;
-    } else if (state === "failed" && this.#restarts < MAX_AUTO_RESTARTS) {
-      this.restartIce();
-    } else if (state === "disconnected") {
-      // Often a blip that heals by itself; restart only if it lasts.
-      this.#restartTimer = (this.#options.timers ?? GLOBAL_TIMERS).setTimeout(() => {
-        if (this.#pc.connectionState === "disconnected") this.restartIce();
-      }, this.#options.disconnectedRestartMs ?? 4000);
-    }
-  }
-
   #releasePendingTracks() {
     const pending = this.#pendingTracks;
     if (pending === null) return;
@@ -352,35 +298,21 @@ export class Peer {
     this.#senders.set(local.kind, this.#pc.addTrack(local.track, local.stream));
   }
 
-  #adoptChannel(channel: RTCDataChannel) {
-    this.#channel?.close();
-    this.#channel = channel;
-    channel.onopen = () => {
-      this.#guard(() => this.#options.onChannelOpen?.());
-      for (const data of this.#outbox.splice(0)) this.send(data);
-    };
-    channel.onmessage = ({ data }) => {
-      if (typeof data === "string") {
-        this.#guard(() => this.#options.onMessage?.(data));
-      }
-    };
-  }
-
   #emitDescription() {
     const description = this.#pc.localDescription;
     if (description !== null) this.#emit({ description: description.toJSON() });
   }
 
   #emit(message: PeerSignal) {
-    if (!this.#closed) this.#guard(() => this.#options.signal(message));
+    if (!this.#closed) guard(() => this.#options.signal(message));
   }
+}
 
-  #guard(fn: () => void) {
-    try {
-      fn();
-    } catch (error) {
-      // A callback's bug must not break negotiation for this peer.
-      console.error(error);
-    }
+function guard(fn: () => void) {
+  try {
+    fn();
+  } catch (error) {
+    // A callback's bug must not break negotiation for this peer.
+    console.error(error);
   }
 }

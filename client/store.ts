@@ -1,12 +1,21 @@
 /**
  * The call's state as signals, with the actions that change it. No DOM and
  * no WebRTC here, so every rule about what the user sees is testable in
- * `deno test`; the mesh and the call controller write, components read.
+ * `deno test`. Only this module writes the signals: outside it they are
+ * `ReadonlySignal`s, and the call controller, the mesh, local media, the
+ * monitor and the components change them through the actions below, named
+ * for what happened (`tests/store_test.ts` checks that nobody else writes).
  *
  * @module
  */
 
-import { computed, createModel, signal } from "@preact/signals-core";
+import {
+  computed,
+  createModel,
+  type ReadonlySignal,
+  type Signal,
+  signal,
+} from "@preact/signals-core";
 import type { LinkStatus } from "./signaling.ts";
 import type { Diagnosis } from "./diagnosis.ts";
 import type { PeerQuality } from "./quality.ts";
@@ -82,6 +91,12 @@ export interface CallModelOptions {
   name: string;
   /** Whether the chat panel starts open (phones fold it away). Default false. */
   chatOpen?: boolean;
+  /** The room password to join with (from the invite link's `#`). Default `""`. */
+  password?: string;
+  /** Whether the browser can route audio to a chosen speaker. Default false. */
+  canPickSpeaker?: boolean;
+  /** Whether this browser can share a screen (phones cannot). Default false. */
+  canShareScreen?: boolean;
 }
 
 /** A room's authority as the server last said it (`roomState`). */
@@ -93,10 +108,6 @@ export interface RoomAuthority {
 }
 
 /**
- * Why we are at the room's door rather than in it: it is locked (ask to
- * join), we are waiting for a host, or it wants a password.
- */
-/**
  * What stands between us and the room: a lock, our knock waiting, a
  * password, or a password room that refuses tries for now (`busy`: knock).
  */
@@ -106,6 +117,18 @@ export type Gate = "locked" | "knocking" | "password" | "busy" | null;
 export interface Knock {
   id: string;
   name: string;
+}
+
+/** A camera or microphone choice (speakers are chosen, never lost mid-call). */
+export type InputKind = Exclude<keyof DeviceLists, "audiooutput">;
+
+/** Signals as readers outside this module see them: they read, the actions write. */
+type Readable<T> = {
+  readonly [K in keyof T]: T[K] extends Signal<infer V> ? ReadonlySignal<V> : T[K];
+};
+
+function readable<T extends Record<string, ReadonlySignal<unknown>>>(signals: T): Readable<T> {
+  return signals as Readable<T>;
 }
 
 /** The signals model of one browser tab's call. */
@@ -131,7 +154,7 @@ export const CallModel = createModel((options: CallModelOptions) => {
   /** What stands between us and the room, when something does. */
   const gate = signal<Gate>(null);
   /** The room password to join with (from the invite link's `#`, or typed). */
-  const password = signal("");
+  const password = signal(options.password ?? "");
   /** Whom a host just removed, while we offer to lock the room behind them. */
   const lockOffer = signal<string | null>(null);
   const chat = signal<readonly ChatMessage[]>([]);
@@ -145,22 +168,14 @@ export const CallModel = createModel((options: CallModelOptions) => {
   const screenStream = signal<MediaStream | null>(null);
   /** The participant speaking now: a peer id, `"self"`, or `null`. */
   const activeSpeaker = signal<string | null>(null);
-  const devices = signal<DeviceLists>({
-    audioinput: [],
-    videoinput: [],
-    audiooutput: [],
-  });
-  const selectedDevices = signal<DeviceChoice>({
-    audioinput: "",
-    videoinput: "",
-    audiooutput: "",
-  });
+  const devices = signal<DeviceLists>({ audioinput: [], videoinput: [], audiooutput: [] });
+  const selectedDevices = signal<DeviceChoice>({ audioinput: "", videoinput: "", audiooutput: "" });
   /** Our link to the signaling server. */
   const linkStatus = signal<LinkStatus>("connecting");
   /** Whether the browser can route audio to a chosen speaker. */
-  const canPickSpeaker = signal(false);
+  const canPickSpeaker = signal(options.canPickSpeaker ?? false);
   /** Whether this browser can share a screen (phones cannot). */
-  const canShareScreen = signal(false);
+  const canShareScreen = signal(options.canShareScreen ?? false);
   /**
    * What the polite live region says: joins, leaves, chat messages and
    * raised hands — never stats or quality changes, which would drown them.
@@ -193,39 +208,63 @@ export const CallModel = createModel((options: CallModelOptions) => {
     }
   }
 
+  /** Moves to `next`; leaving the call forgets everyone in it. */
+  function setPhase(next: Phase) {
+    phase.value = next;
+    // Popovers belong to the call screen; the chat keeps its place.
+    if (next !== "in-call") openPanel.value = null;
+    if (next !== "in-call" && next !== "joining") {
+      participants.value = new Map();
+      chat.value = [];
+      unread.value = 0;
+      selfId.value = null;
+      activeSpeaker.value = null;
+      handRaised.value = false;
+      notice.value = null;
+      announcements.value = [];
+      authority.value = null;
+      knocks.value = [];
+      lockOffer.value = null;
+    }
+    if (next === "in-call") gate.value = null;
+  }
+
   return {
-    phase,
-    room,
-    name,
-    selfId,
-    localStream,
-    micOn,
-    camOn,
-    mediaError,
-    participants,
-    participantList,
-    chat,
-    error,
-    notice,
-    unread,
-    handRaised,
-    screenStream,
-    activeSpeaker,
-    devices,
-    selectedDevices,
-    canPickSpeaker,
-    canShareScreen,
-    linkStatus,
-    authority,
-    isHost,
-    knocks,
-    gate,
-    password,
-    lockOffer,
-    announcements,
+    ...readable({
+      phase,
+      room,
+      name,
+      selfId,
+      localStream,
+      micOn,
+      camOn,
+      mediaError,
+      participants,
+      participantList,
+      chat,
+      error,
+      notice,
+      unread,
+      handRaised,
+      screenStream,
+      activeSpeaker,
+      devices,
+      selectedDevices,
+      canPickSpeaker,
+      canShareScreen,
+      linkStatus,
+      authority,
+      isHost,
+      knocks,
+      gate,
+      password,
+      lockOffer,
+      announcements,
+      chatOpen,
+      openPanel,
+    }),
     announce,
-    chatOpen,
-    openPanel,
+    setPhase,
 
     /** Goes to the pre-join screen of `roomName`. */
     enterRoom(roomName: string) {
@@ -233,25 +272,37 @@ export const CallModel = createModel((options: CallModelOptions) => {
       phase.value = "prejoin";
       error.value = null;
     },
-    /** Moves to `next`; leaving the call forgets everyone in it. */
-    setPhase(next: Phase) {
-      phase.value = next;
-      // Popovers belong to the call screen; the chat keeps its place.
-      if (next !== "in-call") openPanel.value = null;
-      if (next !== "in-call" && next !== "joining") {
-        participants.value = new Map();
-        chat.value = [];
-        unread.value = 0;
-        selfId.value = null;
-        activeSpeaker.value = null;
-        handRaised.value = false;
-        notice.value = null;
-        announcements.value = [];
-        authority.value = null;
-        knocks.value = [];
-        lockOffer.value = null;
-      }
-      if (next === "in-call") gate.value = null;
+    /** Back to the lobby, out of any room (the browser's back button). */
+    backToLobby() {
+      room.value = null;
+      setPhase("lobby");
+    },
+    /** Starts joining as `displayName`: the last failure is forgotten, the link connects. */
+    startJoining(displayName: string) {
+      name.value = displayName;
+      error.value = null;
+      setPhase("joining");
+      linkStatus.value = "connecting";
+    },
+    /** Our link to the signaling server is now `status`. */
+    setLinkStatus(status: LinkStatus) {
+      linkStatus.value = status;
+    },
+    /** The server welcomed us as `peerId`. */
+    welcomed(peerId: string) {
+      selfId.value = peerId;
+    },
+    /** What stands between us and the room now (`null`: nothing). */
+    setGate(next: Gate) {
+      gate.value = next;
+    },
+    /** The room password we join with, as typed, set or cleared (`""`). */
+    setPassword(text: string) {
+      password.value = text;
+    },
+    /** The room's hosts, lock and password flag, as the server says them now. */
+    setAuthority(state: RoomAuthority) {
+      authority.value = { hosts: state.hosts, locked: state.locked, password: state.password };
     },
     /** Shows who is asking to join, announcing newcomers to the list. */
     setKnocks(next: readonly Knock[]) {
@@ -259,9 +310,78 @@ export const CallModel = createModel((options: CallModelOptions) => {
       for (const k of next) if (!before.has(k.id)) announce(`${k.name} asks to join`);
       knocks.value = next;
     },
+    /** We removed `removed`: offer to lock the room behind them, unless it is locked. */
+    offerLock(removed: string) {
+      if (authority.value?.locked === false) lockOffer.value = removed;
+    },
+    /** The lock offer is taken up or turned down. */
+    dismissLockOffer() {
+      lockOffer.value = null;
+    },
     /** Shows `message` as the reason the user is not in the call. */
     fail(message: string) {
       error.value = message;
+    },
+    /** Shows `text` on the status line (it does not block the call). */
+    notify(text: string) {
+      notice.value = text;
+    },
+    /** Clears the status line. */
+    clearNotice() {
+      notice.value = null;
+    },
+    /** Raises or lowers our hand. */
+    toggleHand() {
+      handRaised.value = !handRaised.value;
+    },
+    /** The participant speaking now: a peer id, `"self"`, or `null`. */
+    setActiveSpeaker(id: string | null) {
+      activeSpeaker.value = id;
+    },
+    /** Our preview shows `stream` (a display copy), or nothing. */
+    showLocalStream(stream: MediaStream | null) {
+      localStream.value = stream;
+    },
+    /** Whether our microphone is on. */
+    setMicOn(on: boolean) {
+      micOn.value = on;
+    },
+    /** Whether our camera is on. */
+    setCamOn(on: boolean) {
+      camOn.value = on;
+    },
+    /** Says why the camera or microphone is unavailable. */
+    mediaFailed(why: string) {
+      mediaError.value = why;
+    },
+    /** The camera and microphone work (again). */
+    clearMediaError() {
+      mediaError.value = null;
+    },
+    /** Our screen share, or `null` when it ends. */
+    setScreenShare(stream: MediaStream | null) {
+      screenStream.value = stream;
+    },
+    /**
+     * Shows the devices in `lists`; a chosen one that was unplugged falls
+     * back to the default. Returns the last camera or microphone that did.
+     */
+    listDevices(lists: DeviceLists): InputKind | null {
+      devices.value = lists;
+      const selected = { ...selectedDevices.value };
+      let lost: InputKind | null = null;
+      for (const kind of Object.keys(selected) as (keyof DeviceChoice)[]) {
+        if (selected[kind] !== "" && !lists[kind].some((d) => d.id === selected[kind])) {
+          selected[kind] = "";
+          if (kind !== "audiooutput") lost = kind;
+        }
+      }
+      selectedDevices.value = selected;
+      return lost;
+    },
+    /** Chooses `deviceId` (`""`: the browser's default) for `kind`. */
+    chooseDevice(kind: keyof DeviceChoice, deviceId: string) {
+      selectedDevices.value = { ...selectedDevices.value, [kind]: deviceId };
     },
     /**
      * Adds someone who shares our room; `announce` says they joined (for

@@ -61,7 +61,7 @@ export function deliver(store: CallStore, mesh: Mesh, message: ServerMessage): v
   switch (message.event) {
     case "welcome":
       mesh.setIceServers(message.data.ice_servers);
-      store.selfId.value = message.data.peer_id;
+      store.welcomed(message.data.peer_id);
       return;
     case "addPeer":
       return mesh.add(message.data.peer_id, {

@@ -247,7 +247,7 @@ Deno.test("CallController asks for a password, sends it, and says when it is wro
   first.serverSend("error", { code: "password_required", message: "pw", event: "join" });
   assert.equal(store.gate.value, "password");
   assert.equal(store.error.value, null);
-  store.password.value = "nope";
+  store.setPassword("nope");
   call.join("Ann");
   const second = welcome();
   assert.equal(second.frames()[0].data.password, "nope");

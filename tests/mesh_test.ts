@@ -74,7 +74,7 @@ Deno.test("Mesh shows a peer's mute and camera state from its data channel", asy
   const hub = new Hub({ newId: sequentialIds() });
   const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
   await meshed([ann, bob]);
-  ann.store.micOn.value = false;
+  ann.store.setMicOn(false);
   ann.mesh.announceState();
   await until(
     () => bob.store.participants.value.get(ann.id)?.micOn === false,
@@ -190,7 +190,7 @@ for (const sharer of ["Ann", "Bob"] as const) {
     const [from, to] = sharer === "Ann" ? [ann, bob] : [bob, ann];
     const track = new FakeTrack("video");
     const screen = new FakeStream([track]);
-    from.store.screenStream.value = screen as unknown as MediaStream;
+    from.store.setScreenShare(screen as unknown as MediaStream);
     from.mesh.announceState();
     await from.mesh.setTrack("screen", {
       kind: "screen",
@@ -214,7 +214,7 @@ for (const sharer of ["Ann", "Bob"] as const) {
       "video",
     ]);
 
-    from.store.screenStream.value = null;
+    from.store.setScreenShare(null);
     from.mesh.announceState();
     await from.mesh.setTrack("screen", null);
     await until(
@@ -232,7 +232,7 @@ Deno.test("Mesh tells everyone about a raised hand", async () => {
   const hub = new Hub({ newId: sequentialIds() });
   const [ann, bob] = [connect(hub, "Ann"), connect(hub, "Bob")];
   await meshed([ann, bob]);
-  ann.store.handRaised.value = true;
+  ann.store.toggleHand();
   ann.mesh.announceState();
   await until(
     () => bob.store.participants.value.get(ann.id)?.handRaised === true,
@@ -263,7 +263,7 @@ Deno.test("Mesh announces people who join after us, leaves, messages and hands â
   assert.deepEqual(said(ann), ["Bob joined"]);
   assert.deepEqual(said(bob), [], "Ann was already there: nothing to announce");
 
-  bob.store.handRaised.value = true;
+  bob.store.toggleHand();
   bob.mesh.announceState();
   bob.mesh.sendChat("hi Ann");
   await until(() => said(ann).length === 3, "Ann to hear of Bob's hand and message");

@@ -92,9 +92,7 @@ export function PreJoin({ call, inviteUrl }: PreJoinProps) {
               value={store.password.value}
               autocomplete="off"
               required
-              onInput={(e) => {
-                store.password.value = e.currentTarget.value;
-              }}
+              onInput={(e) => store.setPassword(e.currentTarget.value)}
             />
           </>
         )}

@@ -118,7 +118,7 @@ export function Room({ call, inviteUrl }: RoomProps) {
           <button type="button" class="primary" onClick={() => call.lockRoom(true)}>
             Lock the room now
           </button>{" "}
-          <button type="button" onClick={() => (store.lockOffer.value = null)}>Not now</button>
+          <button type="button" onClick={() => store.dismissLockOffer()}>Not now</button>
         </div>
       )}
       {store.mediaError.value !== null && (

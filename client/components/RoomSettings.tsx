@@ -25,7 +25,7 @@ export function RoomSettings({ call, inviteUrl }: RoomSettingsProps) {
         e.preventDefault();
         if (draft === "") return;
         call.setRoomPassword(draft);
-        store.password.value = draft;
+        store.setPassword(draft);
         setDraft("");
       }}
     >
@@ -47,7 +47,7 @@ export function RoomSettings({ call, inviteUrl }: RoomSettingsProps) {
             type="button"
             onClick={() => {
               call.setRoomPassword(null);
-              store.password.value = "";
+              store.setPassword("");
             }}
           >
             Clear password
