@@ -1,32 +1,35 @@
 /**
- * Room membership as peers see it: who may join a channel, and the frames
- * a join or a part sends (`addPeer` both ways with the offer and politeness
- * roles, `joined`, `removePeer`, `parted`), with room authority plugged in
- * at the admission gate: lock, knocks, password, removal, hosts, and the
- * `roomState`/`knocks` frames their changes send. The registry holds the
- * membership data and `authority.ts` the policy state; this module holds
- * the order of the frames, and sends them through the hub's delivery
- * callback by peer id.
+ * Room membership as peers see it: the frames a join or a part sends —
+ * `addPeer` both ways with the offer and politeness roles, `joined`,
+ * `removePeer`, `parted` — in their order, fanned out through the hub's
+ * delivery callback by peer id. {@linkcode Membership} is what the rest of
+ * the hub calls for rooms; it hands on to its parts: `admission.ts` (the
+ * gate every entry passes, and knocks), `host_actions.ts` (what a host may
+ * do) and `room_frames.ts` (the `roomState`/`knocks` frames an authority
+ * change sends). The registry holds the membership data and `authority.ts`
+ * the policy state.
  *
  * @module
  */
 
-import { Authority, type Change, type Entry } from "./authority.ts";
+import { Gate, type JoinOptions, type Refusal } from "./admission.ts";
+import { Authority } from "./authority.ts";
 import { DEFAULTS } from "./config.ts";
+import { HostActions } from "./host_actions.ts";
 import { type Logger, SILENT_LOGGER } from "./log.ts";
 import type { PasswordRecord } from "./password.ts";
 import {
-  cleanName,
   encodeAddPeer,
-  type ErrorCode,
   type HostTargetEvent,
   type JoinedData,
   type KnockRequest,
   type RoomAlert,
   type ServerMessage,
-  type UserData,
 } from "./protocol.ts";
 import type { Registry } from "./registry.ts";
+import { RoomFrames } from "./room_frames.ts";
+
+export type { JoinOptions, Refusal } from "./admission.ts";
 
 /** Limits of a {@linkcode Membership}; every field has a default. */
 export interface RoomLimits {
@@ -67,34 +70,9 @@ export interface MembershipOptions extends RoomLimits {
   logger?: Logger;
 }
 
-/** How one admission to a room is asked for; only `channel` and `userdata` are required. */
-export interface JoinOptions {
-  channel: string;
-  userdata: UserData;
-  /** A resume's rejoin: no `joined` frame, and only past members pass a lock. */
-  quiet?: boolean;
-  /** Let in by a host: lock, removal and password do not apply. */
-  admitted?: boolean;
-  /** The password the join carries. */
-  password?: string;
-  /** The salt of the password record `password` was already checked against (it names the record). */
-  verified?: string;
-  /** The browser id the join carries (remembered if a host removes this person). */
-  browser?: string;
-}
-
-/** Why a frame was refused, as its `error` frame says it. */
-export interface Refusal {
-  code: ErrorCode;
-  message: string;
-  event?: string;
-}
-
 /** Joins and parts, with the frames each sends. */
 export class Membership {
   readonly #registry: Registry;
-  readonly #maxPeers: number;
-  readonly #maxChannels: number;
   readonly #deliver: MembershipOptions["deliver"];
   readonly #joinedExtras: MembershipOptions["joinedExtras"];
   readonly #met: MembershipOptions["met"];
@@ -102,12 +80,13 @@ export class Membership {
   readonly #holds: MembershipOptions["holds"];
   readonly #authority: Authority;
   readonly #logger: Logger;
+  readonly #frames: RoomFrames;
+  readonly #gate: Gate;
+  readonly #hosts: HostActions;
 
   /** Membership kept in `registry`, sending through `options.deliver`. */
   constructor(registry: Registry, options: MembershipOptions) {
     this.#registry = registry;
-    this.#maxPeers = options.maxPeersPerChannel ?? DEFAULTS.maxPeersPerChannel;
-    this.#maxChannels = options.maxChannelsPerPeer ?? DEFAULTS.maxChannelsPerPeer;
     this.#deliver = options.deliver;
     this.#joinedExtras = options.joinedExtras;
     this.#met = options.met;
@@ -115,6 +94,21 @@ export class Membership {
     this.#holds = options.holds;
     this.#authority = options.authority ?? new Authority();
     this.#logger = options.logger ?? SILENT_LOGGER;
+    const parts = {
+      registry,
+      authority: this.#authority,
+      deliver: this.#deliver,
+      refuse: this.#refuse,
+      join: (peerId: string, request: JoinOptions) => void this.join(peerId, request),
+    };
+    this.#frames = new RoomFrames(parts);
+    this.#gate = new Gate({
+      ...parts,
+      frames: this.#frames,
+      maxPeers: options.maxPeersPerChannel ?? DEFAULTS.maxPeersPerChannel,
+      maxChannels: options.maxChannelsPerPeer ?? DEFAULTS.maxChannelsPerPeer,
+    });
+    this.#hosts = new HostActions({ ...parts, frames: this.#frames });
   }
 
   /**
@@ -130,7 +124,7 @@ export class Membership {
     const { channel, userdata, quiet = false } = request;
     // A peer kicked earlier in this frame's handling must not come back.
     if (!this.#holds(peerId)) return;
-    const verdict = this.#admit(peerId, request);
+    const verdict = this.#gate.check(peerId, request);
     if (verdict !== undefined && "code" in verdict) {
       this.#refuse(peerId, verdict);
       return;
@@ -153,7 +147,7 @@ export class Membership {
     }
     if (!this.#holds(peerId)) return;
     if (quiet) {
-      this.#tellState(peerId, channel);
+      this.#frames.tellState(peerId, channel);
     } else {
       // `joined` carries the room's state: one frame fewer per join.
       const extras = this.#joinedExtras?.(peerId, members.length > 0);
@@ -165,10 +159,10 @@ export class Membership {
     this.#logger.log("debug", "join", { peer: peerId, channel, size: members.length + 1 });
     if (newlyShared.length > 0) this.#met?.(peerId, newlyShared.map((other) => other.peerId));
     if (!this.#holds(peerId)) return;
-    if (change.hosts) this.#announce(channel, peerId);
-    if (change.knocks) this.#tellHostsKnocks(channel);
+    if (change.hosts) this.#frames.announce(channel, peerId);
+    if (change.knocks) this.#frames.tellHostsKnocks(channel);
     // A host entering (first in, or back after a restart) finds the pending list.
-    else if (this.#authority.isHost(channel, peerId)) this.#tellKnocks(peerId, channel);
+    else if (this.#authority.isHost(channel, peerId)) this.#frames.tellKnocks(peerId, channel);
   }
 
   /**
@@ -179,7 +173,7 @@ export class Membership {
     if (!this.#registry.isMember(peerId, channel)) {
       if (this.#authority.takeKnock(channel, peerId) !== undefined) {
         this.#deliver(peerId, { event: "parted", data: { channel } });
-        return this.#tellHostsKnocks(channel);
+        return this.#frames.tellHostsKnocks(channel);
       }
       return this.#refuse(peerId, {
         code: "not_joined",
@@ -193,7 +187,7 @@ export class Membership {
     }
     this.#deliver(peerId, { event: "parted", data: { channel } });
     this.#logger.log("debug", "part", { peer: peerId, channel });
-    this.#tellChange(channel, this.#authority.left(channel, peerId));
+    this.#frames.tellChange(channel, this.#authority.left(channel, peerId));
   }
 
   /**
@@ -207,9 +201,9 @@ export class Membership {
       this.#deliver(other, { event: "removePeer", data: { peer_id: peerId } });
     }
     for (const channel of channels) {
-      this.#tellChange(channel, this.#authority.left(channel, peerId));
+      this.#frames.tellChange(channel, this.#authority.left(channel, peerId));
     }
-    for (const channel of this.#authority.forget(peerId)) this.#tellHostsKnocks(channel);
+    for (const channel of this.#authority.forget(peerId)) this.#frames.tellHostsKnocks(channel);
   }
 
   /**
@@ -218,30 +212,7 @@ export class Membership {
    * the knocker out, a join at once.
    */
   knock(peerId: string, request: KnockRequest): void {
-    const { channel, userdata, browser } = request;
-    if (this.#registry.isMember(peerId, channel)) {
-      return this.#refuse(peerId, {
-        code: "already_joined",
-        message: `Cannot knock on channel "${channel}": already joined`,
-        event: "knock",
-      });
-    }
-    const knock = { peerId, name: cleanName(userdata.name), userdata, browser };
-    if (browser === undefined) delete knock.browser;
-    const outcome = this.#authority.knock(channel, knock);
-    if (outcome === "enter") {
-      this.join(peerId, { channel, userdata, browser });
-      return;
-    }
-    if (outcome === "full") {
-      return this.#refuse(peerId, {
-        code: "rate_limited",
-        message: `Cannot knock on channel "${channel}": too many people are waiting`,
-        event: "knock",
-      });
-    }
-    this.#deliver(peerId, { event: "knocking", data: { channel } });
-    this.#tellHostsKnocks(channel);
+    this.#gate.knock(peerId, request);
   }
 
   /**
@@ -249,15 +220,7 @@ export class Membership {
    * otherwise refuses `event` with `not_allowed` and returns false.
    */
   allowHost(peerId: string, channel: string, event: string): boolean {
-    if (this.#registry.isMember(peerId, channel) && this.#authority.isHost(channel, peerId)) {
-      return true;
-    }
-    this.#refuse(peerId, {
-      code: "not_allowed",
-      message: `Cannot ${event} in channel "${channel}": only a host of that room may`,
-      event,
-    });
-    return false;
+    return this.#hosts.allow(peerId, channel, event);
   }
 
   /**
@@ -268,61 +231,14 @@ export class Membership {
    */
   hostAction(
     hostId: string,
-    { event, channel, target }: { event: HostTargetEvent; channel: string; target: string },
+    action: { event: HostTargetEvent; channel: string; target: string },
   ): boolean {
-    if (!this.allowHost(hostId, channel, event)) return false;
-    const knocker = event === "admit" || event === "deny";
-    const known = knocker
-      ? this.#authority.isKnocking(channel, target)
-      : this.#registry.isMember(target, channel) && (event !== "remove" || target !== hostId);
-    if (!known) {
-      this.#refuse(hostId, {
-        code: "unknown_peer",
-        message: `Cannot ${event} peer "${target}": not ${
-          knocker ? "waiting to enter" : "in"
-        } channel "${channel}"`,
-        event,
-      });
-      return false;
-    }
-    switch (event) {
-      case "makeHost":
-        if (this.#authority.makeHost(channel, target)) {
-          this.#tellChange(channel, { hosts: true, knocks: false, newHosts: [target] });
-        }
-        return true;
-      case "mute":
-        this.#deliver(target, { event: "muted", data: { channel, by: hostId } });
-        return true;
-      case "remove":
-        // A host closing a tab of their own browser does not shut that browser out.
-        if (!this.#authority.sameBrowser(channel, target).includes(hostId)) {
-          this.#authority.rememberRemoved(channel, target);
-        }
-        return true;
-      case "admit":
-      case "deny": {
-        const knock = this.#authority.takeKnock(channel, target)!;
-        this.#tellHostsKnocks(channel);
-        if (event === "deny") {
-          this.#deliver(target, { event: "denied", data: { channel } });
-        } else {
-          this.join(target, {
-            channel,
-            userdata: knock.userdata,
-            admitted: true,
-            browser: knock.browser,
-          });
-        }
-        return true;
-      }
-    }
+    return this.#hosts.act(hostId, action);
   }
 
   /** A host locks or unlocks `channel`; every member hears the new `roomState`. */
   lock(hostId: string, channel: string, locked: boolean): void {
-    if (!this.allowHost(hostId, channel, "lock")) return;
-    if (this.#authority.setLocked(channel, locked)) this.#announce(channel);
+    this.#hosts.lock(hostId, channel, locked);
   }
 
   /**
@@ -330,8 +246,7 @@ export class Membership {
    * password; the role is checked again, since hashing took a while.
    */
   setPassword(hostId: string, channel: string, password: PasswordRecord | null): void {
-    if (!this.allowHost(hostId, channel, "setPassword")) return;
-    if (this.#authority.setPassword(channel, password)) this.#announce(channel);
+    this.#hosts.setPassword(hostId, channel, password);
   }
 
   /**
@@ -340,102 +255,17 @@ export class Membership {
    */
   sweep(now?: number): void {
     for (const [channel, change] of this.#authority.sweep(this.#holds, now)) {
-      this.#tellChange(channel, change);
+      this.#frames.tellChange(channel, change);
     }
   }
 
   /** Warns every host present in `channel` (`roomAlert`). */
   alertHosts(channel: string, alert: RoomAlert): void {
-    for (const host of this.#authority.hostsOf(channel)) {
-      if (this.#registry.isMember(host, channel)) {
-        this.#deliver(host, { event: "roomAlert", data: { channel, alert } });
-      }
-    }
+    this.#frames.alertHosts(channel, alert);
   }
 
   /** Sends `message` to everyone `peerId` shares a channel with (`peerAway`, `peerBack`). */
   tellNeighbours(peerId: string, message: ServerMessage): void {
     for (const other of this.#registry.neighboursOf(peerId)) this.#deliver(other, message);
-  }
-
-  /** `roomState` to every member (hosts, lock or password changed), but `except`. */
-  #announce(channel: string, except?: string) {
-    for (const member of this.#registry.membersOf(channel)) {
-      if (member !== except) this.#tellState(member, channel);
-    }
-  }
-
-  #tellState(peerId: string, channel: string) {
-    const state = this.#authority.stateOf(channel);
-    if (state !== undefined) this.#deliver(peerId, { event: "roomState", data: state });
-  }
-
-  /** The frames a change of hosts or knocks sends. */
-  #tellChange(channel: string, change: Change) {
-    if (change.hosts) this.#announce(channel);
-    if (change.knocks) this.#tellHostsKnocks(channel);
-    // Pending requests reach someone who becomes host later.
-    else for (const host of change.newHosts) this.#tellKnocks(host, channel);
-  }
-
-  /** The whole pending list to every host present. */
-  #tellHostsKnocks(channel: string) {
-    for (const host of this.#authority.hostsOf(channel)) {
-      if (this.#registry.isMember(host, channel)) this.#tellKnocks(host, channel, true);
-    }
-  }
-
-  /** The pending list to one host; an empty one only when it changed (`always`). */
-  #tellKnocks(hostId: string, channel: string, always = false) {
-    const knocks = this.#authority.knocksOf(channel);
-    if (knocks.length === 0 && !always) return;
-    this.#deliver(hostId, { event: "knocks", data: { channel, knocks } });
-  }
-
-  /**
-   * The one gate every admission to a room passes — a `join`, an admitted
-   * knock, and the rejoin of a resume. Room policy plugs in here: the lock,
-   * removed browsers and the password decide whether `peerId` may enter
-   * `channel`; a password to check comes back as its record.
-   */
-  #admit(peerId: string, request: JoinOptions): Refusal | PasswordRecord | undefined {
-    const { channel } = request;
-    if (this.#registry.isMember(peerId, channel)) {
-      return {
-        code: "already_joined",
-        message: `Cannot join channel "${channel}": already joined`,
-        event: "join",
-      };
-    }
-    if (this.#registry.channelsOf(peerId).size >= this.#maxChannels) {
-      return {
-        code: "too_many_channels",
-        message: `Cannot join channel "${channel}": already in ${this.#maxChannels} channels`,
-        event: "join",
-      };
-    }
-    const entry: Entry = request.admitted ? "admitted" : request.quiet ? "rejoin" : "join";
-    const { browser, password } = request;
-    const admission = this.#authority.admit(channel, peerId, { entry, browser, password });
-    if (!admission.ok) {
-      return {
-        code: admission.code,
-        message: admission.code === "room_locked"
-          ? `Cannot join channel "${channel}": the room is locked; knock to ask a host`
-          : `Cannot join channel "${channel}": the room needs a password`,
-        event: "join",
-      };
-    }
-    if (this.#registry.size(channel) >= this.#maxPeers) {
-      return {
-        code: "channel_full",
-        message: `Cannot join channel "${channel}": it is full (${this.#maxPeers} peers)`,
-        event: "join",
-      };
-    }
-    if (admission.verify !== undefined && admission.verify.salt !== request.verified) {
-      return admission.verify;
-    }
-    return undefined;
   }
 }
