@@ -72,6 +72,23 @@ export class Departures {
     this.#o.propose({ op: "leave", peer: peer.id, home: peer.home, generation: peer.generation });
   }
 
+  /**
+   * `peer`'s socket is gone but it may come back: it is held away for its
+   * resume window — a new one, unless `renew` is false and it is away
+   * already. False when it cannot be (too many away): then it leaves.
+   */
+  holdAway(peer: PeerRecord, renew = true): boolean {
+    const { resume, now } = this.#o;
+    if ((!renew && resume.isAway(peer.id)) || resume.goAway(peer.id, now())) return true;
+    this.leave(peer);
+    return false;
+  }
+
+  /** Tells every instance that `peer` is away (its neighbours hear `peerAway`). */
+  proposeAway(peer: PeerRecord): void {
+    this.#o.propose({ op: "away", peer: peer.id, home: peer.home, generation: peer.generation });
+  }
+
   /** Closes a peer's connection for a policy reason, and it leaves. */
   kick(peer: PeerRecord, code: number, reason: string): void {
     this.#o.metrics.connectionsKicked++;

@@ -104,12 +104,9 @@ export class Dispatch {
       this.#o.logger.log("debug", "disconnect", { peer: peer.id });
       return departures.leave(peer);
     }
-    if (!resume.goAway(peer.id, this.#o.now())) return departures.leave(peer); // too many away
+    if (!departures.holdAway(peer)) return; // too many away: it left
     this.#o.logger.log("debug", "away", { peer: peer.id });
-    if (peer.shared || !this.#o.clustered) {
-      const { id, home, generation } = peer;
-      this.#o.replica.propose({ op: "away", peer: id, home, generation });
-    }
+    if (peer.shared || !this.#o.clustered) departures.proposeAway(peer);
   }
 
   /** A parsed frame, in its turn. */

@@ -181,16 +181,10 @@ export class ResumeFlow {
       (link === undefined ? peer.link === null : link.closed);
     if (socketless) {
       // A resume whose socket closed first starts a new window; one let go keeps its own.
-      const kept = link === undefined && resume.isAway(peer.id);
-      if (kept || resume.goAway(peer.id, now())) {
+      if (departures.holdAway(peer, link !== undefined)) {
         if (moved) this.#reintroduce(peer, registry.neighboursOf(peer.id));
-        this.#o.replica.propose({
-          op: "away",
-          peer: peer.id,
-          home: peer.home,
-          generation: peer.generation,
-        });
-      } else departures.leave(peer);
+        departures.proposeAway(peer);
+      }
     } else if (link !== undefined) {
       if (peer.link !== null) {
         this.#o.logger.log("debug", "replaced by another connection", { peer: peer.id });

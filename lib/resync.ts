@@ -144,14 +144,7 @@ export class Resync {
     for (const peer of peers.list()) {
       if (peer.home !== peers.self || peer.link !== null || !peer.known) continue;
       if (resume.isAway(peer.id) || peer.leaving) continue;
-      if (resume.goAway(peer.id, this.#o.now())) {
-        this.#o.replica.propose({
-          op: "away",
-          peer: peer.id,
-          home: peer.home,
-          generation: peer.generation,
-        });
-      } else departures.leave(peer);
+      if (departures.holdAway(peer)) departures.proposeAway(peer);
     }
   }
 
