@@ -203,7 +203,7 @@ export class Mesh {
    */
   renegotiate(peerId: string): void {
     const peer = this.#entries.get(peerId)?.peer;
-    if (peer !== undefined && peer.connectionState !== "connected") peer.restartIce();
+    if (peer !== undefined && peer.connectionState !== "connected") peer.renegotiate();
   }
 
   /**

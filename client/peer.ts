@@ -207,6 +207,16 @@ export class Peer {
     if (!this.#closed) this.#ice.restart();
   }
 
+  /**
+   * The other side is back and what we sent may have been lost (its server
+   * died): ICE restarts, and an offer still waiting for an answer goes again.
+   */
+  renegotiate(): void {
+    if (this.#closed) return;
+    this.#ice.restart(); // stable: its negotiationneeded makes the offer
+    if (this.#pc.signalingState === "have-local-offer") void this.#negotiate();
+  }
+
   /** Sends a data channel message; returns false if the channel is not open. */
   send(data: string): boolean {
     return !this.#closed && this.#channel.send(data);

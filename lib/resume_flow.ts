@@ -220,7 +220,9 @@ export class ResumeFlow {
       // or the server restarted) and it has someone to relay to.
       if (peers.holds(peer) && peers.hasCompany(peer.id)) this.#o.relays.needed(peer.id);
     }
-    if (wasAway && peers.holds(peer)) {
+    // Back, or moved: what its neighbours sent to its old home may be lost with
+    // it, so a connection to it that never came up negotiates again.
+    if ((wasAway || moved) && peers.holds(peer)) {
       this.#o.membership.tellNeighbours(peer.id, { event: "peerBack", data: { peer_id: peer.id } });
     }
     if (link !== undefined) this.#o.steps.drain(link);
@@ -257,7 +259,8 @@ export class ResumeFlow {
   }
 
   /**
-   * Sends `peer` an `addPeer` (the other offers) for each of `others` it
+   * Sends `peer` an `addPeer` (the other offers) and a `peerBack` (a
+   * connection that never came up negotiates again) for each of `others` it
    * shares a room with, then each of its rooms' state (and a host its
    * pending knocks): what its old home held for it never comes.
    */
@@ -268,6 +271,8 @@ export class ResumeFlow {
       if (channel === undefined || !peers.holds(peer)) continue;
       const userdata = JSON.stringify(registry.userdataOf(other, channel) ?? {});
       peers.send(peer, encodeAddPeer(other, false, userdata));
+      // What it sent through its old home may be lost too: the same, its side.
+      peers.send(peer, { event: "peerBack", data: { peer_id: other } });
     }
     for (const channel of registry.channelsOf(peer.id)) {
       const state = authority.stateOf(channel);

@@ -17,6 +17,11 @@ export interface Balancer {
    * ones in turn when it refuses); `null` goes back to round robin.
    */
   pin(index: number | null): void;
+  /**
+   * While `on`, new connections are closed at once (as if every backend
+   * were down); those already through keep going.
+   */
+  hold(on: boolean): void;
   /** How many client connections backend `index` carries now. */
   connectionsTo(index: number): number;
   /** Closes the listener and every connection through it. */
@@ -36,6 +41,7 @@ class LoopbackBalancer implements Balancer {
   #open = new Set<Deno.Conn>();
   #perBackend: number[];
   #pinned: number | null = null;
+  #held = false;
   #next = 0;
   #closed = false;
 
@@ -50,6 +56,10 @@ class LoopbackBalancer implements Balancer {
   pin(index: number | null): void {
     if (index !== null) this.#checkIndex(index);
     this.#pinned = index;
+  }
+
+  hold(on: boolean): void {
+    this.#held = on;
   }
 
   connectionsTo(index: number): number {
@@ -76,6 +86,7 @@ class LoopbackBalancer implements Balancer {
 
   /** Connects `inbound` to the first backend that accepts, starting at the pinned or next one. */
   async #forward(inbound: Deno.Conn) {
+    if (this.#held) return this.#closeQuietly(inbound);
     const count = this.#backendPorts.length;
     const first = this.#pinned ?? this.#next++ % count;
     for (let i = 0; i < count; i++) {

@@ -218,3 +218,22 @@ Deno.test("Cluster: a resume let go while its instance took the rooms again is h
   assert.deepEqual(c.views(), { b: [bob.id], c: [bob.id] }, "never back: gone everywhere");
   assert.deepEqual(bob.got("removePeer").map((f) => f.data.peer_id), [ann.id]);
 });
+
+Deno.test("Cluster: a resume that moves before its instance is declared dead renegotiates both sides", () => {
+  const { c, join } = cluster("x", "y");
+  const ann = join("x");
+  const bob = join("y");
+  // X dies; Ann resumes on Y before anyone declares X dead (she was never away).
+  c.kill("x");
+  const back = c.resume("y", ann);
+  c.settle();
+  assert.equal(back.got("resumed").length, 1);
+  // Bob's offer or answer to her may have died with X, and hers to him: both negotiate again.
+  assert.deepEqual(
+    bob.got("peerBack").map((f) => f.data.peer_id),
+    [ann.id],
+    "Bob hears she is back",
+  );
+  assert.deepEqual(back.got("peerBack").map((f) => f.data.peer_id), [bob.id], "she hears Bob is");
+  assert.deepEqual(bob.got("peerAway"), [], "never said away");
+});

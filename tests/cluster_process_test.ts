@@ -150,9 +150,11 @@ Deno.test("Cluster processes: an instance killed: who resumes elsewhere stays, w
       timeoutMs: (WINDOW_SECONDS + 5) * 1000,
     });
     assert.equal(ann.got("removePeer")[0].data.peer_id, cid.id);
-    // Bob: at most away then back, never removed, never introduced twice.
+    // Bob: at most away, then back (he moved: back even if never away), never removed, never
+    // introduced twice.
     const aboutBob = (event: string) => ann.got(event).filter((f) => f.data.peer_id === bob.id);
-    assert.equal(aboutBob("peerAway").length, aboutBob("peerBack").length);
+    assert.ok(aboutBob("peerAway").length <= 1);
+    assert.equal(aboutBob("peerBack").length, 1);
     assert.equal(aboutBob("removePeer").length, 0);
     assert.equal(aboutBob("addPeer").length, 1);
     // Bob hears of Cid on his own socket: not necessarily before Ann's frame reached the test.

@@ -112,3 +112,73 @@ e2eTest(
     }
   },
 );
+
+e2eTest(
+  "After their instance dies, people resume to who came and who went meanwhile, keeping their own call",
+  async () => {
+    const redis = await startRedis();
+    const ports = [freePort(), freePort()];
+    const servers: ServerProcess[] = [];
+    const balancer = startBalancer(ports);
+    let browser: Browser | undefined;
+    const errors: string[] = [];
+    try {
+      for (const port of ports) {
+        servers.push(
+          await startServerProcess(port, { REDIS_URL: redis.url, SESSION_SECRET: TEST_SECRET }),
+        );
+      }
+      browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+      const baseUrl = `http://127.0.0.1:${balancer.port}`;
+      // Ann on instance 0, Bob and Cid on instance 1.
+      const pages: Page[] = [];
+      for (const [name, instance] of [["Ann", 0], ["Bob", 1], ["Cid", 1]] as const) {
+        balancer.pin(instance);
+        const page = await newPage(browser, errors);
+        await joinRoom(page, { baseUrl, room: ROOM, name });
+        pages.push(page);
+      }
+      const [annPage, bobPage, cidPage] = pages;
+      for (const page of pages) await waitForPlayingVideos(page, 2);
+      for (const page of [bobPage, cidPage]) await watchContinuity(page, { maxFreezeMs: 1500 });
+
+      // Instance 1 dies, and Bob's and Cid's pages cannot reach any instance for a while…
+      balancer.pin(null);
+      balancer.hold(true);
+      servers[1].child.kill("SIGKILL");
+      await servers[1].exited;
+      for (const page of [bobPage, cidPage]) {
+        await page.locator('[data-link-status="reconnecting"]').waitFor({ timeout: WAIT_MS });
+      }
+      // …during which Ann leaves and Dee joins (straight to instance 0).
+      await annPage.getByRole("button", { name: "Leave" }).click();
+      const dee = await newPage(browser, errors);
+      await joinRoom(dee, { baseUrl: `http://127.0.0.1:${ports[0]}`, room: ROOM, name: "Dee" });
+
+      // They reach instance 0 again within their window: Ann is gone, Dee is there.
+      balancer.hold(false);
+      for (const page of [bobPage, cidPage]) {
+        await page.locator('[data-link-status="reconnecting"]').waitFor({
+          state: "detached",
+          timeout: WAIT_MS,
+        });
+      }
+      for (const page of [bobPage, cidPage, dee]) await waitForPlayingVideos(page, 2);
+      assert.deepEqual(await remoteNames(bobPage), ["Cid", "Dee"]);
+      assert.deepEqual(await remoteNames(cidPage), ["Bob", "Dee"]);
+      assert.deepEqual(await remoteNames(dee), ["Bob", "Cid"]);
+      // Bob and Cid's own connection stood throughout: never renegotiated, never frozen.
+      for (const [page, other] of [[bobPage, "Cid"], [cidPage, "Bob"]] as const) {
+        const record = await continuityOf(page);
+        const theirs = record.stalls.filter((s) => s.startsWith(`${other}:`));
+        assert.deepEqual(theirs, [], `${other}'s video played on; events:\n${record.events}`);
+      }
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser?.close();
+      balancer.close();
+      await killAll(servers);
+      await redis.kill();
+    }
+  },
+);

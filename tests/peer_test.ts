@@ -314,3 +314,25 @@ Deno.test("Peer stops restarting ICE on its own after three failures", () => {
   assert.equal(pc.iceRestarts, 4, "a working connection resets the count");
   peer.close();
 });
+
+Deno.test("Peer makes its unanswered offer again when the other side comes back", async () => {
+  const pc = new FakePeerConnection({});
+  const sent: PeerSignal[] = [];
+  // The offer goes to a server that then dies: the other side never gets it.
+  const peer = new Peer(pc as unknown as RTCPeerConnection, {
+    polite: false,
+    initiator: true,
+    tracks: media(),
+    signal: (message) => sent.push(message),
+    onStream: () => {},
+    onMessage: () => {},
+  });
+  const offers = () => sent.filter((s) => "description" in s && s.description.type === "offer");
+  await until(() => offers().length === 1, "the first offer");
+  await quiet();
+  assert.equal(pc.signalingState, "have-local-offer", "waiting for an answer that never comes");
+  peer.renegotiate();
+  await until(() => offers().length === 2, "the offer made again");
+  assert.equal(pc.iceRestarts, 1, "with new candidates");
+  peer.close();
+});
