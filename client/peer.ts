@@ -199,10 +199,7 @@ export class Peer {
     return out;
   }
 
-  /**
-   * Restarts ICE through perfect negotiation: new candidates, same
-   * connection, same tracks — media resumes without a new tile.
-   */
+  /** Restarts ICE: new candidates, same connection and tracks — no new tile. */
   restartIce(): void {
     if (!this.#closed) this.#ice.restart();
   }

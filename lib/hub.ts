@@ -137,7 +137,15 @@ export class Hub {
   tick(): void {
     const now = this.#w.now();
     this.#w.departures.tick(now);
-    this.#w.resumes.tick(now);
+    // Connected peers' resume tokens at half-life, and their TURN credentials.
+    const { peers, resume, relays } = this.#w;
+    for (const peer of peers.list()) {
+      if (peer.link === null || !peers.holds(peer)) continue;
+      if (resume.refreshDue(peer.id, now)) {
+        peers.send(peer, { event: "session", data: { resume_token: resume.issue(peer.id, now) } });
+      }
+      relays.tick(peer.id, now);
+    }
     this.#w.replica.tick(now);
     this.#w.resume.sweep(now);
     this.#w.limits.sweep(now);

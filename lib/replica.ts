@@ -17,12 +17,10 @@ import type { Bus, Op } from "./cluster.ts";
 import type { Departures } from "./departures.ts";
 import { RETRY_OP_MS } from "./departures.ts";
 import { type Link, PeerRecord } from "./link.ts";
-import type { Logger } from "./log.ts";
 import type { JoinOptions, Membership } from "./membership.ts";
 import type { PasswordRecord } from "./password.ts";
 import type { Peers } from "./peers.ts";
-import type { JoinRequest, ResumeChannel } from "./protocol.ts";
-import type { Registry } from "./registry.ts";
+import type { JoinRequest } from "./protocol.ts";
 import type { Resume } from "./resume.ts";
 
 /** A connection waiting for its own op to come back through the shared order. */
@@ -50,18 +48,18 @@ export type ResumeOp = Extract<Op, { op: "resume" }>;
 /** What a {@linkcode Replica} needs. */
 export interface ReplicaOptions {
   peers: Peers;
-  registry: Registry;
   authority: Authority;
   membership: Membership;
   resume: Resume;
   departures: Departures;
   bus: Bus | undefined;
   now(): number;
-  logger: Logger;
   /** A join came back needing its password checked (on the instance that made it). */
   passwordNeeded(waiting: Extract<Waiting, { kind: "join" }>, record: PasswordRecord): void;
   /** A resume applied; `waiting` is its connection when it is on this instance. */
   resumed(op: ResumeOp, waiting: ResumeWaiting | undefined): void;
+  /** The cluster lost track of this instance's peers: they are asserted again. */
+  reassert(): void;
   /** A handler threw (logged; the next op goes on). */
   failed(error: unknown): void;
 }
@@ -250,7 +248,7 @@ export class Replica {
         // If it is this one, the cluster lost track of it while it was cut
         // off: its peers are asserted again.
         departures.homeDied(op.instance);
-        if (op.instance === peers.self) this.reassert();
+        if (op.instance === peers.self) this.#o.reassert();
         return;
     }
   }
@@ -280,45 +278,6 @@ export class Replica {
     peer.known = true;
     peers.add(peer);
     return peer;
-  }
-
-  /**
-   * The cluster lost track of this instance's peers (it thought this
-   * instance dead, Redis restarted empty, or it took the rooms from another):
-   * each one connected here is proposed again, where it is and in its rooms
-   * (`rooms`: only those, in those rooms).
-   */
-  reassert(rooms?: Map<string, ResumeChannel[]>): void {
-    const { peers, bus } = this.#o;
-    const mine = peers.list().filter((peer) =>
-      peer.home === peers.self && peer.shared && !peer.leaving && peer.link !== null &&
-      (rooms === undefined || rooms.has(peer.id))
-    );
-    if (mine.length > 0) {
-      this.#o.logger.log("warn", "asserting this instance's peers to the cluster", {
-        peers: mine.length,
-      });
-    }
-    for (const peer of mine) {
-      const channels = rooms?.get(peer.id) ?? this.roomsOf(peer.id);
-      bus?.propose({
-        op: "resume",
-        peer: peer.id,
-        home: peers.self,
-        ref: 0,
-        channels,
-        generation: peer.generation,
-      });
-    }
-  }
-
-  /** The rooms `peerId` is in, with its userdata in each, as a resume lists them. */
-  roomsOf(peerId: string): ResumeChannel[] {
-    const registry = this.#o.registry;
-    return [...registry.channelsOf(peerId)].map((channel) => ({
-      channel,
-      userdata: registry.userdataOf(peerId, channel) ?? {},
-    }));
   }
 }
 

@@ -228,18 +228,6 @@ export class ResumeFlow {
     if (link !== undefined) this.#o.steps.drain(link);
   }
 
-  /** Refreshes connected peers' resume tokens at half-life, and their TURN credentials. */
-  tick(now: number): void {
-    const { peers, resume } = this.#o;
-    for (const peer of peers.list()) {
-      if (peer.link === null || !peers.holds(peer)) continue;
-      if (resume.refreshDue(peer.id, now)) {
-        peers.send(peer, { event: "session", data: { resume_token: resume.issue(peer.id, now) } });
-      }
-      this.#o.relays.tick(peer.id, now);
-    }
-  }
-
   /**
    * After a restart the registry is empty: membership comes back from the
    * resuming clients. Known pairs keep their connections (clients ignore a

@@ -4,15 +4,18 @@
  * instance starts (before any op or connection), or while it runs, when it
  * finds it missed ops (a gap in the shared order, an op it cannot read,
  * Redis restarted empty while it was stopped). The people connected here
- * keep their sockets and hear what they missed.
+ * keep their sockets and hear what they missed. And `reassert`: when the
+ * cluster lost track of this instance's people (it was declared dead, Redis
+ * restarted empty), each is proposed again where it is, in its rooms.
  *
  * @module
  */
 
 import { type Authority, parseRoomSnapshots } from "./authority.ts";
-import type { ClusterState } from "./cluster.ts";
+import type { Bus, ClusterState } from "./cluster.ts";
 import type { Departures } from "./departures.ts";
 import { PeerRecord } from "./link.ts";
+import type { Logger } from "./log.ts";
 import type { Peers } from "./peers.ts";
 import { encodeAddPeer, type ResumeChannel } from "./protocol.ts";
 import type { Registry } from "./registry.ts";
@@ -30,6 +33,8 @@ export interface ResyncOptions {
   relays: RelayGrants;
   replica: Replica;
   departures: Departures;
+  bus: Bus | undefined;
+  logger: Logger;
   now(): number;
 }
 
@@ -75,7 +80,7 @@ export class Resync {
     for (const peer of peers.values()) {
       if (!mine(peer)) continue;
       before.set(peer.id, new Set(registry.neighboursOf(peer.id)));
-      rooms.set(peer.id, replica.roomsOf(peer.id));
+      rooms.set(peer.id, this.roomsOf(peer.id));
     }
     const incoming = new Map(state.peers.map((p) => [p.id, p]));
     // What waits for its own op may never see it now (the order moved on
@@ -132,7 +137,7 @@ export class Resync {
       const known = theirs !== undefined && theirs.home === peers.self && !theirs.orphan;
       if (known || !before.has(id)) rooms.delete(id);
     }
-    if (rooms.size > 0) replica.reassert(rooms);
+    if (rooms.size > 0) this.reassert(rooms);
   }
 
   /**
@@ -175,5 +180,44 @@ export class Resync {
       const state = authority.stateOf(channel);
       if (state !== undefined) peers.deliver(peerId, { event: "roomState", data: state });
     }
+  }
+
+  /**
+   * The cluster lost track of this instance's peers (it thought this
+   * instance dead, Redis restarted empty, or it took the rooms from another):
+   * each one connected here is proposed again, where it is and in its rooms
+   * (`rooms`: only those, in those rooms).
+   */
+  reassert(rooms?: Map<string, ResumeChannel[]>): void {
+    const { peers, bus } = this.#o;
+    const mine = peers.list().filter((peer) =>
+      peer.home === peers.self && peer.shared && !peer.leaving && peer.link !== null &&
+      (rooms === undefined || rooms.has(peer.id))
+    );
+    if (mine.length > 0) {
+      this.#o.logger.log("warn", "asserting this instance's peers to the cluster", {
+        peers: mine.length,
+      });
+    }
+    for (const peer of mine) {
+      const channels = rooms?.get(peer.id) ?? this.roomsOf(peer.id);
+      bus?.propose({
+        op: "resume",
+        peer: peer.id,
+        home: peers.self,
+        ref: 0,
+        channels,
+        generation: peer.generation,
+      });
+    }
+  }
+
+  /** The rooms `peerId` is in, with its userdata in each, as a resume lists them. */
+  roomsOf(peerId: string): ResumeChannel[] {
+    const registry = this.#o.registry;
+    return [...registry.channelsOf(peerId)].map((channel) => ({
+      channel,
+      userdata: registry.userdataOf(peerId, channel) ?? {},
+    }));
   }
 }

@@ -46,7 +46,7 @@ export interface Wired {
   departures: Departures;
   replica: Replica;
   joins: JoinFlow;
-  resumes: ResumeFlow;
+  relays: RelayGrants;
   dispatch: Dispatch;
   bus: Bus | undefined;
   /** What follows the peer id in every `welcome`. */
@@ -87,7 +87,7 @@ export function wire(
       for (const peer of peers.values()) if (!peer.orphan) homes.add(peer.home);
       return homes;
     },
-    reassert: () => guarded(() => replica.reassert(), failedOp),
+    reassert: () => guarded(() => resync.reassert(), failedOp),
   });
   const peers: Peers = new Peers({
     self: bus?.instance ?? "",
@@ -162,6 +162,7 @@ export function wire(
     passwordNeeded: ({ link, peer, request }, record) =>
       joins.checkPassword(link, peer, request, record),
     resumed: (op, waiting) => resumes.resumed(op, waiting),
+    reassert: () => resync.reassert(),
     failed: failedOp,
   });
   const steps = new Steps({
@@ -200,7 +201,7 @@ export function wire(
     departures,
     replica,
     joins,
-    resumes,
+    relays,
     dispatch,
     bus,
     welcomeRest,
