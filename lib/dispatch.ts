@@ -44,19 +44,31 @@ export interface DispatchOptions {
 /** Takes a connection's frames and its close. */
 export class Dispatch {
   readonly #o: DispatchOptions;
+  // The hot path's collaborators, read on every frame.
+  readonly #peers: Peers;
+  readonly #metrics: Metrics;
+  readonly #now: () => number;
+  readonly #maxBytes: number;
+  readonly #relay: Relay;
 
   constructor(options: DispatchOptions) {
     this.#o = options;
+    this.#peers = options.peers;
+    this.#metrics = options.metrics;
+    this.#now = options.now;
+    this.#maxBytes = options.maxBytes;
+    this.#relay = options.relay;
   }
 
   /** One frame from `link`. */
   frame(link: Link, data: unknown): void {
     const peer = link.peer;
     if (peer === null) return;
-    const { peers, maxBytes } = this.#o;
-    this.#o.metrics.messagesReceived++;
+    const peers = this.#peers;
+    const maxBytes = this.#maxBytes;
+    this.#metrics.messagesReceived++;
     // Rate limit first: a flood must cost as little as possible.
-    const verdict = link.limits.takeFrame(this.#o.now());
+    const verdict = link.limits.takeFrame(this.#now());
     if (verdict !== "accept") {
       if (verdict === "abusive") {
         this.#o.logger.log("warn", "closing abusive connection", { peer: peer.id });
@@ -111,8 +123,12 @@ export class Dispatch {
 
   /** A parsed frame, in its turn. */
   dispatch(link: Link, peer: PeerRecord, message: ClientMessage): void {
-    const { peers, replica, joins } = this.#o;
     const first = link.speak();
+    // Most frames are relays: straight on.
+    if (message.event === "relayICECandidate" || message.event === "relaySessionDescription") {
+      return this.#relay.relay(peer, message);
+    }
+    const { peers, replica, joins } = this.#o;
     if (message.event === "resume" && !first) {
       return peers.error(
         peer,
@@ -164,9 +180,6 @@ export class Dispatch {
         return replica.propose({ op: "part", peer: peer.id, channel: message.data.channel });
       case "resume":
         return this.#o.resumes.request(link, peer, message.data);
-      case "relayICECandidate":
-      case "relaySessionDescription":
-        return this.#o.relay.relay(peer, message);
     }
   }
 }

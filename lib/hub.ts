@@ -22,7 +22,14 @@
 
 import type { RoomSnapshot } from "./authority.ts";
 import type { HubOptions } from "./hub_options.ts";
-import { type CloseInfo, type Connection, Link, PeerRecord, type Session } from "./link.ts";
+import {
+  type CloseInfo,
+  type Connection,
+  Link,
+  type LinkEvents,
+  PeerRecord,
+  type Session,
+} from "./link.ts";
 import type { Metrics } from "./metrics.ts";
 import { Registry } from "./registry.ts";
 import { CLOSE_CODES } from "./wire.ts";
@@ -38,19 +45,20 @@ export class Hub {
   /** Channel membership data (read by tests and `/healthz`). */
   readonly registry: Registry = new Registry();
   readonly #w: Wired;
+  /** Created once and shared by every link: nothing is allocated per frame. */
+  readonly #linkEvents: LinkEvents;
 
   /** A hub with `options`, each defaulting as {@linkcode HubOptions} says. */
   constructor(options: HubOptions = {}) {
     this.#w = wire(options, this.registry, (peerId, error) => this.#logError(peerId, error));
     this.metrics = this.#w.metrics;
+    const dispatch = this.#w.dispatch;
+    this.#linkEvents = {
+      frame: (link, data) => dispatch.frame(link, data),
+      closed: (link, deliberate) => dispatch.closed(link, deliberate),
+      failed: (peerId, error) => this.#logError(peerId, error),
+    };
   }
-
-  /** Created once and shared by every link: nothing is allocated per frame. */
-  readonly #linkEvents = {
-    frame: (link: Link, data: unknown) => this.#w.dispatch.frame(link, data),
-    closed: (link: Link, deliberate: boolean) => this.#w.dispatch.closed(link, deliberate),
-    failed: (peerId: string, error: unknown) => this.#logError(peerId, error),
-  };
 
   /**
    * Whether the cluster is reachable (always, alone), and if not, why —

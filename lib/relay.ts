@@ -34,15 +34,21 @@ export type RelayMessage = Extract<
 /** Relays between peers, on this instance and across the cluster. */
 export class Relay {
   readonly #o: RelayOptions;
+  readonly #peers: Peers;
+  readonly #registry: Registry;
 
   constructor(options: RelayOptions) {
     this.#o = options;
+    this.#peers = options.peers;
+    this.#registry = options.registry;
   }
 
   /** Relays `message` from `peer`, stamped with its id, to the peer it names. */
   relay(peer: PeerRecord, { event, data }: RelayMessage): void {
-    const { peers, registry } = this.#o;
-    const to = registry.shareChannel(peer.id, data.peer_id) ? peers.get(data.peer_id) : undefined;
+    const peers = this.#peers;
+    const to = this.#registry.shareChannel(peer.id, data.peer_id)
+      ? peers.get(data.peer_id)
+      : undefined;
     if (to === undefined) {
       return peers.error(
         peer,

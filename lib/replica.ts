@@ -146,7 +146,7 @@ export class Replica {
       if (op.replayed) this.#o.peers.muted(() => this.#applyOne(op));
       else this.#applyOne(op);
     } finally {
-      if (--this.#depth === 0) this.#runAfterOp();
+      if (--this.#depth === 0 && this.#afterOp.size > 0) this.#runAfterOp();
     }
   }
 
