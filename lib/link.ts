@@ -72,6 +72,12 @@ export class PeerRecord {
    * every instance knows it; `shared` is set when one is proposed.
    */
   known = false;
+  /**
+   * The rooms were taken from another instance and say its socket is here,
+   * but this instance never introduced it to them: its next resume here
+   * does, as after a move.
+   */
+  owed = false;
   /** Its leave was proposed and is on its way back through the shared order. */
   leaving = false;
   /** When its leave was proposed (it is proposed again if it never comes back). */

@@ -166,7 +166,9 @@ export class ResumeFlow {
       this.#o.relays.forget(peer.id);
     }
     // Its frames held while away were on the instance it left: lost if that one died.
-    const moved = !restored && peer.home !== op.home;
+    // (Or the rooms were taken from another instance after it moved here.)
+    const moved = (!restored && peer.home !== op.home) || peer.owed;
+    peer.owed = false;
     peer.home = op.home;
     peer.away = false;
     peer.shared = true;

@@ -101,6 +101,8 @@ export class Resync {
     }
     for (const { id, home, away, orphan, generation } of state.peers) {
       let peer = peers.get(id);
+      // Connected here, by the rooms taken, yet never introduced by this instance.
+      const arrived = home === peers.self && (peer === undefined || peer.home !== peers.self);
       if (peer === undefined) {
         peer = new PeerRecord(id, home);
         peers.add(peer);
@@ -115,6 +117,7 @@ export class Resync {
       peer.shared = true;
       peer.known = true;
       if (mine(peer)) continue; // its socket is here, whatever the others thought
+      if (arrived) peer.owed = true;
       peer.home = home;
       peer.away = away;
       if (orphan) departures.orphaned(peer);

@@ -237,3 +237,26 @@ Deno.test("Cluster: a resume that moves before its instance is declared dead ren
   assert.deepEqual(back.got("peerBack").map((f) => f.data.peer_id), [bob.id], "she hears Bob is");
   assert.deepEqual(bob.got("peerAway"), [], "never said away");
 });
+
+Deno.test("Cluster: a resume an instance skipped by taking the rooms still introduces the person to who came", () => {
+  const { c, join } = cluster("x", "y", "z");
+  const ann = join("x");
+  join("y");
+  c.kill("x"); // Ann's instance dies…
+  c.appendOp({ op: "dead", instance: "x" });
+  c.settle();
+  const cid = join("y"); // …Cid comes meanwhile (his offer to Ann died with X)…
+  const back = c.resume("z", ann); // …Ann resumes on Z…
+  c.append("z"); // her resume is in the order, and Y applies it;
+  c.resync("z", "y"); // Z takes Y's rooms instead of applying it: her socket is let go (1013)
+  assert.equal(back.conn.closedWith?.code, 1013);
+  back.close(false);
+  c.settle();
+  const again = c.resume("z", ann, ["room"], c.tokenOf(ann)); // she resumes again
+  c.settle();
+  assert.equal(again.got("resumed").length, 1);
+  assert.ok(
+    again.got("addPeer").some((f) => f.data.peer_id === cid.id),
+    "introduced to Cid, whom she never met",
+  );
+});
