@@ -398,7 +398,7 @@ function printTable(rows: Row[]) {
 /** The milestones of a join, as the first event matching each pattern on one side. */
 const MILESTONES: { who: "joiner" | "inside"; label: string; pattern: RegExp }[] = [
   { who: "joiner", label: "WebSocket open", pattern: /^WebSocket open$/ },
-  { who: "joiner", label: "camera on", pattern: /^getUserMedia resolved$/ },
+  { who: "joiner", label: "camera on", pattern: /^getUserMedia resolved/ },
   { who: "joiner", label: "join sent", pattern: /^sent join$/ },
   { who: "joiner", label: "addPeer received", pattern: /^received addPeer$/ },
   { who: "joiner", label: "joined received", pattern: /^received joined$/ },
