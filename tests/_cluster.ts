@@ -124,3 +124,55 @@ export async function killAll(servers: ServerProcess[]): Promise<void> {
     await server.exited;
   }
 }
+
+/** A `server.ts` process whose output goes line by line to a callback. */
+export interface LoggedServer extends ServerProcess {
+  /** Resolves once it listens; rejects, with its last lines, if it exits first. */
+  ready: Promise<void>;
+}
+
+/**
+ * Starts `server.ts` on 127.0.0.1:`port` (`ICE_SERVERS=[]`, plus `env`) and
+ * hands every line it prints, stdout and stderr, to `onLine`: a failing
+ * test can show what each instance logged. `exited` resolves once both
+ * pipes are drained.
+ */
+export function spawnLoggedServer(
+  port: number,
+  env: Record<string, string>,
+  onLine: (line: string) => void,
+): LoggedServer {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", new URL("../server.ts", import.meta.url).pathname],
+    env: { PORT: String(port), HOST: "127.0.0.1", ICE_SERVERS: "[]", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const { promise: ready, resolve, reject } = Promise.withResolvers<void>();
+  const last: string[] = [];
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    let rest = "";
+    const take = (line: string) => {
+      onLine(line);
+      last.push(line);
+      if (last.length > 20) last.shift();
+      if (line.startsWith("Open http://")) resolve();
+    };
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      const lines = (rest + decoder.decode(chunk, { stream: true })).split("\n");
+      rest = lines.pop()!;
+      lines.forEach(take);
+    }
+    if (rest !== "") take(rest);
+  };
+  const drained = Promise.all([read(child.stdout), read(child.stderr)]);
+  const exited = (async () => {
+    const status = await child.status;
+    await drained.catch(() => {});
+    reject(new Error(`server.ts on port ${port} exited (${status.code}):\n${last.join("\n")}`));
+    return status;
+  })();
+  return { child, exited, ready };
+}
