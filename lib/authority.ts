@@ -20,7 +20,7 @@
 import { DEFAULTS } from "./config.ts";
 import type { Knock, KnockOutcome } from "./knocks.ts";
 import type { PasswordRecord } from "./password.ts";
-import type { KnockEntry, RoomState } from "./protocol.ts";
+import type { Door, KnockEntry, RoomState } from "./protocol.ts";
 import { type Change, RoomParts } from "./room_parts.ts";
 import { type RoomSnapshot, RoomSnapshots } from "./room_snapshots.ts";
 
@@ -128,6 +128,27 @@ export class Authority {
       return { ok: false, code: "password_required" };
     }
     return { ok: true, verify: record };
+  }
+
+  /**
+   * What a newcomer's `join` of `channel` meets, as `door` answers it, and
+   * nothing more: a lock before a password, as {@linkcode Authority.admit}
+   * checks them, and a browser removed from the room finds it locked; an
+   * unused room is `open`.
+   */
+  doorOf(channel: string, browser?: string): Door {
+    const { roster, hosts, passwords, browsers } = this.#rooms;
+    if (!roster.has(channel)) return "open";
+    if (hosts.isLocked(channel) || browsers.isRemoved(channel, browser)) return "locked";
+    return passwords.of(channel) === null ? "open" : "password";
+  }
+
+  /**
+   * The rooms whose door may have changed since the last call (`true`: any
+   * room), so those asking at them hear it.
+   */
+  takeDoorChanges(): ReadonlySet<string> | true {
+    return this.#rooms.takeDoorChanges();
   }
 
   /**
@@ -240,6 +261,7 @@ export class Authority {
       return false;
     }
     this.#rooms.changed();
+    this.#rooms.doorChanged(channel);
     return true;
   }
 
@@ -248,12 +270,15 @@ export class Authority {
     if (!this.#rooms.roster.has(channel)) return false;
     this.#rooms.passwords.set(channel, password);
     this.#rooms.changed();
+    this.#rooms.doorChanged(channel);
     return true;
   }
 
   /** Remembers the browser `peerId` entered with: its joins count as knocks this meeting. */
   rememberRemoved(channel: string, peerId: string): void {
-    if (this.#rooms.browsers.remove(channel, peerId)) this.#rooms.changed();
+    if (!this.#rooms.browsers.remove(channel, peerId)) return;
+    this.#rooms.changed();
+    this.#rooms.doorChanged(channel);
   }
 
   /** What every member is told in `roomState`; undefined for a room without state. */
