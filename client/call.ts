@@ -138,7 +138,11 @@ export class CallController {
       url: this.#deps.signalingUrl,
       createSocket: this.#deps.createSocket,
       onMessage: (message) => this.#frames.dispatch(message),
-      onStatus: (status) => store.setLinkStatus(status),
+      onStatus: (status) => {
+        // A pre-join connection has nothing to resume: it is opened afresh when needed.
+        if (status === "reconnecting" && store.phase.value === "prejoin") return this.#teardown();
+        store.setLinkStatus(status);
+      },
       onGiveUp: (reason) => this.#onGiveUp(reason),
       // Only a member rejoins on resume; someone at the door knocks again.
       channels: () => store.phase.value === "in-call" ? [this.#joinRequest(room)] : [],

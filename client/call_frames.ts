@@ -123,9 +123,7 @@ export class CallFrames {
     resumed: ({ data }) => {
       const { store } = this.#options;
       store.clearNotice();
-      // A pre-join connection that dropped: the watch on the door died with it.
       const room = store.room.value;
-      if (store.phase.value === "prejoin" && room !== null) this.#options.askDoor(room);
       // Join was pressed while it reconnected: a resume rejoins only a call we were in.
       if (store.phase.value === "joining" && room !== null) this.#options.enter(room);
       if (data.restored) this.#awaitReintroductions();

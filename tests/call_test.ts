@@ -367,3 +367,19 @@ Deno.test("CallController follows the room's hosts and requests, and mutes when 
   socket.serverSend("roomAlert", { channel: "room", alert: "wrong_passwords" });
   assert.match(store.notice.value ?? "", /^Many wrong passwords were tried for this room/);
 });
+
+Deno.test("CallController opens a dropped pre-join connection afresh instead of resuming it", () => {
+  const { store, call, sockets, welcome } = fakeCall();
+  call.connect();
+  const first = welcome("me", "token-1");
+  first.serverClose(1006);
+  assert.equal(store.error.value, null);
+  assert.equal(sockets.length, 1, "no resume of a connection that was in no room");
+  call.join("Ann");
+  assert.equal(sockets.length, 2);
+  const second = welcome("me2");
+  assert.deepEqual(second.frames().map((f) => f.event), ["join"]);
+  // Positive control: a server that cannot be reached is said when joining.
+  second.serverClose(1006);
+  assert.equal(store.phase.value, "prejoin");
+});
