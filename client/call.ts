@@ -1,7 +1,9 @@
 /**
  * The call controller: joins and leaves, host actions, and the connection
  * whose server frames it hands to {@linkcode CallFrames} (the table of what
- * each frame does to the call). It composes {@linkcode LocalMedia} (our
+ * each frame does to the call). The connection opens on the pre-join
+ * screen, which asks it what stands at the room's door, so Join sends
+ * `join` at once. It composes {@linkcode LocalMedia} (our
  * camera, microphone and screen), the {@linkcode SignalingClient}, the
  * {@linkcode Mesh} and its {@linkcode Monitor}. Browser APIs come in
  * through {@linkcode CallDeps} so the flow is testable with fakes.
@@ -77,6 +79,8 @@ export class CallController {
       media: this.media,
       mesh: () => this.#mesh,
       enter: (room) => this.#enter(room),
+      askDoor: (room) => this.#askDoor(room),
+      backToDoor: () => this.#backToDoor(),
       endCall: () => this.#endCall(),
       timers: this.#timers,
     });
@@ -87,10 +91,14 @@ export class CallController {
     return this.#mesh;
   }
 
-  /**
-   * Connects to the server and joins the room as `name` — or, with
-   * `knock`, asks the room's hosts to let us in (a locked room).
-   */
+  /** Opens the pre-join connection unless open: the door is asked, and Join joins at once. */
+  connect(): void {
+    const { store } = this;
+    if (store.phase.value !== "prejoin" || store.room.value === null) return;
+    if (this.#signaling === null) this.#connect();
+  }
+
+  /** Joins the room as `name`, or with `knock` asks its hosts to let us in. */
   join(name: string, { knock = false }: { knock?: boolean } = {}): void {
     const { store } = this;
     const room = store.room.value;
@@ -102,11 +110,31 @@ export class CallController {
     this.#deps.saveName?.(displayName);
     this.#knocking = knock;
     store.startJoining(displayName);
+    this.#monitor?.start(this.#deps.statsIntervalMs ?? 0);
+    const signaling = this.#signaling;
+    if (signaling === null) return this.#connect();
+    store.setLinkStatus(signaling.status);
+    // Welcomed already: join now (otherwise `welcome` does).
+    if (signaling.status === "connected" && signaling.peerId !== null) {
+      store.welcomed(signaling.peerId);
+      this.#enter(room);
+    }
+  }
+
+  /** Opens a connection, with its mesh and monitor; `welcome` asks the door or joins. */
+  #connect(): void {
+    const { store } = this;
+    const room = store.room.value;
+    if (room === null) return;
     const signaling = new SignalingClient({
       url: this.#deps.signalingUrl,
       createSocket: this.#deps.createSocket,
       onMessage: (message) => this.#frames.dispatch(message),
-      onStatus: (status) => store.setLinkStatus(status),
+      onStatus: (status) => {
+        // A pre-join connection has nothing to resume: it is opened afresh when needed.
+        if (status === "reconnecting" && store.phase.value === "prejoin") return this.#teardown();
+        store.setLinkStatus(status);
+      },
       onGiveUp: (reason) => this.#onGiveUp(reason),
       // Only a member rejoins on resume; someone at the door knocks again.
       channels: () => store.phase.value === "in-call" ? [this.#joinRequest(room)] : [],
@@ -129,13 +157,16 @@ export class CallController {
     this.#mesh = mesh;
     this.#monitor = monitor;
     signaling.start();
-    monitor.start(this.#deps.statsIntervalMs ?? 0);
+    if (store.phase.value === "joining") monitor.start(this.#deps.statsIntervalMs ?? 0);
   }
 
-  /** Leaves the call: everyone's tile of us goes away at once. */
+  /** Leaves the call (our tile goes at once), the knock, or the pre-join connection. */
   leave(): void {
     const room = this.store.room.value;
-    if (room !== null) this.#signaling?.send({ event: "part", data: { channel: room } });
+    const phase = this.store.phase.value;
+    if (room !== null && (phase === "joining" || phase === "in-call")) {
+      this.#signaling?.send({ event: "part", data: { channel: room } });
+    }
     this.#endCall();
   }
 
@@ -199,10 +230,7 @@ export class CallController {
     this.#signaling?.send({ event: "setPassword", data: { channel, password } });
   }
 
-  /**
-   * Host: acts on one person — make them a host, ask them to mute, remove
-   * them, or let a knocker in or not. The server checks we may.
-   */
+  /** Host: makes one person a host, asks them to mute, removes them, or answers a knock. */
   hostAction(event: HostTargetEvent, peerId: string): void {
     const channel = this.store.room.value;
     if (channel === null) return;
@@ -211,6 +239,16 @@ export class CallController {
 
   #onGiveUp(reason: GiveUpReason): void {
     const { store } = this;
+    if (store.phase.value === "prejoin") {
+      // Nothing to say on the pre-join screen: coming back to it, or Join, connects again.
+      return this.#teardown();
+    }
+    if (reason === "idle" && store.phase.value === "joining") {
+      // Join was pressed as the idle connection closed: join on a new one.
+      this.#teardown();
+      this.#connect();
+      return;
+    }
     if (store.phase.value === "joining" || reason !== "unreachable") {
       store.fail(GIVE_UP_TEXT[reason]);
       this.#endCall();
@@ -219,6 +257,27 @@ export class CallController {
     // Media flows peer to peer: keep the calls we have, say what changed.
     this.#signaling = null;
     store.notify(NOTICE_TEXT.serverLost);
+  }
+
+  /**
+   * A join the door refused (a lock, a password): back to the pre-join
+   * screen on the same connection, which follows the door again.
+   */
+  #backToDoor(): void {
+    this.#frames.reset();
+    this.#monitor?.stop();
+    this.store.setPhase("prejoin");
+    const room = this.store.room.value;
+    if (room !== null) this.#askDoor(room);
+  }
+
+  /** Asks what stands at `room`'s door for us (our browser id: a removal locks it). */
+  #askDoor(room: string): void {
+    const browser = this.#deps.browserId;
+    this.#signaling?.send({
+      event: "door",
+      data: browser ? { channel: room, browser } : { channel: room },
+    });
   }
 
   /** Closes the connection, the peers and the screen share; back to the pre-join screen. */

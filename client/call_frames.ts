@@ -37,6 +37,10 @@ export interface CallFramesOptions {
   mesh(): Mesh | null;
   /** Joins `room`, or knocks on it: the server has welcomed us. */
   enter(room: string): void;
+  /** Asks what stands at `room`'s door (and to hear when it changes). */
+  askDoor(room: string): void;
+  /** A join the door refused: back to the pre-join screen, the connection kept. */
+  backToDoor(): void;
   /** Closes the connection and goes back to the pre-join screen. */
   endCall(): void;
   /** Timers for the reintroduction wait. */
@@ -96,7 +100,14 @@ export class CallFrames {
       mesh()?.setIceServers(data.ice_servers);
       store.welcomed(data.peer_id);
       const room = store.room.value;
-      if (room !== null) this.#options.enter(room);
+      if (room === null) return;
+      // On the pre-join screen: what stands at the door, before anyone presses Join.
+      if (store.phase.value === "prejoin") this.#options.askDoor(room);
+      else this.#options.enter(room);
+    },
+    door: ({ data }) => {
+      const { store } = this.#options;
+      if (data.channel === store.room.value) store.doorSeen(data.door);
     },
     joined: ({ data }) => {
       const { store, mesh } = this.#options;
@@ -110,7 +121,11 @@ export class CallFrames {
     iceServers: ({ data }) =>
       this.#options.mesh()?.setIceServers(data.ice_servers, data.ice_transport_policy),
     resumed: ({ data }) => {
-      this.#options.store.clearNotice();
+      const { store } = this.#options;
+      store.clearNotice();
+      const room = store.room.value;
+      // Join was pressed while it reconnected: a resume rejoins only a call we were in.
+      if (store.phase.value === "joining" && room !== null) this.#options.enter(room);
       if (data.restored) this.#awaitReintroductions();
       // Who left while we were away (their removePeer may have died with
       // the server we were on) is dropped; who came is introduced next.
@@ -166,7 +181,10 @@ export class CallFrames {
         if (code !== "room_locked" && code !== "password_required") {
           store.fail(describeServerError(code, event));
         }
-        this.#options.endCall();
+        this.#options.backToDoor();
+      } else if (data.event === "door" || store.phase.value === "prejoin") {
+        // The door is a hint (a spent budget, an older server that does not
+        // know the question): Join still works and says what stands there.
       } else if (data.code !== "unknown_peer" && data.code !== "bad_token") {
         store.notify(describeServerError(data.code));
       }

@@ -91,9 +91,8 @@ function enterRoom(room: string) {
 
 addEventListener("popstate", () => {
   const room = roomFromPath(location.pathname);
-  if (store.phase.value === "in-call" || store.phase.value === "joining") {
-    call.leave();
-  }
+  // Out of the call, the knock or the pre-join screen's connection.
+  if (store.phase.value !== "lobby") call.leave();
   if (room === null) {
     call.media.stop();
     store.backToLobby();

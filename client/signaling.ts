@@ -16,7 +16,7 @@
 import type { ClientMessage, ResumeChannel, ServerMessage } from "../lib/protocol.ts";
 import { GLOBAL_TIMERS, type Timers } from "./_timers.ts";
 import { SignalingSocket, type SocketLike } from "./signaling_socket.ts";
-import { CLOSE_CODES } from "../lib/wire.ts";
+import { CLOSE_CODES, CLOSE_REASONS } from "../lib/wire.ts";
 
 export type { SocketLike } from "./signaling_socket.ts";
 
@@ -24,7 +24,7 @@ export type { SocketLike } from "./signaling_socket.ts";
 export type LinkStatus = "connecting" | "connected" | "reconnecting" | "closed";
 
 /** Why the connection gave up for good. */
-export type GiveUpReason = "unreachable" | "replaced" | "refused" | "removed";
+export type GiveUpReason = "unreachable" | "replaced" | "refused" | "removed" | "idle";
 
 /** Collaborators of a {@linkcode SignalingClient}. */
 export interface SignalingClientOptions {
@@ -201,12 +201,15 @@ export class SignalingClient {
     this.#options.onMessage(welcome);
   }
 
-  #onClose(info: { code: number; opened: boolean; deliberate: boolean }) {
+  #onClose(info: { code: number; reason: string; opened: boolean; deliberate: boolean }) {
     this.#socket = null;
     if (info.deliberate || this.#closed) return;
     if (info.code === CLOSE_CODES.replaced) return this.#giveUp("replaced");
     if (info.code === CLOSE_CODES.removed) return this.#giveUp("removed");
-    if (info.code === CLOSE_CODES.policyViolation) return this.#giveUp("refused");
+    if (info.code === CLOSE_CODES.policyViolation) {
+      // Left idle before joining: nothing went wrong, the app connects again when needed.
+      return this.#giveUp(info.reason === CLOSE_REASONS.joinTimeout ? "idle" : "refused");
+    }
     if (this.#peerId === null) return this.#giveUp("unreachable");
     // A server that never offered resuming cannot take us back.
     if (this.#token === null) return this.#giveUp("unreachable");

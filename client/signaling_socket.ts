@@ -30,7 +30,7 @@ export interface SignalingSocketOptions {
   /** Every well-formed server frame. */
   onMessage(message: ServerMessage): void;
   /** The socket closed; `opened` tells a refused connection from a drop. */
-  onClose(info: { code: number; opened: boolean; deliberate: boolean }): void;
+  onClose(info: { code: number; reason: string; opened: boolean; deliberate: boolean }): void;
   /** A frame the client could not parse (kept out of `onMessage`). */
   onProtocolError?(message: string): void;
   /** Default: `new WebSocket(url)`. */
@@ -59,6 +59,7 @@ export class SignalingSocket {
     this.#socket.onclose = (event) => {
       options.onClose({
         code: event.code,
+        reason: event.reason ?? "",
         opened: this.#opened,
         deliberate: this.#deliberate,
       });

@@ -23,6 +23,7 @@ import {
   type ChatMessage,
   type DeviceChoice,
   type DeviceLists,
+  type Door,
   type Gate,
   type InputKind,
   type Knock,
@@ -210,6 +211,18 @@ export const CallModel = createModel((options: CallModelOptions) => {
     /** What stands between us and the room now (`null`: nothing). */
     setGate(next: Gate) {
       gate.value = next;
+    },
+    /**
+     * The server says what stands at the room's door now (asked from the
+     * pre-join screen, and again whenever it changes): a lock offers
+     * "Ask to join", a password the field. A password room that refuses
+     * tries for now (`busy`) still offers knocking.
+     */
+    doorSeen(door: Door) {
+      if (phase.value !== "prejoin") return;
+      if (door === "locked") gate.value = "locked";
+      else if (door === "open") gate.value = null;
+      else if (gate.value !== "busy") gate.value = "password";
     },
     /** The room password we join with, as typed, set or cleared (`""`). */
     setPassword(text: string) {

@@ -101,6 +101,8 @@ export interface RoomAuthority {
  */
 export type Gate = "locked" | "knocking" | "password" | "busy" | null;
 
+export type { Door } from "../lib/protocol.ts";
+
 /** Someone asking to be let in, as hosts see them. */
 export interface Knock {
   id: string;

@@ -23,6 +23,8 @@ export const GIVE_UP_TEXT: Record<GiveUpReason, string> = {
   replaced: "This call continued in another tab or window.",
   refused: "The server closed the connection. Try joining again.",
   removed: "You were removed from the room.",
+  // Never shown: an idle pre-join connection comes back without a word.
+  idle: "The server closed the connection. Try joining again.",
 };
 
 /** Status lines shown in the call (the store's `notice`). */

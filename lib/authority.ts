@@ -20,7 +20,7 @@
 import { DEFAULTS } from "./config.ts";
 import type { Knock, KnockOutcome } from "./knocks.ts";
 import type { PasswordRecord } from "./password.ts";
-import type { KnockEntry, RoomState } from "./protocol.ts";
+import type { Door, KnockEntry, RoomState } from "./protocol.ts";
 import { type Change, RoomParts } from "./room_parts.ts";
 import { type RoomSnapshot, RoomSnapshots } from "./room_snapshots.ts";
 
@@ -130,10 +130,20 @@ export class Authority {
     return { ok: true, verify: record };
   }
 
-  /**
-   * Whether `peerId` is known to have been in `channel`: a member now (away
-   * ones too), or one expected back after a restart.
-   */
+  /** What a newcomer's join meets, as `door` says it: a lock (or removed browser) first. */
+  doorOf(channel: string, browser?: string): Door {
+    const { roster, hosts, passwords, browsers } = this.#rooms;
+    if (!roster.has(channel)) return "open";
+    if (hosts.isLocked(channel) || browsers.isRemoved(channel, browser)) return "locked";
+    return passwords.of(channel) === null ? "open" : "password";
+  }
+
+  /** The rooms whose door may have changed since the last call (`true`: any room). */
+  takeDoorChanges(): ReadonlySet<string> | true {
+    return this.#rooms.takeDoorChanges();
+  }
+
+  /** Whether `peerId` is a member of `channel` (away too) or expected back after a restart. */
   knows(channel: string, peerId: string): boolean {
     return this.#rooms.roster.knows(channel, peerId);
   }
@@ -240,6 +250,7 @@ export class Authority {
       return false;
     }
     this.#rooms.changed();
+    this.#rooms.doorChanged(channel);
     return true;
   }
 
@@ -248,12 +259,15 @@ export class Authority {
     if (!this.#rooms.roster.has(channel)) return false;
     this.#rooms.passwords.set(channel, password);
     this.#rooms.changed();
+    this.#rooms.doorChanged(channel);
     return true;
   }
 
   /** Remembers the browser `peerId` entered with: its joins count as knocks this meeting. */
   rememberRemoved(channel: string, peerId: string): void {
-    if (this.#rooms.browsers.remove(channel, peerId)) this.#rooms.changed();
+    if (!this.#rooms.browsers.remove(channel, peerId)) return;
+    this.#rooms.changed();
+    this.#rooms.doorChanged(channel);
   }
 
   /** What every member is told in `roomState`; undefined for a room without state. */

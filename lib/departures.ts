@@ -19,7 +19,7 @@ import type { RelayGrants } from "./relay_grants.ts";
 import type { Registry } from "./registry.ts";
 import type { Resume } from "./resume.ts";
 import type { PeerRecord } from "./link.ts";
-import { CLOSE_CODES } from "./wire.ts";
+import { CLOSE_CODES, CLOSE_REASONS } from "./wire.ts";
 
 /** How long an op this instance proposed may take to come back before it is proposed again, ms. */
 export const RETRY_OP_MS = 10_000;
@@ -193,7 +193,7 @@ export class Departures {
         registry.channelsOf(peer.id).size === 0 && !link.spoken
       ) {
         logger.log("debug", "closing a connection that never joined", { peer: peer.id });
-        this.kick(peer, CLOSE_CODES.policyViolation, "join or resume within the timeout");
+        this.kick(peer, CLOSE_CODES.policyViolation, CLOSE_REASONS.joinTimeout);
       }
     }
     for (const [id, deadline] of this.#orphans) {

@@ -2,19 +2,25 @@
  * Frame intake and dispatch: a connection's frame passes the frame budget,
  * the size limit and the parser, waits behind the connection's running
  * step if one runs, and goes to its handler — the join flow, the resume
- * flow, the relay, or straight to an op. A closed connection leaves (a
+ * flow, the relay, the door question (`doors.ts`), or straight to an op. A closed connection leaves (a
  * deliberate close) or goes away for the resume window (a drop).
  *
  * @module
  */
 
 import type { Departures } from "./departures.ts";
+import type { Doors } from "./doors.ts";
 import type { JoinFlow } from "./join_flow.ts";
 import type { Link, PeerRecord } from "./link.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Peers } from "./peers.ts";
-import { type ClientMessage, parseClientMessage, utf8Length } from "./protocol.ts";
+import {
+  type ClientMessage,
+  type DoorRequest,
+  parseClientMessage,
+  utf8Length,
+} from "./protocol.ts";
 import type { Relay } from "./relay.ts";
 import type { Replica } from "./replica.ts";
 import type { Resume } from "./resume.ts";
@@ -29,6 +35,7 @@ export interface DispatchOptions {
   departures: Departures;
   joins: JoinFlow;
   resumes: ResumeFlow;
+  doors: Doors;
   relay: Relay;
   steps: Steps;
   resume: Resume;
@@ -107,6 +114,7 @@ export class Dispatch {
   /** The transport closed: a deliberate close leaves, an abnormal one goes away. */
   closed(link: Link, deliberate: boolean): void {
     const { peers, resume, departures } = this.#o;
+    this.#o.doors.drop(link);
     const peer = link.peer;
     if (peer === null || peer.link !== link) return; // replaced or kicked
     peers.unbind(link);
@@ -123,6 +131,9 @@ export class Dispatch {
 
   /** A parsed frame, in its turn. */
   dispatch(link: Link, peer: PeerRecord, message: ClientMessage): void {
+    // A door question is not speaking: an idle pre-join socket still meets
+    // the join timeout, and a `resume` after it is still the first frame.
+    if (message.event === "door") return this.#askDoor(link, peer, message.data);
     const first = link.speak();
     // Most frames are relays: straight on.
     if (message.event === "relayICECandidate" || message.event === "relaySessionDescription") {
@@ -136,6 +147,10 @@ export class Dispatch {
         "Cannot resume: resume must be the first frame on a connection",
         "resume",
       );
+    }
+    // Asking for a room ends the watch on its door.
+    if (message.event === "join" || message.event === "knock" || message.event === "resume") {
+      this.#o.doors.drop(link);
     }
     switch (message.event) {
       case "join":
@@ -181,5 +196,26 @@ export class Dispatch {
       case "resume":
         return this.#o.resumes.request(link, peer, message.data);
     }
+  }
+
+  /**
+   * What stands at `channel`'s door, answered and then watched: it costs a
+   * join from the connection's and the address's budget, as the join it
+   * stands for would.
+   */
+  #askDoor(link: Link, peer: PeerRecord, request: DoorRequest): void {
+    const { channel } = request;
+    const { peers, replica, doors } = this.#o;
+    this.#o.steps.spend(link, link.limits.takeJoin(this.#o.now()), (granted) => {
+      if (!granted) {
+        return peers.error(
+          peer,
+          "rate_limited",
+          `Cannot ask at channel "${channel}": too many join attempts; wait a minute`,
+          "door",
+        );
+      }
+      if (replica.reachable(peer, "door")) doors.ask(link, request);
+    });
   }
 }

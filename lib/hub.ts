@@ -15,7 +15,9 @@
  * `authority.ts`'s room policy) and `departures.ts` (how a peer ends).
  * `resync.ts` hands the rooms to another instance and takes them;
  * `peers.ts` holds the identities and writes every frame out;
- * `relay_grants.ts` issues TURN credentials. See docs/protocol.md.
+ * `relay_grants.ts` issues TURN credentials; `doors.ts` answers door
+ * questions and tells their askers, after each op, of a door that changed.
+ * See docs/protocol.md.
  *
  * @module
  */

@@ -109,6 +109,22 @@ export const HOST_TARGET_EVENTS = ["makeHost", "remove", "mute", "admit", "deny"
 /** One of {@linkcode HOST_TARGET_EVENTS}. */
 export type HostTargetEvent = typeof HOST_TARGET_EVENTS[number];
 
+/**
+ * What stands at a room's door for a newcomer's `join`, as `door` answers
+ * it: nothing (an unused room too), a lock (knock), or a password. A
+ * locked room with a password is `locked`: admission is all it needs.
+ */
+export const DOORS = ["open", "locked", "password"] as const;
+
+/** One of {@linkcode DOORS}. */
+export type Door = typeof DOORS[number];
+
+/** A `door` question: `browser` as in `join` (a browser removed from the room finds it locked). */
+export interface DoorRequest {
+  channel: string;
+  browser?: string;
+}
+
 /** A room's authority as every member sees it in `roomState`. */
 export interface RoomState {
   channel: string;
@@ -127,6 +143,7 @@ export interface KnockEntry {
 export type ClientMessage =
   | { event: "join"; data: JoinRequest }
   | { event: "knock"; data: KnockRequest }
+  | { event: "door"; data: DoorRequest }
   | { event: "lock"; data: { channel: string; locked: boolean } }
   | { event: "setPassword"; data: { channel: string; password: string | null } }
   | { event: HostTargetEvent; data: { channel: string; peer_id: string } }
@@ -204,6 +221,7 @@ export type ServerMessage =
   }
   | { event: "roomState"; data: RoomState }
   | { event: "knocking"; data: { channel: string } }
+  | { event: "door"; data: { channel: string; door: Door } }
   | { event: "knocks"; data: { channel: string; knocks: KnockEntry[] } }
   | { event: "denied"; data: { channel: string } }
   | { event: "removed"; data: { channel: string } }
@@ -236,6 +254,7 @@ const CLIENT_EVENTS: ReadonlySet<string> = new Set<ClientEvent>([
   "relaySessionDescription",
   "resume",
   "knock",
+  "door",
   "lock",
   "setPassword",
   ...HOST_TARGET_EVENTS,
@@ -449,6 +468,13 @@ export function parseClientMessage(text: string): ParseResult<ClientMessage> {
       if (data.password !== undefined) join.password = data.password;
       if (data.browser !== undefined) join.browser = data.browser;
       return { ok: true, value: { event: "join", data: join } };
+    }
+    case "door": {
+      if (!isObject(data) || !isValidChannel(data.channel)) return bad("channel is not valid");
+      if (data.browser !== undefined && !isBrowserId(data.browser)) return bad(BROWSER_RULE);
+      const door: DoorRequest = { channel: data.channel };
+      if (data.browser !== undefined) door.browser = data.browser;
+      return { ok: true, value: { event: "door", data: door } };
     }
     case "lock": {
       if (!isObject(data) || !isValidChannel(data.channel) || typeof data.locked !== "boolean") {
@@ -676,6 +702,11 @@ export function parseServerMessage(text: string): ParseResult<ServerMessage> {
     case "removed":
       if (!isValidChannel(data.channel)) return bad();
       return { ok: true, value: { event, data: { channel: data.channel } } };
+    case "door": {
+      const door = DOORS.find((d) => d === data.door);
+      if (!isValidChannel(data.channel) || door === undefined) return bad();
+      return { ok: true, value: { event, data: { channel: data.channel, door } } };
+    }
     case "roomAlert": {
       const alert = ROOM_ALERTS.find((a) => a === data.alert);
       if (!isValidChannel(data.channel) || alert === undefined) return bad();

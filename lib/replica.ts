@@ -58,6 +58,8 @@ export interface ReplicaOptions {
   passwordNeeded(waiting: Extract<Waiting, { kind: "join" }>, record: PasswordRecord): void;
   /** A resume applied; `waiting` is its connection when it is on this instance. */
   resumed(op: ResumeOp, waiting: ResumeWaiting | undefined): void;
+  /** An op applied (its frames sent): those watching a door that changed hear it. */
+  settled(): void;
   /** The cluster lost track of this instance's peers: they are asserted again. */
   reassert(): void;
   /** A handler threw (logged; the next op goes on). */
@@ -146,6 +148,8 @@ export class Replica {
       if (op.replayed) this.#o.peers.muted(() => this.#applyOne(op));
       else this.#applyOne(op);
     } finally {
+      // Still inside the op: a slow watcher's kick waits until it is done.
+      if (this.#depth === 1) this.#settle();
       if (--this.#depth === 0 && this.#afterOp.size > 0) this.#runAfterOp();
     }
   }
@@ -158,6 +162,14 @@ export class Replica {
   afterOp(peer: PeerRecord, fn: () => void): void {
     if (this.#depth === 0) return fn();
     if (!this.#afterOp.has(peer)) this.#afterOp.set(peer, fn);
+  }
+
+  #settle() {
+    try {
+      this.#o.settled();
+    } catch (error) {
+      this.#o.failed(error);
+    }
   }
 
   #runAfterOp() {

@@ -25,6 +25,9 @@ export interface Change {
   newHosts: string[];
 }
 
+/** Door changes kept between two takes before every room counts as changed. */
+const MAX_DOOR_CHANGES = 1024;
+
 /** Every room's parts, and when a room ends. */
 export class RoomParts {
   /** Members and those expected back; a room exists while it is on the roster. */
@@ -34,6 +37,8 @@ export class RoomParts {
   readonly passwords: RoomPasswords = new RoomPasswords();
   readonly browsers: RemovedBrowsers = new RemovedBrowsers();
   #version = 0;
+  /** Rooms whose door may have changed since they were last taken (`true`: any room). */
+  #doors: Set<string> | true = new Set();
   readonly #now: () => number;
 
   /** Empty rooms holding at most `maxKnocksPerRoom` knocks each, on the clock `now`. */
@@ -52,6 +57,21 @@ export class RoomParts {
     this.#version++;
   }
 
+  /** `channel`'s door (lock, password) may have changed: watchers look again. */
+  doorChanged(channel: string): void {
+    if (this.#doors === true) return;
+    this.#doors.add(channel);
+    // Nobody took them for a long while: every room is looked at then.
+    if (this.#doors.size > MAX_DOOR_CHANGES) this.#doors = true;
+  }
+
+  /** The rooms whose door may have changed since the last call (`true`: any room). */
+  takeDoorChanges(): ReadonlySet<string> | true {
+    const changed = this.#doors;
+    this.#doors = new Set();
+    return changed;
+  }
+
   /** Gives the host role to the member present longest if nobody present holds it; who became host. */
   passHost(channel: string): string[] {
     return this.hosts.passTo(channel, this.roster.longest(channel));
@@ -65,12 +85,15 @@ export class RoomParts {
     ) {
       for (const part of this.#parts()) part.drop(channel);
       this.#version++;
+      // A room that ends is an unused room again: its door opens.
+      this.doorChanged(channel);
     }
   }
 
   /** Forgets every room. */
   clear(): void {
     for (const part of this.#parts()) part.clear();
+    this.#doors = true;
   }
 
   #parts() {

@@ -149,6 +149,7 @@ export class RoomSnapshots {
     this.#rooms.knocks.put(channel, saved.knocks);
     this.#rooms.passwords.set(channel, saved.password);
     this.#rooms.browsers.put(channel, saved.browsers, saved.removed);
+    this.#rooms.doorChanged(channel);
   }
 
   /**

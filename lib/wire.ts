@@ -26,6 +26,16 @@ export const CLOSE_CODES = {
   removed: 4003,
 } as const;
 
+/** Close reasons the client reads, beside their codes. */
+export const CLOSE_REASONS = {
+  /**
+   * With 1008: the connection neither joined nor resumed in time (a
+   * pre-join screen left idle). The client connects again when its person
+   * comes back, saying nothing.
+   */
+  joinTimeout: "join or resume within the timeout",
+} as const;
+
 /**
  * Whether a close code says the client left on purpose: Leave (1000), a
  * closed tab (1001), or a close frame without a code (1005). A dropped

@@ -13,6 +13,7 @@ import type { Bus, Op } from "./cluster.ts";
 import { DEFAULTS } from "./config.ts";
 import { Departures } from "./departures.ts";
 import { Dispatch } from "./dispatch.ts";
+import { Doors } from "./doors.ts";
 import type { HubOptions } from "./hub_options.ts";
 import { JoinFlow } from "./join_flow.ts";
 import { type Logger, SILENT_LOGGER } from "./log.ts";
@@ -48,6 +49,7 @@ export interface Wired {
   joins: JoinFlow;
   relays: RelayGrants;
   dispatch: Dispatch;
+  doors: Doors;
   bus: Bus | undefined;
   /** What follows the peer id in every `welcome`. */
   welcomeRest: string;
@@ -77,10 +79,14 @@ export function wire(
     apply: (op) => replica.applyGuarded(op),
     deliver: (peerId, text) => guarded(() => relay.arrived(peerId, text), failedOp),
     exportState: () => resync.exportState(),
-    importState: (state) => resync.importState(state),
+    importState: (state) => {
+      resync.importState(state);
+      guarded(() => doors.settle(), failedOp);
+    },
     restore: ({ rooms, retired }) => {
       authority.restore(parseRoomSnapshots(rooms));
       resume.addRetired(retired);
+      guarded(() => doors.settle(), failedOp);
     },
     homes: () => {
       const homes = new Set<string>();
@@ -155,10 +161,20 @@ export function wire(
     windowMs,
     joinTimeoutMs: options.joinTimeoutMs ?? DEFAULTS.joinTimeoutSeconds * 1000,
   });
+  const doors = new Doors({
+    authority,
+    send: (link, message) => {
+      const peer = link.peer;
+      if (link.closed || peer === null || peer.link !== link) return false;
+      peers.send(peer, message);
+      return true;
+    },
+  });
   const replica: Replica = new Replica({
     ...shared,
     departures,
     bus,
+    settled: () => doors.settle(),
     passwordNeeded: ({ link, peer, request }, record) =>
       joins.checkPassword(link, peer, request, record),
     resumed: (op, waiting) => resumes.resumed(op, waiting),
@@ -187,7 +203,15 @@ export function wire(
   const relay: Relay = new Relay(flow);
   const resync: Resync = new Resync(flow);
   const maxBytes = options.maxMessageBytes ?? DEFAULTS.maxMessageBytes;
-  const dispatch: Dispatch = new Dispatch({ ...flow, joins, resumes, relay, clustered, maxBytes });
+  const dispatch: Dispatch = new Dispatch({
+    ...flow,
+    joins,
+    resumes,
+    relay,
+    doors,
+    clustered,
+    maxBytes,
+  });
   const welcomeRest = `,"protocol":${PROTOCOL_VERSION},"ice_servers":${JSON.stringify(ice.public)}`;
   return {
     metrics,
@@ -203,6 +227,7 @@ export function wire(
     joins,
     relays,
     dispatch,
+    doors,
     bus,
     welcomeRest,
   };

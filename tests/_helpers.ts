@@ -245,10 +245,10 @@ export class FakeSocket implements SocketLike {
       new MessageEvent("message", { data: JSON.stringify({ event, data }) }),
     );
   }
-  serverClose(code: number) {
+  serverClose(code: number, reason = "") {
     if (this.readyState === 3) return;
     this.readyState = 3;
-    this.onclose?.(new CloseEvent("close", { code }));
+    this.onclose?.(new CloseEvent("close", { code, reason }));
   }
   frames() {
     return this.sent.map((s) => JSON.parse(s));

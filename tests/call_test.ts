@@ -57,7 +57,61 @@ Deno.test("CallController explains a full room and returns to the pre-join scree
   });
   assert.equal(store.phase.value, "prejoin");
   assert.match(store.error.value ?? "", /This room is full/);
-  assert.equal(sockets[0].closedWith, 1000);
+  assert.equal(sockets[0].closedWith, undefined, "the connection stays for the next try");
+  assert.deepEqual(socket.frames().at(-1), { event: "door", data: { channel: "room" } });
+});
+
+Deno.test("CallController connects on the pre-join screen, asks the door, and joins at once", () => {
+  const { store, call, sockets, welcome } = fakeCall();
+  call.connect();
+  call.connect();
+  assert.equal(sockets.length, 1, "one connection");
+  const socket = welcome();
+  assert.equal(store.phase.value, "prejoin");
+  assert.deepEqual(socket.frames(), [{ event: "door", data: { channel: "room" } }]);
+  socket.serverSend("door", { channel: "room", door: "locked" });
+  assert.equal(store.gate.value, "locked", "Ask to join, before anyone presses Join");
+  socket.serverSend("door", { channel: "other", door: "password" });
+  assert.equal(store.gate.value, "locked", "another room's door is not ours");
+  socket.serverSend("door", { channel: "room", door: "password" });
+  assert.equal(store.gate.value, "password", "the screen follows the door");
+  socket.serverSend("door", { channel: "room", door: "open" });
+  assert.equal(store.gate.value, null);
+  call.join("Ann");
+  assert.equal(store.phase.value, "joining");
+  assert.deepEqual(socket.frames().at(-1), {
+    event: "join",
+    data: { channel: "room", userdata: { name: "Ann" } },
+  });
+  assert.equal(sockets.length, 1, "joined on the pre-join connection");
+  socket.serverSend("joined", { channel: "room", peers: [] });
+  assert.equal(store.phase.value, "in-call");
+  assert.equal(store.selfId.value, "me");
+});
+
+Deno.test("CallController reconnects quietly after the server closed an idle pre-join connection", () => {
+  const { store, call, sockets, welcome } = fakeCall();
+  call.connect();
+  const idle = welcome();
+  idle.serverSend("door", { channel: "room", door: "locked" });
+  idle.serverClose(1008, "join or resume within the timeout");
+  assert.equal(store.error.value, null, "nothing to say");
+  assert.equal(store.phase.value, "prejoin");
+  assert.equal(store.gate.value, "locked", "what we knew of the door stays");
+  assert.equal(sockets.length, 1, "not until the person comes back");
+  call.connect();
+  assert.equal(sockets.length, 2);
+  const back = welcome("me2");
+  assert.deepEqual(back.frames(), [{ event: "door", data: { channel: "room" } }]);
+  // Join pressed as an idle connection closes: it joins on a new one.
+  back.serverClose(1008, "join or resume within the timeout");
+  call.join("Ann");
+  const third = welcome("me3");
+  assert.equal(third.frames()[0].event, "join");
+  assert.equal(store.error.value, null);
+  // Positive control: another policy close while joining is a failure.
+  third.serverClose(1008, "rate limit exceeded");
+  assert.match(store.error.value ?? "", /The server closed the connection/);
 });
 
 Deno.test("CallController explains an unreachable server", () => {
@@ -197,19 +251,20 @@ Deno.test("CallController runs each connection's ICE-restart wait on the injecte
   assert.equal(pcs[0].iceRestarts, 1);
 });
 
-Deno.test("CallController at a locked room knocks on a new connection and is let in", () => {
-  const { store, call, sockets, joinAs, welcome } = fakeCall({ deps: { browserId: "b1" } });
+Deno.test("CallController at a locked room knocks on the same connection and is let in", () => {
+  const { store, call, sockets, joinAs } = fakeCall({ deps: { browserId: "b1" } });
   const first = joinAs("Ann");
   assert.deepEqual(first.frames()[0].data.browser, "b1", "the browser id goes with the join");
   first.serverSend("error", { code: "room_locked", message: "locked", event: "join" });
   assert.equal(store.phase.value, "prejoin");
   assert.equal(store.gate.value, "locked");
   assert.equal(store.error.value, null, "a locked room is a door, not a failure");
-  assert.equal(first.closedWith, 1000);
+  assert.equal(first.closedWith, undefined);
 
   call.join("Ann", { knock: true });
-  const second = welcome();
-  assert.deepEqual(second.frames(), [
+  const second = first;
+  assert.deepEqual(second.frames().slice(-2), [
+    { event: "door", data: { channel: "room", browser: "b1" } },
     { event: "knock", data: { channel: "room", userdata: { name: "Ann" }, browser: "b1" } },
   ]);
   second.serverSend("knocking", { channel: "room" });
@@ -218,7 +273,7 @@ Deno.test("CallController at a locked room knocks on a new connection and is let
   second.serverSend("joined", { channel: "room", peers: [] });
   assert.equal(store.phase.value, "in-call");
   assert.equal(store.gate.value, null);
-  assert.equal(sockets.length, 2);
+  assert.equal(sockets.length, 1);
 });
 
 Deno.test("CallController told it was denied or removed goes back to the pre-join screen, saying so", () => {
@@ -242,27 +297,29 @@ Deno.test("CallController told it was denied or removed goes back to the pre-joi
 });
 
 Deno.test("CallController asks for a password, sends it, and says when it is wrong", () => {
-  const { store, call, joinAs, welcome } = fakeCall();
+  const { store, call, joinAs } = fakeCall();
   const first = joinAs("Ann");
   first.serverSend("error", { code: "password_required", message: "pw", event: "join" });
   assert.equal(store.gate.value, "password");
   assert.equal(store.error.value, null);
   store.setPassword("nope");
   call.join("Ann");
-  const second = welcome();
-  assert.equal(second.frames()[0].data.password, "nope");
+  const second = first;
+  assert.equal(second.frames().at(-1).data.password, "nope");
   second.serverSend("error", { code: "wrong_password", message: "wrong", event: "join" });
   assert.equal(store.gate.value, "password");
   assert.match(store.error.value ?? "", /password is not right/);
   // Too many wrong passwords were tried (here or for the room): knocking is the way in.
   call.join("Ann");
-  const third = welcome();
+  const third = first;
   third.serverSend("error", { code: "rate_limited", message: "many", event: "join" });
   assert.equal(store.gate.value, "busy");
   assert.match(store.error.value ?? "", /Too many attempts to enter this room.*ask a host/);
+  third.serverSend("door", { channel: "room", door: "password" });
+  assert.equal(store.gate.value, "busy", "still knocking: the password is refused for now");
   call.join("Ann", { knock: true });
-  const fourth = welcome();
-  assert.equal(fourth.frames()[0].event, "knock");
+  const fourth = first;
+  assert.equal(fourth.frames().at(-1).event, "knock");
 });
 
 Deno.test("CallController follows the room's hosts and requests, and mutes when a host asks", async () => {
@@ -309,4 +366,20 @@ Deno.test("CallController follows the room's hosts and requests, and mutes when 
   assert.doesNotMatch(store.notice.value ?? "", /wrong passwords/);
   socket.serverSend("roomAlert", { channel: "room", alert: "wrong_passwords" });
   assert.match(store.notice.value ?? "", /^Many wrong passwords were tried for this room/);
+});
+
+Deno.test("CallController opens a dropped pre-join connection afresh instead of resuming it", () => {
+  const { store, call, sockets, welcome } = fakeCall();
+  call.connect();
+  const first = welcome("me", "token-1");
+  first.serverClose(1006);
+  assert.equal(store.error.value, null);
+  assert.equal(sockets.length, 1, "no resume of a connection that was in no room");
+  call.join("Ann");
+  assert.equal(sockets.length, 2);
+  const second = welcome("me2");
+  assert.deepEqual(second.frames().map((f) => f.event), ["join"]);
+  // Positive control: a server that cannot be reached is said when joining.
+  second.serverClose(1006);
+  assert.equal(store.phase.value, "prejoin");
 });

@@ -9,7 +9,6 @@ import type { Page } from "playwright-core";
 import {
   e2eTest,
   joinRoom,
-  pressJoin,
   remoteNames,
   startE2E,
   startTcpProxy,
@@ -23,14 +22,18 @@ async function waitForHost(page: Page, name: string) {
   await page.locator(`figure[aria-label="${name}"] .host-badge`).waitFor({ timeout: WAIT_MS });
 }
 
-/** Opens the room and presses "Ask to join" once the page says it is locked. */
+/**
+ * Opens the room and, without pressing Join, finds it locked and presses
+ * "Ask to join".
+ */
 async function knock(
   page: Page,
   { baseUrl, room, name }: { baseUrl: string; room: string; name: string },
 ) {
-  await pressJoin(page, { baseUrl, room, name });
+  await page.goto(`${baseUrl}/r/${room}`);
+  await page.getByLabel("Name").fill(name);
   await page.getByText("This room is locked").waitFor({ timeout: WAIT_MS });
-  await page.getByRole("button", { name: "Ask to join" }).click();
+  await page.getByRole("button", { name: "Ask to join", exact: true }).click();
   await page.getByText("Waiting for a host to let you in").waitFor({ timeout: WAIT_MS });
 }
 
@@ -78,6 +81,53 @@ e2eTest("A host locks the room; a knock is admitted and meshes, another is denie
   }
 });
 
+e2eTest(
+  "Opening a locked room shows Ask to join without pressing Join, and follows the door",
+  async () => {
+    const e2e = await startE2E();
+    try {
+      const baseUrl = e2e.baseUrl;
+      const ann = await e2e.newPage();
+      await joinRoom(ann, { baseUrl, room: "auth-door", name: "Ann" });
+      await waitForHost(ann, "Ann (you)");
+      await ann.getByRole("button", { name: "Lock room" }).click();
+      await ann.locator('button[aria-label="Lock room"][aria-pressed="true"]').waitFor({
+        timeout: WAIT_MS,
+      });
+
+      const bob = await e2e.newPage();
+      await bob.goto(`${baseUrl}/r/auth-door`);
+      await bob.getByText("This room is locked").waitFor({ timeout: WAIT_MS });
+      await bob.getByRole("button", { name: "Ask to join", exact: true }).waitFor({
+        timeout: WAIT_MS,
+      });
+      // Unlocked while Bob waits on the pre-join screen: it says Join again.
+      await ann.getByRole("button", { name: "Lock room" }).click();
+      await bob.getByRole("button", { name: "Join", exact: true }).waitFor({ timeout: WAIT_MS });
+      assert.equal(await bob.getByText("This room is locked").count(), 0);
+      // A password set meanwhile: the field appears.
+      await ann.getByRole("button", { name: "People" }).click();
+      await ann.getByLabel("Room password").fill("open sesame");
+      await ann.getByRole("button", { name: "Set password" }).click();
+      await bob.getByLabel("Password").waitFor({ timeout: WAIT_MS });
+      // Locked again: a lock comes before the password.
+      await ann.keyboard.press("Escape");
+      await ann.getByRole("button", { name: "Lock room" }).click();
+      await bob.getByText("This room is locked").waitFor({ timeout: WAIT_MS });
+      assert.equal(await bob.getByLabel("Password").count(), 0);
+      await bob.getByLabel("Name").fill("Bob");
+      await bob.getByRole("button", { name: "Ask to join", exact: true }).click();
+      const requests = ann.getByRole("region", { name: "Requests to join" });
+      await requests.getByText("Bob").waitFor({ timeout: WAIT_MS });
+      await requests.getByRole("button", { name: "Admit" }).click();
+      await waitForPlayingVideos(bob, 1);
+      assert.deepEqual(e2e.errors, []);
+    } finally {
+      await e2e.close();
+    }
+  },
+);
+
 e2eTest("A password from an invite link lets people in; without it they are asked", async () => {
   const e2e = await startE2E();
   try {
@@ -102,10 +152,11 @@ e2eTest("A password from an invite link lets people in; without it they are aske
     });
     await waitForPlayingVideos(bob, 1);
 
+    // Opened without the password: the field is there before anyone presses Join.
     const cid = await e2e.newPage();
     await cid.goto(`${baseUrl}/r/auth-password`);
+    await cid.getByLabel("Password").waitFor({ timeout: WAIT_MS });
     await cid.getByLabel("Name").fill("Cid");
-    await cid.getByRole("button", { name: "Join" }).click();
     await cid.getByLabel("Password").fill("open says me");
     await cid.getByRole("button", { name: "Join" }).click();
     await cid.getByText("That password is not right").waitFor({ timeout: WAIT_MS });
@@ -151,10 +202,10 @@ e2eTest(
       // The host is offered to lock the room behind them.
       await ann.getByRole("button", { name: "Lock the room now" }).waitFor({ timeout: WAIT_MS });
 
-      // Back from the same browser: the room is closed to them until a host admits.
-      await cid.getByRole("button", { name: "Join" }).click();
+      // Back from the same browser: the room is closed to them until a host admits,
+      // and the pre-join screen says so before they press anything.
       await cid.getByText("This room is locked").waitFor({ timeout: WAIT_MS });
-      await cid.getByRole("button", { name: "Ask to join" }).click();
+      await cid.getByRole("button", { name: "Ask to join", exact: true }).click();
       const requests = ann.getByRole("region", { name: "Requests to join" });
       await requests.getByText("Cid").waitFor({ timeout: WAIT_MS });
       await requests.getByRole("button", { name: "Admit" }).click();

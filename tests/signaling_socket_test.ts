@@ -52,8 +52,8 @@ Deno.test("SignalingSocket tells a refused connection, a drop and a deliberate c
   left.socket.open();
   left.signaling.close();
   assert.deepEqual(closes, [
-    { code: 1006, opened: false, deliberate: false },
-    { code: 1006, opened: true, deliberate: false },
-    { code: 1000, opened: true, deliberate: true },
+    { code: 1006, reason: "", opened: false, deliberate: false },
+    { code: 1006, reason: "", opened: true, deliberate: false },
+    { code: 1000, reason: "", opened: true, deliberate: true },
   ]);
 });

@@ -1,4 +1,8 @@
-/** The pre-join screen: camera preview, name, and the Join button. */
+/**
+ * The pre-join screen: camera preview, name, and the Join button — or, as
+ * soon as the server says so, "Ask to join" at a locked room and the
+ * password field at a password room. Its connection opens while it shows.
+ */
 
 import { useEffect, useState } from "preact/hooks";
 import type { CallController } from "../call.ts";
@@ -20,7 +24,21 @@ export function PreJoin({ call, inviteUrl }: PreJoinProps) {
   useEffect(() => {
     void call.media.startPreview();
   }, [call]);
-  const joining = store.phase.value === "joining";
+  const phase = store.phase.value;
+  const room = store.room.value;
+  useEffect(() => {
+    call.connect();
+    // The server closes a connection left idle here; coming back opens one.
+    const back = () => {
+      if (document.visibilityState === "visible") call.connect();
+    };
+    const events = ["focus", "pointerdown", "keydown", "visibilitychange"];
+    for (const event of events) addEventListener(event, back, true);
+    return () => {
+      for (const event of events) removeEventListener(event, back, true);
+    };
+  }, [call, phase, room]);
+  const joining = phase === "joining";
   const stream = store.localStream.value;
   const hasVideo = (stream?.getVideoTracks().length ?? 0) > 0;
   const mediaError = store.mediaError.value;
