@@ -148,6 +148,8 @@ export class RedisBus implements Bus {
       keys,
       instance,
       syncTimeoutMs: options.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS,
+      // Others reconnect within a second and beat at once: a heartbeat or two more.
+      freshWaitMs: 2 * (options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS) + RECONNECT_MAX_MS,
       logger,
       stream,
       liveOthers: () => this.#heartbeat.liveOthers(),
@@ -226,9 +228,10 @@ export class RedisBus implements Bus {
     try {
       await connecting.catch(() => this.#cmd.ping());
       await this.#sub.subscribe(this.#keys.channel(this.instance));
-      this.#recovery.adopt(await this.#recovery.claim());
+      const { epoch, fresh } = await this.#recovery.claim();
+      this.#recovery.adopt(epoch);
       await this.#beat();
-      await this.#handover.sync();
+      await this.#handover.sync({ fresh });
       // Taking the rooms may have waited for silent instances to drop out: beat
       // again, or this instance would call itself stalled until its first tick.
       await this.#beat();
@@ -266,7 +269,7 @@ export class RedisBus implements Bus {
   async #reachable() {
     if (!this.#synced) return;
     try {
-      const epoch = await this.#recovery.claim();
+      const { epoch } = await this.#recovery.claim();
       await this.#beat();
       this.#connected = true;
       this.#logger.log("info", "Redis reachable again", { instance: this.instance });

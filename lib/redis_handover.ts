@@ -23,6 +23,9 @@ import {
 } from "./redis_keys.ts";
 import type { OpStream } from "./redis_stream.ts";
 
+/** How often a starting instance on a Redis it found empty looks for running ones, ms. */
+const FRESH_POLL_MS = 100;
+
 /** What a {@linkcode Handover} works with, and what it calls back. */
 export interface HandoverOptions {
   cmd: Redis;
@@ -31,6 +34,12 @@ export interface HandoverOptions {
   instance: string;
   /** How long to wait for each running instance's rooms, ms. */
   syncTimeoutMs: number;
+  /**
+   * On a Redis this instance found empty, how long to look for running
+   * instances before starting alone, ms: after Redis restarts empty, theirs
+   * reconnect and beat again only a moment later.
+   */
+  freshWaitMs: number;
   logger: Logger;
   /** Where this instance reads on from, once it has the rooms. */
   stream: OpStream;
@@ -56,11 +65,21 @@ export class Handover {
     this.#options = options;
   }
 
-  /** Takes the rooms from a running instance, or starts alone at the end of the log. */
-  async sync(): Promise<void> {
+  /**
+   * Takes the rooms from a running instance, or starts alone at the end of
+   * the log. `fresh`: this instance found Redis empty (new, or restarted
+   * empty), so running instances may not have beaten yet: it looks for them
+   * a moment before starting alone.
+   */
+  async sync({ fresh = false }: { fresh?: boolean } = {}): Promise<void> {
     const { logger, stream } = this.#options;
+    const lookUntil = fresh ? Date.now() + this.#options.freshWaitMs : 0;
     for (let round = 0;; round++) {
       const live = await this.#options.liveOthers();
+      if (live.length === 0 && Date.now() < lookUntil) {
+        await new Promise((resolve) => setTimeout(resolve, FRESH_POLL_MS));
+        continue;
+      }
       if (live.length === 0) {
         // Nobody runs: the first instance back starts from the cluster's
         // saved rooms, as one instance alone starts from `rooms.json`.

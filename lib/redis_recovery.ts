@@ -41,11 +41,15 @@ export class RedisRecovery {
     this.#options = options;
   }
 
-  /** The id Redis's current contents were created under (a new one after it restarted empty). */
-  async claim(): Promise<string> {
+  /**
+   * The id Redis's current contents were created under (a new one after it
+   * restarted empty), and whether this instance just created it (`fresh`:
+   * Redis is new or restarted empty, and others may still be reconnecting).
+   */
+  async claim(): Promise<{ epoch: string; fresh: boolean }> {
     const { cmd, keys } = this.#options;
-    await cmd.set(keys.epoch, crypto.randomUUID(), "NX");
-    return (await cmd.get(keys.epoch)) ?? "";
+    const created = await cmd.set(keys.epoch, crypto.randomUUID(), "NX");
+    return { epoch: (await cmd.get(keys.epoch)) ?? "", fresh: created === "OK" };
   }
 
   /** Knows Redis by `epoch` from now on; true when it is not the one known before. */

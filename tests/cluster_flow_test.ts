@@ -650,3 +650,26 @@ Deno.test("Cluster: an instance behind when Redis restarts empty takes the rooms
     await eventually(() => bob.got("addPeer").length === 3, "Bob meets Dee");
   });
 });
+
+Deno.test("Cluster: an instance starting as Redis comes back empty waits for the running ones, and takes their rooms", async () => {
+  const redis = await startRedis();
+  const instances: (Instance & { close(): void })[] = [];
+  try {
+    const x = await startInstance(redis.url);
+    instances.push(x);
+    const ann = x.connect();
+    await joined(ann);
+    // Redis restarts empty, and a new instance starts before X has reconnected and beaten.
+    await redis.kill();
+    await redis.restart();
+    const y = await startInstance(redis.url);
+    instances.push(y);
+    assert.deepEqual(y.hub.registry.membersOf("room"), [ann.id], "Y took X's rooms: not empty");
+    const bob = y.connect();
+    await joined(bob);
+    await eventually(() => ann.got("addPeer").some((f) => f.data.peer_id === bob.id), "they meet");
+  } finally {
+    for (const instance of instances) instance.close();
+    await redis.kill();
+  }
+});

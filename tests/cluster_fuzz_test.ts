@@ -16,18 +16,7 @@ import assert from "node:assert/strict";
 import { isDeliberateClose } from "../lib/http.ts";
 import { CLOSE_CODES } from "../lib/wire.ts";
 import { MemoryCluster, type MemoryPerson } from "./_memory_bus.ts";
-
-/** A small seeded generator (mulberry32): the same seed, the same run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { random } from "./_random.ts";
 
 const ROOMS = ["r0", "r1", "r2"];
 const WINDOW_MS = 25_000;

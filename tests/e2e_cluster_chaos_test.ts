@@ -48,6 +48,7 @@ import assert from "node:assert/strict";
 import { freePort, startTcpProxy, type TcpProxy, TEST_SECRET } from "./_browser.ts";
 import { type LoggedServer, spawnLoggedServer } from "./_cluster.ts";
 import { type RedisServer, startRedis } from "./_redis.ts";
+import { random } from "./_random.ts";
 
 /** The seeds CI runs. */
 const CI_SEEDS = [1, 2, 3];
@@ -69,18 +70,6 @@ const INSTANCES = ["x", "y", "z"];
 const PEOPLE = 12;
 const MAX_PEOPLE = 20;
 const STEPS = Number(Deno.env.get("CHAOS_STEPS") ?? 60);
-
-/** A small seeded generator (mulberry32): the same seed, the same choices. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

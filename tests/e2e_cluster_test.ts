@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { type Browser, chromium, type Page } from "playwright-core";
 import type { ServerProcess } from "../scripts/_process.ts";
-import { startBalancer } from "./_balancer.ts";
+import { type Balancer, startBalancer } from "./_balancer.ts";
 import {
   CHROMIUM_ARGS,
   CHROMIUM_PATH,
@@ -35,23 +35,46 @@ function instanceOf(page: Page): Promise<string> {
   return page.evaluate(async () => (await (await fetch("/healthz")).json()).instance);
 }
 
+/** What a two-instance call test gets: servers on one Redis behind a balancer, and a browser. */
+interface TwoInstances {
+  ports: number[];
+  servers: ServerProcess[];
+  balancer: Balancer;
+  browser: Browser;
+  /** Page errors, which the test expects to stay empty. */
+  errors: string[];
+  /** The balancer's origin, where pages are opened. */
+  baseUrl: string;
+}
+
+/** Runs `fn` with two instances on one Redis behind a balancer, and stops them all after. */
+async function withTwoInstances(fn: (setup: TwoInstances) => Promise<void>): Promise<void> {
+  const redis = await startRedis();
+  const ports = [freePort(), freePort()];
+  const servers: ServerProcess[] = [];
+  const balancer = startBalancer(ports);
+  let browser: Browser | undefined;
+  try {
+    for (const port of ports) {
+      servers.push(
+        await startServerProcess(port, { REDIS_URL: redis.url, SESSION_SECRET: TEST_SECRET }),
+      );
+    }
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+    const baseUrl = `http://127.0.0.1:${balancer.port}`;
+    await fn({ ports, servers, balancer, browser, errors: [], baseUrl });
+  } finally {
+    await browser?.close();
+    balancer.close();
+    await killAll(servers);
+    await redis.kill();
+  }
+}
+
 e2eTest(
   "A call over two instances survives one being SIGKILLed, and a newcomer meshes with all",
   async () => {
-    const redis = await startRedis();
-    const ports = [freePort(), freePort()];
-    const servers: ServerProcess[] = [];
-    const balancer = startBalancer(ports);
-    let browser: Browser | undefined;
-    const errors: string[] = [];
-    try {
-      for (const port of ports) {
-        servers.push(
-          await startServerProcess(port, { REDIS_URL: redis.url, SESSION_SECRET: TEST_SECRET }),
-        );
-      }
-      browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
-      const baseUrl = `http://127.0.0.1:${balancer.port}`;
+    await withTwoInstances(async ({ servers, balancer, browser, errors, baseUrl }) => {
       // Ann on instance 0, Bob and Cid on instance 1.
       const pages: Page[] = [];
       for (const [name, instance] of [["Ann", 0], ["Bob", 1], ["Cid", 1]] as const) {
@@ -104,32 +127,14 @@ e2eTest(
       }
       console.log(`worst freeze of a remote video across the instance's death: ${worst} ms`);
       assert.deepEqual(errors, []);
-    } finally {
-      await browser?.close();
-      balancer.close();
-      await killAll(servers);
-      await redis.kill();
-    }
+    });
   },
 );
 
 e2eTest(
   "After their instance dies, people resume to who came and who went meanwhile, keeping their own call",
   async () => {
-    const redis = await startRedis();
-    const ports = [freePort(), freePort()];
-    const servers: ServerProcess[] = [];
-    const balancer = startBalancer(ports);
-    let browser: Browser | undefined;
-    const errors: string[] = [];
-    try {
-      for (const port of ports) {
-        servers.push(
-          await startServerProcess(port, { REDIS_URL: redis.url, SESSION_SECRET: TEST_SECRET }),
-        );
-      }
-      browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
-      const baseUrl = `http://127.0.0.1:${balancer.port}`;
+    await withTwoInstances(async ({ ports, servers, balancer, browser, errors, baseUrl }) => {
       // Ann on instance 0, Bob and Cid on instance 1.
       const pages: Page[] = [];
       for (const [name, instance] of [["Ann", 0], ["Bob", 1], ["Cid", 1]] as const) {
@@ -174,11 +179,6 @@ e2eTest(
         assert.deepEqual(theirs, [], `${other}'s video played on; events:\n${record.events}`);
       }
       assert.deepEqual(errors, []);
-    } finally {
-      await browser?.close();
-      balancer.close();
-      await killAll(servers);
-      await redis.kill();
-    }
+    });
   },
 );
