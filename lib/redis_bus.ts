@@ -99,6 +99,8 @@ export class RedisBus implements Bus {
   #connected = false;
   #lastError = "";
   #beating = false;
+  /** The last epoch comparison (they run one after another). */
+  #epochChecked: Promise<void> = Promise.resolve();
   #timer: ReturnType<typeof setInterval> | undefined;
 
   /** A bus on `options.url`; nothing happens before {@linkcode RedisBus.start}. */
@@ -107,15 +109,18 @@ export class RedisBus implements Bus {
     this.#logger = options.logger ?? SILENT_LOGGER;
     const keys = this.#keys = redisKeys(options.prefix ?? DEFAULT_PREFIX);
     const maxLog = String(options.maxLogLength ?? DEFAULT_MAX_LOG_LENGTH);
-    const connect = (name: string) =>
+    const connect = (name: string, { failOnClose = false } = {}) =>
       connection(this.#url, {
         name: `mesh-${name}-${this.instance}`,
+        failOnClose,
         onError: (error) => {
           this.#lastError = error.message;
         },
       });
     const cmd = this.#cmd = connect("cmd");
-    this.#reader = connect("reader");
+    // Its pending read fails when the connection drops, and is not sent again
+    // by itself: the next one waits until Redis's epoch is compared.
+    this.#reader = connect("reader", { failOnClose: true });
     this.#sub = connect("sub");
     const instance = this.instance;
     const logger = this.#logger;
@@ -141,7 +146,9 @@ export class RedisBus implements Bus {
       failed: (error) => {
         this.#lastError = String(error);
       },
+      checkEpoch: () => this.#checkEpoch(),
     });
+    this.#reader.on("close", () => stream.connectionLost());
     this.#recovery = new RedisRecovery({ cmd, keys, instance, logger, stream });
     this.#handover = new Handover({
       cmd,
@@ -153,7 +160,8 @@ export class RedisBus implements Bus {
       logger,
       stream,
       liveOthers: () => this.#heartbeat.liveOthers(),
-      serving: () => this.#synced,
+      status: () =>
+        !this.#synced ? "starting" : this.#stream.resyncWanted ? "resyncing" : "serving",
       exportState: () => this.#handlers!.exportState(),
       importState: (state) => this.#handlers!.importState(state),
       restore: (saved) => this.#handlers!.restore(saved),
@@ -269,14 +277,28 @@ export class RedisBus implements Bus {
   async #reachable() {
     if (!this.#synced) return;
     try {
-      const { epoch } = await this.#recovery.claim();
+      await this.#checkEpoch();
       await this.#beat();
       this.#connected = true;
       this.#logger.log("info", "Redis reachable again", { instance: this.instance });
-      if (this.#recovery.adopt(epoch)) await this.#recovery.restartedEmpty();
     } catch (error) {
       this.#lastError = String(error);
     }
+  }
+
+  /**
+   * Compares Redis's epoch with the one known here; a new one means Redis
+   * restarted empty, and this instance records where it stood in the lost
+   * log and reads the new one from its start. One comparison at a time:
+   * the command and reading connections each ask after a reconnect.
+   */
+  #checkEpoch(): Promise<void> {
+    const check = this.#epochChecked.then(async () => {
+      const { epoch } = await this.#recovery.claim();
+      if (this.#recovery.adopt(epoch)) await this.#recovery.restartedEmpty();
+    });
+    this.#epochChecked = check.catch(() => {});
+    return check;
   }
 
   #unreachable() {
@@ -291,7 +313,8 @@ export class RedisBus implements Bus {
   async #beat() {
     const homes = this.#handlers!.homes();
     const forgotten = await this.#heartbeat.beat(this.#stream.applied, homes);
-    if (forgotten && this.#synced) await this.#recovery.forgotten();
+    // Missed ops matter only once this instance serves (a starting one takes the rooms anyway).
+    await this.#recovery.beaten(forgotten && this.#synced);
   }
 
   async #tick() {
@@ -326,10 +349,12 @@ function connection(url: string, options: {
   name: string;
   /** Every error it meets (it reconnects by itself). */
   onError: (error: Error) => void;
+  /** Commands pending when it drops fail, rather than wait to be sent again. */
+  failOnClose?: boolean;
 }): Redis {
   const redis = new Redis(url, {
     lazyConnect: true,
-    maxRetriesPerRequest: null,
+    maxRetriesPerRequest: options.failOnClose ? 0 : null,
     retryStrategy: (times) => Math.min(times * RECONNECT_STEP_MS, RECONNECT_MAX_MS),
     connectionName: options.name,
   });

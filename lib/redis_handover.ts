@@ -26,6 +26,9 @@ import type { OpStream } from "./redis_stream.ts";
 /** How often a starting instance on a Redis it found empty looks for running ones, ms. */
 const FRESH_POLL_MS = 100;
 
+/** An answer to `state?`: the rooms, or that the one asked is taking them again itself. */
+type Answer = { applied: string; state: ClusterState } | { resyncing: string };
+
 /** What a {@linkcode Handover} works with, and what it calls back. */
 export interface HandoverOptions {
   cmd: Redis;
@@ -45,8 +48,12 @@ export interface HandoverOptions {
   stream: OpStream;
   /** The other instances alive now. */
   liveOthers(): Promise<string[]>;
-  /** Whether this instance holds rooms to hand over (it took them and follows the order). */
-  serving(): boolean;
+  /**
+   * Whether this instance holds rooms to hand over (`serving`: it took them
+   * and follows the order), is taking them again itself (`resyncing`: what
+   * it holds may be missing ops), or is still starting.
+   */
+  status(): "serving" | "resyncing" | "starting";
   /** Every room here, for an instance that asks. */
   exportState: BusHandlers["exportState"];
   /** Replaces every room here with another instance's. */
@@ -58,7 +65,7 @@ export interface HandoverOptions {
 /** Taking the rooms from running instances, giving them, and the cluster's saved copy. */
 export class Handover {
   readonly #options: HandoverOptions;
-  #snapshot: PromiseWithResolvers<{ applied: string; state: ClusterState }> | undefined;
+  #snapshot: PromiseWithResolvers<Answer> | undefined;
 
   /** Hand-overs on `options.cmd`; nothing is asked before {@linkcode Handover.sync}. */
   constructor(options: HandoverOptions) {
@@ -93,7 +100,7 @@ export class Handover {
         break;
       }
       for (const other of live) {
-        if (await this.#syncFrom(other)) return;
+        if (await this.#syncFrom(other) === "taken") return;
       }
       // Running instances that do not answer: starting empty would split
       // the cluster's rooms, so ask again (a dead one drops out of the set).
@@ -117,9 +124,29 @@ export class Handover {
       why,
     });
     const live = await this.#options.liveOthers();
-    for (const other of live) if (await this.#syncFrom(other)) return true;
+    const resyncing: string[] = [];
+    for (const other of live) {
+      const answer = await this.#syncFrom(other);
+      if (answer === "taken") return true;
+      if (answer === "resyncing") resyncing.push(other);
+    }
     // Nobody else runs: what this instance holds is all there is.
-    return live.length === 0;
+    if (live.length === 0) return true;
+    // Every other one is taking the rooms again too: they would wait for
+    // each other forever. The one with the smallest id keeps its own, and
+    // the others take them from it.
+    const instance = this.#options.instance;
+    if (resyncing.length === live.length && resyncing.every((other) => instance < other)) {
+      this.#options.logger.log(
+        "warn",
+        "every running instance is taking the rooms again; this one keeps its own",
+        {
+          instance,
+        },
+      );
+      return true;
+    }
+    return false;
   }
 
   /** A hand-over message on this instance's channel: a request for its rooms, or an answer. */
@@ -127,13 +154,20 @@ export class Handover {
     const message: unknown = JSON.parse(text);
     if (!Array.isArray(message)) return;
     const [kind, a, b] = message;
-    if (kind === "state?" && typeof a === "string" && this.#options.serving()) {
-      this.#handOver(a).catch((error) =>
+    if (kind === "state?" && typeof a === "string") {
+      // A starting instance has no rooms to give, and stays silent.
+      const status = this.#options.status();
+      if (status === "starting") return;
+      // One taking the rooms again may be missing ops: it says so rather than hand over its copy.
+      const answer = status === "serving" ? this.#handOver(a) : this.#refuse(a);
+      answer.catch((error) =>
         this.#options.logger.log("error", "cannot hand over the rooms", {
           to: a,
           error: String(error),
         })
       );
+    } else if (kind === "resyncing" && typeof a === "string") {
+      this.#snapshot?.resolve({ resyncing: a });
     } else if (kind === "state" && typeof a === "string" && typeof b === "string") {
       this.#takeOver(a, b).catch((error) => this.#snapshot?.reject(error));
     }
@@ -165,8 +199,11 @@ export class Handover {
     }
   }
 
-  /** Asks `other` for its rooms; true once they are loaded. */
-  async #syncFrom(other: string): Promise<boolean> {
+  /**
+   * Asks `other` for its rooms: `taken` once they are loaded, `resyncing`
+   * if it is taking them again itself, `none` if it did not answer in time.
+   */
+  async #syncFrom(other: string): Promise<"taken" | "resyncing" | "none"> {
     const { cmd, keys, logger } = this.#options;
     this.#snapshot = Promise.withResolvers();
     // The timer may reject it while the request itself still waits on a
@@ -178,14 +215,18 @@ export class Handover {
     );
     try {
       await cmd.publish(keys.channel(other), JSON.stringify(["state?", this.#options.instance]));
-      const { applied, state } = await this.#snapshot.promise;
-      this.#options.importState(state);
-      this.#options.stream.startAt(applied);
+      const answer = await this.#snapshot.promise;
+      if ("resyncing" in answer) {
+        logger.log("info", "a running instance is taking the rooms again itself", { from: other });
+        return "resyncing";
+      }
+      this.#options.importState(answer.state);
+      this.#options.stream.startAt(answer.applied);
       logger.log("info", "took the rooms from a running instance", { from: other });
-      return true;
+      return "taken";
     } catch {
       logger.log("warn", "a running instance did not hand over its rooms", { from: other });
-      return false;
+      return "none";
     } finally {
       clearTimeout(timeout);
       this.#snapshot = undefined;
@@ -202,6 +243,12 @@ export class Handover {
     const applied = this.#options.stream.applied;
     await cmd.set(key, JSON.stringify(this.#options.exportState()), "PX", HANDOVER_TTL_MS);
     await cmd.publish(keys.channel(to), JSON.stringify(["state", applied, key]));
+  }
+
+  /** Tells a starting or resyncing instance that this one is taking the rooms again too. */
+  async #refuse(to: string) {
+    const { cmd, keys } = this.#options;
+    await cmd.publish(keys.channel(to), JSON.stringify(["resyncing", this.#options.instance]));
   }
 
   /** The rooms a running instance handed over, from their key. */

@@ -35,6 +35,8 @@ export class RedisRecovery {
   #epoch: string | undefined;
   /** After Redis restarted empty: the op this instance had applied last before, while it compares. */
   #before: { applied: string; until: number } | undefined;
+  /** No heartbeat went through since the epoch was adopted. */
+  #unbeaten = false;
 
   /** Recovery through `options.keys.epoch`; it knows no epoch before {@linkcode RedisRecovery.adopt}. */
   constructor(options: RedisRecoveryOptions) {
@@ -56,7 +58,19 @@ export class RedisRecovery {
   adopt(epoch: string): boolean {
     if (epoch === this.#epoch) return false;
     this.#epoch = epoch;
+    this.#unbeaten = true;
     return true;
+  }
+
+  /**
+   * A heartbeat went through, `forgotten` if this instance was not in the
+   * set. Its first beat under a new epoch always is (Redis is new, or
+   * restarted empty): only a later one means the others declared it dead.
+   */
+  async beaten(forgotten: boolean): Promise<void> {
+    const first = this.#unbeaten;
+    this.#unbeaten = false;
+    if (forgotten && !first) await this.#forgotten();
   }
 
   /**
@@ -64,7 +78,7 @@ export class RedisRecovery {
    * serves: declared dead while it was away (not after Redis lost
    * everything: the epoch tells that apart), it may have missed ops.
    */
-  async forgotten(): Promise<void> {
+  async #forgotten(): Promise<void> {
     const { cmd, keys, stream } = this.#options;
     if (stream.resyncWanted) return;
     if ((await cmd.get(keys.epoch)) === this.#epoch) {

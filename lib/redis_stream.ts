@@ -43,6 +43,14 @@ export interface OpStreamOptions {
   caughtUp(): void;
   /** A read failed (Redis away or stalled); it is tried again. */
   failed(error: unknown): void;
+  /**
+   * The reading connection was lost: Redis may have restarted empty
+   * meanwhile. Resolves once the bus has compared Redis's epoch (and, for a
+   * new one, recorded where this instance stood in the lost log and reset
+   * this stream), so the first read after a reconnect is never one of a new
+   * log from a place in the old one.
+   */
+  checkEpoch(): Promise<void>;
 }
 
 /** This instance's reader of the shared order, and its appender. */
@@ -56,6 +64,8 @@ export class OpStream {
   #reassertAfter: string | undefined;
   /** Why this instance must take the rooms again before it applies more ops. */
   #resyncWanted: string | undefined;
+  /** The reading connection was lost since the last read: the epoch is compared before the next. */
+  #reconnected = false;
   #running = true;
 
   /** A stream on `options.keys.log`; nothing is read before {@linkcode OpStream.follow}. */
@@ -131,10 +141,28 @@ export class OpStream {
     else this.#reassertAfter = last;
   }
 
+  /**
+   * The reading connection closed (its pending read fails): the next read
+   * waits for the epoch to be compared. Until then `applied` stays a place
+   * in the log as it was, which is what the instance records if Redis
+   * turns out to have restarted empty.
+   */
+  connectionLost(): void {
+    this.#reconnected = true;
+  }
+
   /** Reads the shared order and applies it, until {@linkcode OpStream.stop}. */
   async follow(): Promise<void> {
     while (this.#running) {
       try {
+        // Lost again while comparing: compared again, so nothing is read unchecked.
+        while (this.#reconnected) {
+          this.#reconnected = false;
+          await this.#options.checkEpoch().catch((error) => {
+            this.#reconnected = true;
+            throw error;
+          });
+        }
         const batch = await this.#options.reader.xread(
           "COUNT",
           READ_COUNT,
