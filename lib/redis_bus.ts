@@ -109,10 +109,11 @@ export class RedisBus implements Bus {
     this.#logger = options.logger ?? SILENT_LOGGER;
     const keys = this.#keys = redisKeys(options.prefix ?? DEFAULT_PREFIX);
     const maxLog = String(options.maxLogLength ?? DEFAULT_MAX_LOG_LENGTH);
-    const connect = (name: string, { failOnClose = false } = {}) =>
+    const connect = (name: string, { failOnClose = false, readyCheck = true } = {}) =>
       connection(this.#url, {
         name: `mesh-${name}-${this.instance}`,
         failOnClose,
+        readyCheck,
         onError: (error) => {
           this.#lastError = error.message;
         },
@@ -121,7 +122,8 @@ export class RedisBus implements Bus {
     // Its pending read fails when the connection drops, and is not sent again
     // by itself: the next one waits until Redis's epoch is compared.
     this.#reader = connect("reader", { failOnClose: true });
-    this.#sub = connect("sub");
+    // No ready check (INFO) on it: in subscriber mode Redis refuses one.
+    this.#sub = connect("sub", { readyCheck: false });
     const instance = this.instance;
     const logger = this.#logger;
     this.#heartbeat = new Heartbeat({
@@ -160,6 +162,7 @@ export class RedisBus implements Bus {
       logger,
       stream,
       liveOthers: () => this.#heartbeat.liveOthers(),
+      listen: () => this.#listen(),
       status: () =>
         !this.#synced ? "starting" : this.#stream.resyncWanted ? "resyncing" : "serving",
       exportState: () => this.#handlers!.exportState(),
@@ -310,11 +313,31 @@ export class RedisBus implements Bus {
     });
   }
 
+  /**
+   * Subscribes to this instance's channel again if Redis lists nobody on
+   * it: a subscription lost in a reconnect would leave this instance deaf
+   * to relays and hand-overs. (A connection still away subscribes by
+   * itself once it is back.)
+   */
+  async #listen(): Promise<void> {
+    if (this.#sub.status !== "ready") return;
+    const channel = this.#keys.channel(this.instance);
+    const [, count] = await this.#cmd.pubsub("NUMSUB", channel) as [string, number];
+    if (Number(count) > 0) return;
+    this.#logger.log("warn", "not subscribed to this instance's channel; subscribing again", {
+      instance: this.instance,
+    });
+    this.#sub.subscribe(channel).catch((error: Error) => {
+      this.#lastError = error.message;
+    });
+  }
+
   async #beat() {
     const homes = this.#handlers!.homes();
+    const sent = this.#recovery.beating();
     const forgotten = await this.#heartbeat.beat(this.#stream.applied, homes);
     // Missed ops matter only once this instance serves (a starting one takes the rooms anyway).
-    await this.#recovery.beaten(forgotten && this.#synced);
+    await this.#recovery.beaten(forgotten && this.#synced, sent);
   }
 
   async #tick() {
@@ -325,6 +348,7 @@ export class RedisBus implements Bus {
     this.#beating = true;
     try {
       await this.#beat();
+      await this.#listen();
       await this.#recovery.behindOthers();
       if (wasStalled) this.#logger.log("info", "Redis answers again", { instance: this.instance });
     } catch (error) {
@@ -351,9 +375,12 @@ function connection(url: string, options: {
   onError: (error: Error) => void;
   /** Commands pending when it drops fail, rather than wait to be sent again. */
   failOnClose?: boolean;
+  /** Whether it asks Redis for INFO before it counts as ready. */
+  readyCheck?: boolean;
 }): Redis {
   const redis = new Redis(url, {
     lazyConnect: true,
+    enableReadyCheck: options.readyCheck ?? true,
     maxRetriesPerRequest: options.failOnClose ? 0 : null,
     retryStrategy: (times) => Math.min(times * RECONNECT_STEP_MS, RECONNECT_MAX_MS),
     connectionName: options.name,

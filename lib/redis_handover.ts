@@ -48,6 +48,8 @@ export interface HandoverOptions {
   stream: OpStream;
   /** The other instances alive now. */
   liveOthers(): Promise<string[]>;
+  /** Makes sure this instance hears its channel, where the answer comes. */
+  listen(): Promise<void>;
   /**
    * Whether this instance holds rooms to hand over (`serving`: it took them
    * and follows the order), is taking them again itself (`resyncing`: what
@@ -214,6 +216,7 @@ export class Handover {
       this.#options.syncTimeoutMs,
     );
     try {
+      await this.#options.listen();
       await cmd.publish(keys.channel(other), JSON.stringify(["state?", this.#options.instance]));
       const answer = await this.#snapshot.promise;
       if ("resyncing" in answer) {

@@ -18,6 +18,12 @@ import type { Logger } from "./log.ts";
 import { BEFORE_TTL_MS, BEHIND_CHECK_MS, type RedisKeys } from "./redis_keys.ts";
 import { compareIds, type OpStream } from "./redis_stream.ts";
 
+/** A heartbeat as it was sent: under which epoch, and whether it was the first under it. */
+export interface Beat {
+  epoch: string | undefined;
+  first: boolean;
+}
+
 /** What a {@linkcode RedisRecovery} works with. */
 export interface RedisRecoveryOptions {
   cmd: Redis;
@@ -63,25 +69,27 @@ export class RedisRecovery {
   }
 
   /**
-   * A heartbeat went through, `forgotten` if this instance was not in the
-   * set. Its first beat under a new epoch always is (Redis is new, or
-   * restarted empty): only a later one means the others declared it dead.
+   * A heartbeat is sent: what it is judged by once it went through (see
+   * {@linkcode RedisRecovery.beaten}).
    */
-  async beaten(forgotten: boolean): Promise<void> {
+  beating(): Beat {
     const first = this.#unbeaten;
     this.#unbeaten = false;
-    if (forgotten && !first) await this.#forgotten();
+    return { epoch: this.#epoch, first };
   }
 
   /**
-   * This instance's heartbeat found it missing from the set while it
-   * serves: declared dead while it was away (not after Redis lost
-   * everything: the epoch tells that apart), it may have missed ops.
+   * A heartbeat went through, `forgotten` if this instance was not in the
+   * set while it serves. The first beat under a new epoch always is (Redis
+   * is new, or restarted empty), and so may one sent before Redis restarted
+   * (sent again once it is back): only a later one under the epoch Redis
+   * still has means the others declared this instance dead while it was
+   * away, and it may have missed ops.
    */
-  async #forgotten(): Promise<void> {
+  async beaten(forgotten: boolean, sent: Beat): Promise<void> {
     const { cmd, keys, stream } = this.#options;
-    if (stream.resyncWanted) return;
-    if ((await cmd.get(keys.epoch)) === this.#epoch) {
+    if (!forgotten || sent.first || stream.resyncWanted) return;
+    if (sent.epoch === this.#epoch && (await cmd.get(keys.epoch)) === sent.epoch) {
       stream.wantResync("the others declared this instance dead; it may have missed ops");
     }
   }

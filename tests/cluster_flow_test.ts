@@ -651,6 +651,51 @@ Deno.test("Cluster: an instance behind when Redis restarts empty takes the rooms
   });
 });
 
+Deno.test("Cluster: after Redis restarts empty, instances that were up to date never take the rooms again", async () => {
+  // Each records where it stood in the lost log before it reads the new one;
+  // one that read the others' re-assertions first would look furthest
+  // along, and the up-to-date ones would take its rooms.
+  const redis = await startRedis();
+  const instances: (Instance & { close(): void })[] = [];
+  const resyncs: string[] = [];
+  const logger = {
+    log(_level: string, message: string, fields?: Record<string, unknown>) {
+      if (Deno.env.get("DEBUG_BUS")) {
+        console.error(Date.now() % 100000, message, JSON.stringify(fields));
+      }
+      if (message.includes("taking the rooms again")) resyncs.push(String(fields?.why));
+    },
+  } as unknown as ReturnType<typeof createLogger>;
+  try {
+    for (let i = 0; i < 3; i++) instances.push(await startInstance(redis.url, {}, { logger }));
+    const [x, y, z] = instances;
+    const people = [x.connect(), y.connect(), z.connect(), x.connect(), y.connect()];
+    for (const person of people) await joined(person);
+    for (let round = 0; round < 3; round++) {
+      await redis.kill();
+      await redis.restart();
+      await eventually(
+        () => instances.every((instance) => instance.hub.health.ok),
+        "every instance serves again",
+      );
+      // Every re-assertion applied everywhere, and the comparisons made.
+      const newcomer = instances[round].connect();
+      await joined(newcomer);
+      await eventually(
+        () =>
+          instances.every((instance) =>
+            instance.hub.registry.membersOf("room").length === 6 + round
+          ),
+        "every instance has everyone",
+      );
+    }
+    assert.deepEqual(resyncs, []);
+  } finally {
+    for (const instance of instances) instance.close();
+    await redis.kill();
+  }
+});
+
 Deno.test("Cluster: an instance starting as Redis comes back empty waits for the running ones, and takes their rooms", async () => {
   const redis = await startRedis();
   const instances: (Instance & { close(): void })[] = [];
