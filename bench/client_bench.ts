@@ -259,6 +259,8 @@ interface CallResult {
   allPlayingMs: number;
   busyMsPerSecond: number[];
   scriptMsPerSecond: number[];
+  /** Style recalculation and layout, ms per second per page. */
+  layoutMsPerSecond: number[];
   /** RTCPeerConnection.getStats calls per second, per page. */
   getStatsPerSecond: number[];
   heapMb: number[];
@@ -304,6 +306,9 @@ async function callRound(
       allPlayingMs: allPlaying - firstClick,
       busyMsPerSecond: perSecond("TaskDuration"),
       scriptMsPerSecond: perSecond("ScriptDuration"),
+      layoutMsPerSecond: perSecond("RecalcStyleDuration").map((style, i) =>
+        style + perSecond("LayoutDuration")[i]
+      ),
       getStatsPerSecond: statsAfter.map((n, i) =>
         (n - statsBefore[i]) / (after[i].Timestamp - before[i].Timestamp)
       ),
@@ -621,6 +626,16 @@ async function main() {
         figure: "    of it script, 4 people",
         unit: "ms/s per page",
         ...side(calls4, (r) => r.scriptMsPerSecond),
+      },
+      {
+        figure: "    of it style and layout, 3 people",
+        unit: "ms/s per page",
+        ...side(calls3, (r) => r.layoutMsPerSecond),
+      },
+      {
+        figure: "    of it style and layout, 4 people",
+        unit: "ms/s per page",
+        ...side(calls4, (r) => r.layoutMsPerSecond),
       },
       {
         figure: "    getStats calls, 3 people",

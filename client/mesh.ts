@@ -13,6 +13,7 @@
 import type { ClientMessage } from "../lib/protocol.ts";
 import type { Timers } from "./_timers.ts";
 import { type LocalTrack, type MediaKind, Peer, type PeerSignal } from "./peer.ts";
+import { videoEncodingFor } from "./adaptive.ts";
 import { encodePeerMessage, parsePeerMessage } from "./peer_message.ts";
 import type { CallStore } from "./store.ts";
 
@@ -256,6 +257,9 @@ export class Mesh {
         polite,
         initiator,
         tracks: this.#options.localTracks(),
+        // Everyone already here, and this one.
+        startEncoding: (kind) =>
+          videoEncodingFor(this.#entries.size + 1, kind === "screen" ? "screen" : "camera"),
         signal: (message) => this.#options.send(relayFrame(peerId, message)),
         onStream: (stream) => {
           entry.streams.set(stream.id, stream);

@@ -37,6 +37,13 @@ export interface PeerOptions {
   initiator: boolean;
   /** The tracks to send from the start. */
   tracks: LocalTrack[];
+  /**
+   * The encoding a video track starts with (bitrate, resolution, frame
+   * rate for the room's size). The offering side sets it as it adds its
+   * first tracks, so no `setParameters` stands between `addPeer` and the
+   * offer, and the encoder never starts over once media flows.
+   */
+  startEncoding?(kind: "video" | "screen"): RTCRtpEncodingParameters;
   /** Delivers a description or candidate to the other side. */
   signal(message: PeerSignal): void;
   /** The remote stream, each time it gains a track. */
@@ -117,7 +124,7 @@ export class Peer {
       // negotiationneeded, so a call starts even when neither side has media.
       this.#pendingTracks = null;
       this.#channel.adopt(pc.createDataChannel(CHAT_CHANNEL));
-      for (const local of options.tracks) this.#addTrack(local);
+      for (const local of options.tracks) this.#addFirstTrack(local);
     } else {
       // The answering side adds its tracks while answering the first offer,
       // reusing the offered transceivers — no glare, no second round trip.
@@ -303,6 +310,18 @@ export class Peer {
 
   #addTrack(local: LocalTrack) {
     this.#senders.set(local.kind, this.#pc.addTrack(local.track, local.stream));
+  }
+
+  /** An offering side's first track: a transceiver of its own, video with its start encoding. */
+  #addFirstTrack(local: LocalTrack) {
+    const encoding = local.kind === "audio" ? undefined : this.#options.startEncoding?.(local.kind);
+    if (encoding === undefined) return this.#addTrack(local);
+    const { sender } = this.#pc.addTransceiver(local.track, {
+      direction: "sendrecv",
+      streams: [local.stream],
+      sendEncodings: [encoding],
+    });
+    this.#senders.set(local.kind, sender);
   }
 
   #emitDescription() {

@@ -116,6 +116,9 @@ export const CallModel = createModel((options: CallModelOptions) => {
   ) {
     const current = participants.value.get(id);
     if (current === undefined) return;
+    // Nothing changes (a sample that found the same): no new map, no render.
+    const keys = Object.keys(patch) as (keyof typeof patch)[];
+    if (keys.every((key) => Object.is(current[key], patch[key]))) return;
     const next = new Map(participants.value);
     next.set(id, { ...current, ...patch });
     participants.value = next;

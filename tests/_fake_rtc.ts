@@ -190,6 +190,18 @@ export class FakePeerConnection {
     return sender;
   }
 
+  /** A transceiver of its own, as the browser's; its sender starts with `sendEncodings`. */
+  addTransceiver(
+    track: FakeTrack,
+    init: { streams: FakeStream[]; sendEncodings?: Record<string, unknown>[] },
+  ) {
+    const sender = this.addTrack(track, init.streams[0]);
+    if (init.sendEncodings !== undefined) {
+      sender.parameters = { encodings: structuredClone(init.sendEncodings) };
+    }
+    return { sender };
+  }
+
   removeTrack(sender: FakeSender) {
     this.senders = this.senders.filter((s) => s !== sender);
     this.#markNeeded();

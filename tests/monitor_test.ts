@@ -69,6 +69,30 @@ Deno.test("Monitor lowers each video copy's bitrate as the room grows", async ()
   }
 });
 
+Deno.test("The offering side's video starts at the room's encoding: no setParameters before the offer or after", async () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const ann = connect(hub, "Ann");
+  const bob = connect(hub, "Bob");
+  const cid = connect(hub, "Cid");
+  await meshed([ann, bob, cid]);
+  // Cid joined last and offered to both: each copy ends at the three-person encoding.
+  const video = cid.pcs.map((pc) => pc.senders.find((s) => s.kind === "video")!);
+  assert.equal(video.length, 2);
+  for (const sender of video) {
+    assert.deepEqual(sender.parameters.encodings[0], {
+      maxBitrate: 1_000_000,
+      scaleResolutionDownBy: 1,
+      maxFramerate: 30,
+    });
+  }
+  await cid.monitor.adaptQuality();
+  // The copy made as the room grew started right; the one made before it was adapted once.
+  assert.deepEqual(video.map((sender) => sender.setParametersCalls), [1, 0]);
+  // Audio keeps the browser's own.
+  const audio = cid.pcs[0].senders.find((s) => s.kind === "audio")!;
+  assert.deepEqual(audio.parameters.encodings, [{}]);
+});
+
 Deno.test("Monitor samples on the injected timers until stopped", () => {
   const timers = new ManualTimers();
   const store = new CallModel({ room: "r", name: "Ann" });
