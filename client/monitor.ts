@@ -49,7 +49,15 @@ export interface MonitorOptions {
 interface Watch {
   addedAt: number;
   sample: StatsSample | null;
+  /** Their voice level in the last stats sample, for browsers with no other way to tell. */
+  statsLevel: number;
 }
+
+/**
+ * Every how many ticks the whole stats are sampled (quality, diagnosis,
+ * sender adaptation); the ticks between only listen for who speaks.
+ */
+export const STATS_EVERY_TICKS = 4;
 
 /** Quality, speaker, diagnosis and sender adaptation for one call's mesh. */
 export class Monitor implements MeshListener {
@@ -58,13 +66,18 @@ export class Monitor implements MeshListener {
   #watches = new Map<string, Watch>();
   #speaker: SpeakerState = { id: null, since: 0 };
   #timer: unknown;
+  #ticks = 0;
 
   constructor(options: MonitorOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
   }
 
-  /** Samples every `intervalMs` until {@linkcode stop}; 0 does nothing. */
+  /**
+   * Listens for who speaks every `intervalMs`, and samples the whole stats
+   * every {@linkcode STATS_EVERY_TICKS} ticks, until {@linkcode stop}; 0
+   * does nothing.
+   */
   start(intervalMs: number): void {
     if (intervalMs <= 0 || this.#timer !== undefined) return;
     const timers = this.#options.timers ?? GLOBAL_TIMERS;
@@ -72,7 +85,7 @@ export class Monitor implements MeshListener {
       // Re-armed before sampling, like an interval: a slow getStats() does
       // not stretch the period.
       this.#timer = timers.setTimeout(tick, intervalMs);
-      void this.sample();
+      void (++this.#ticks % STATS_EVERY_TICKS === 0 ? this.sample() : this.listen());
     };
     this.#timer = timers.setTimeout(tick, intervalMs);
   }
@@ -86,7 +99,7 @@ export class Monitor implements MeshListener {
 
   /** A new peer: the room grew, so every copy gets a smaller share. */
   peerAdded(peerId: string): void {
-    this.#watches.set(peerId, { addedAt: this.#now(), sample: null });
+    this.#watches.set(peerId, { addedAt: this.#now(), sample: null, statsLevel: 0 });
     void this.adaptQuality();
   }
 
@@ -117,7 +130,6 @@ export class Monitor implements MeshListener {
     const { store } = this.#options;
     const peers = this.#options.peers();
     const now = this.#now();
-    const levels = new Map<string, number>();
     let ownLevel = 0;
     await Promise.all(peers.peerIds.map(async (peerId) => {
       const peer = peers.peer(peerId);
@@ -131,22 +143,56 @@ export class Monitor implements MeshListener {
       }
       const { quality, sample } = summarizeStats(entries, { previous: watch.sample, now });
       watch.sample = sample;
+      watch.statsLevel = quality.audioLevel;
       ownLevel = Math.max(ownLevel, localAudioLevel(entries));
       const participant = store.participants.value.get(peerId);
       if (participant === undefined) return;
-      if (participant.micOn) levels.set(peerId, quality.audioLevel);
       const failed = participant.connection === "failed";
       const stuck = participant.connection !== "connected" &&
         now - watch.addedAt > (this.#options.stuckAfterMs ?? 10_000);
+      store.setQuality(peerId, quality);
       store.patchParticipant(peerId, {
-        quality,
         diagnosis: stuck || failed ? this.#diagnose(peerId, failed) : null,
       });
     }));
+    this.#pickSpeaker(ownLevel, now);
+    await this.adaptQuality();
+  }
+
+  /**
+   * Who is speaking, without the whole stats: each remote voice's level
+   * from its receiver (synchronous), ours from one audio sender's own
+   * stats — one small report however many people there are.
+   */
+  async listen(): Promise<void> {
+    const peers = this.#options.peers();
+    const now = this.#now();
+    let ownLevel = 0;
+    if (this.#options.store.micOn.value) {
+      const sender = peers.peerIds.map((peerId) => peers.peer(peerId)).find((peer) =>
+        peer !== undefined
+      );
+      try {
+        ownLevel = (await sender?.localAudioLevel()) ?? 0;
+      } catch {
+        // closed meanwhile
+      }
+    }
+    this.#pickSpeaker(ownLevel, now);
+  }
+
+  #pickSpeaker(ownLevel: number, now: number) {
+    const { store } = this.#options;
+    const peers = this.#options.peers();
+    const levels = new Map<string, number>();
+    for (const peerId of peers.peerIds) {
+      const watch = this.#watches.get(peerId);
+      if (watch === undefined || store.participants.value.get(peerId)?.micOn !== true) continue;
+      levels.set(peerId, peers.peer(peerId)?.remoteAudioLevel() ?? watch.statsLevel);
+    }
     if (store.micOn.value) levels.set("self", ownLevel);
     this.#speaker = pickActiveSpeaker(levels, { current: this.#speaker, now });
     store.setActiveSpeaker(this.#speaker.id);
-    await this.adaptQuality();
   }
 
   /** Sets every video sender's bitrate and resolution for the room size. */

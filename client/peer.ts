@@ -12,7 +12,7 @@ import type { Timers } from "./_timers.ts";
 import type { IceFacts } from "./diagnosis.ts";
 import { IceHealth } from "./ice_health.ts";
 import { CHAT_CHANNEL, PeerChannel } from "./peer_channel.ts";
-import type { StatsEntry } from "./quality.ts";
+import { localAudioLevel, type StatsEntry } from "./quality.ts";
 
 /** What a peer sends the other side through the signaling server. */
 export type PeerSignal =
@@ -194,6 +194,34 @@ export class Peer {
     if (this.#closed) return [];
     const report = await this.#pc.getStats();
     return [...report.values()] as StatsEntry[];
+  }
+
+  /**
+   * Their voice level now (0–1), from the audio receiver's synchronization
+   * sources: no stats report, no promise. `null` where the browser has
+   * none to give (then the last stats sample's level stands).
+   */
+  remoteAudioLevel(): number | null {
+    if (this.#closed) return null;
+    let level: number | null = null;
+    for (const receiver of this.#pc.getReceivers?.() ?? []) {
+      if (receiver.track?.kind !== "audio") continue;
+      for (const source of receiver.getSynchronizationSources?.() ?? []) {
+        if (typeof source.audioLevel === "number") level = Math.max(level ?? 0, source.audioLevel);
+      }
+    }
+    return level;
+  }
+
+  /**
+   * Our microphone's level as this connection sends it, from the audio
+   * sender's own stats (a small report, not the connection's).
+   */
+  async localAudioLevel(): Promise<number | null> {
+    const sender = this.#senders.get("audio");
+    if (this.#closed || sender === undefined || sender.getStats === undefined) return null;
+    const report = await sender.getStats();
+    return localAudioLevel(report.values() as Iterable<StatsEntry>);
   }
 
   /** Video senders and what they carry, for quality adaptation. */

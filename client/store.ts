@@ -16,6 +16,7 @@ import {
   type Signal,
   signal,
 } from "@preact/signals-core";
+import type { PeerQuality } from "./quality.ts";
 import type { LinkStatus } from "./signaling.ts";
 import {
   type Announcement,
@@ -102,6 +103,12 @@ export const CallModel = createModel((options: CallModelOptions) => {
   /** The popover showing in the call, if any. */
   const openPanel = signal<Panel | null>(null);
   const participantList = computed(() => [...participants.value.values()]);
+  /**
+   * Each remote participant's latest stats, apart from the participants:
+   * a sample every half second re-renders the quality indicators, not the
+   * room.
+   */
+  const qualities = signal<ReadonlyMap<string, PeerQuality>>(new Map());
   let chatId = 0;
   let announcementId = 0;
 
@@ -134,6 +141,7 @@ export const CallModel = createModel((options: CallModelOptions) => {
     if (next !== "in-call") openPanel.value = null;
     if (next !== "in-call" && next !== "joining") {
       participants.value = new Map();
+      qualities.value = new Map();
       chat.value = [];
       unread.value = 0;
       selfId.value = null;
@@ -160,6 +168,7 @@ export const CallModel = createModel((options: CallModelOptions) => {
       mediaError,
       participants,
       participantList,
+      qualities,
       chat,
       error,
       notice,
@@ -330,7 +339,6 @@ export const CallModel = createModel((options: CallModelOptions) => {
         micOn: true,
         camOn: true,
         handRaised: false,
-        quality: null,
         diagnosis: null,
         away: false,
         connection: "new",
@@ -345,8 +353,18 @@ export const CallModel = createModel((options: CallModelOptions) => {
       const next = new Map(participants.value);
       next.delete(id);
       participants.value = next;
+      if (qualities.value.has(id)) {
+        const rest = new Map(qualities.value);
+        rest.delete(id);
+        qualities.value = rest;
+      }
     },
     patchParticipant,
+    /** A remote participant's latest stats. */
+    setQuality(id: string, quality: PeerQuality) {
+      if (!participants.value.has(id)) return;
+      qualities.value = new Map(qualities.value).set(id, quality);
+    },
     /** Appends a chat line, keeping the last {@linkcode MAX_CHAT_MESSAGES}. */
     addChat(
       message: Omit<ChatMessage, "id">,

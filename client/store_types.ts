@@ -23,8 +23,6 @@ export interface Participant {
   micOn: boolean;
   camOn: boolean;
   handRaised: boolean;
-  /** Latest stats; `null` until the first sample. */
-  quality: PeerQuality | null;
   /** Why the connection is failing, when it is. */
   diagnosis: Diagnosis | null;
   /** Their signaling connection dropped; the server holds their place. */

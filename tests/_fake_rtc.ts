@@ -221,7 +221,11 @@ export class FakePeerConnection {
     this.#markNeeded();
   }
 
+  /** How many times getStats() was called. */
+  statsCalls = 0;
+
   getStats() {
+    this.statsCalls++;
     return Promise.resolve(
       new Map(this.stats.map((entry) => [entry.id, entry])),
     );

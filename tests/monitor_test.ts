@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Monitor } from "../client/monitor.ts";
+import { Monitor, STATS_EVERY_TICKS } from "../client/monitor.ts";
 import { CallModel } from "../client/store.ts";
 import { Hub } from "../lib/hub.ts";
 import { sequentialIds } from "./_helpers.ts";
@@ -17,9 +17,9 @@ Deno.test("Monitor samples stats into quality and picks the active speaker", asy
     { type: "inbound-rtp", id: "A", kind: "audio", audioLevel: 0.5 },
   ];
   await ann.monitor.sample();
-  const seen = ann.store.participants.value.get(bob.id)!;
-  assert.equal(seen.quality?.candidateType, "host");
-  assert.equal(seen.quality?.rttMs, 10);
+  const seen = ann.store.qualities.value.get(bob.id);
+  assert.equal(seen?.candidateType, "host");
+  assert.equal(seen?.rttMs, 10);
   assert.equal(ann.store.activeSpeaker.value, bob.id);
   // A muted participant is never highlighted, whatever the stats say.
   ann.store.patchParticipant(bob.id, { micOn: false });
@@ -118,4 +118,24 @@ Deno.test("Monitor samples on the injected timers until stopped", () => {
   assert.equal(timers.pending.size, 1, "the next one is already scheduled");
   monitor.stop();
   assert.equal(timers.pending.size, 0);
+});
+
+Deno.test("Monitor reads the whole stats only every few ticks; between them it listens for the speaker without them", async () => {
+  const timers = new ManualTimers();
+  const hub = new Hub({ newId: sequentialIds() });
+  const people = ["Ann", "Bob", "Cid", "Dee"].map((name) => connect(hub, name));
+  await meshed(people);
+  const [ann] = people;
+  const monitor = new Monitor({ store: ann.store, peers: () => ann.mesh, timers });
+  for (const peerId of ann.mesh.peerIds) monitor.peerAdded(peerId);
+  monitor.start(500);
+  const ticks = 3 * STATS_EVERY_TICKS;
+  for (let i = 0; i < ticks; i++) {
+    timers.fire();
+    await Promise.resolve();
+  }
+  monitor.stop();
+  // Three full samples of each of the three connections, however many ticks listened.
+  assert.deepEqual(ann.pcs.map((pc) => pc.statsCalls), [3, 3, 3]);
+  for (const person of people) person.mesh.closeAll();
 });

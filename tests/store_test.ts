@@ -76,7 +76,7 @@ Deno.test("CallModel announces joins, leaves, others' messages and new hands, ke
   assert.deepEqual(said(), ["Bob joined"]);
   store.patchParticipant("p1", { handRaised: true });
   store.patchParticipant("p1", { handRaised: true, micOn: false });
-  store.patchParticipant("p1", { quality: null });
+  store.patchParticipant("p1", { diagnosis: null });
   assert.deepEqual(said(), ["Bob joined", "Bob raised a hand"], "a hand once, nothing else");
   store.addChat({ from: null, name: "Ann", text: "mine", at: 0 });
   store.addChat({ from: "p2", name: "Cid", text: "hello", at: 0 });

@@ -1,5 +1,6 @@
 /** A connection's quality grade and, on demand, its numbers. */
 
+import type { ReadonlySignal } from "@preact/signals";
 import { useState } from "preact/hooks";
 import { gradeQuality, type PeerQuality } from "../quality.ts";
 import { Icon } from "./Icon.tsx";
@@ -12,10 +13,14 @@ const CANDIDATE_WORDS: Record<string, string> = {
 };
 
 /** The signal button on a remote tile; opens the route, round trip, loss and bitrates. */
-export function QualityIndicator(
-  { quality, name }: { quality: PeerQuality | null; name: string },
-) {
+export function QualityIndicator({ qualities, id, name }: {
+  qualities: ReadonlySignal<ReadonlyMap<string, PeerQuality>>;
+  id: string;
+  name: string;
+}) {
   const [open, setOpen] = useState(false);
+  // Read here, so a new sample re-renders this indicator only.
+  const quality = qualities.value.get(id) ?? null;
   const grade = gradeQuality(quality);
   const label = grade === "unknown" ? "measuring" : grade;
   return (

@@ -1,6 +1,8 @@
 /** A remote participant's tile: video, caption, quality, and why it fails. */
 
 import type { ComponentChildren } from "preact";
+import type { ReadonlySignal } from "@preact/signals";
+import type { PeerQuality } from "../quality.ts";
 import type { Participant } from "../store.ts";
 import { Avatar } from "./Avatar.tsx";
 import { QualityIndicator } from "./QualityIndicator.tsx";
@@ -9,6 +11,8 @@ import { Video } from "./Video.tsx";
 
 interface RemoteTileProps {
   participant: Participant;
+  /** Everyone's latest stats: read by the quality indicator alone. */
+  qualities: ReadonlySignal<ReadonlyMap<string, PeerQuality>>;
   speaking: boolean;
   sinkId: string;
   /** Whether they are a host. */
@@ -18,7 +22,9 @@ interface RemoteTileProps {
 }
 
 /** A remote participant; `data-peer-id` identifies them for tests and CSS. */
-export function RemoteTile({ participant, speaking, sinkId, host, menu }: RemoteTileProps) {
+export function RemoteTile(
+  { participant, qualities, speaking, sinkId, host, menu }: RemoteTileProps,
+) {
   const { id, name, stream, micOn, camOn, connection, handRaised, diagnosis } = participant;
   const hasVideo = camOn && (stream?.getVideoTracks().length ?? 0) > 0;
   const connecting = connection === "new" || connection === "connecting";
@@ -40,7 +46,7 @@ export function RemoteTile({ participant, speaking, sinkId, host, menu }: Remote
         host={host}
       />
       {menu}
-      <QualityIndicator quality={participant.quality} name={name} />
+      <QualityIndicator qualities={qualities} id={id} name={name} />
       {diagnosis !== null
         ? (
           <div class="diagnosis" role="alert">

@@ -91,6 +91,7 @@ export function Room({ call, inviteUrl }: RoomProps) {
             <RemoteTile
               key={p.id}
               participant={p}
+              qualities={store.qualities}
               speaking={speaker === p.id}
               sinkId={sinkId}
               host={hosts.includes(p.id)}
