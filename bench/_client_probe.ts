@@ -53,6 +53,18 @@ export function installProbe({ timeline }: ProbeOptions): void {
     if (timeline && record.events.length < 2000) record.events.push({ at: now(), what });
   };
 
+  if (timeline) {
+    // A main thread held up for long (a task, a render) shows in the timeline as a gap.
+    let last = now();
+    setInterval(() => {
+      const at = now();
+      if (at - last > 150) {
+        record.events.push({ at, what: `main thread held ${Math.round(at - last)} ms` });
+      }
+      last = at;
+    }, 25);
+  }
+
   addEventListener("click", () => {
     record.clickAt ??= now();
     note("Join click");
