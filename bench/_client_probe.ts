@@ -82,6 +82,8 @@ export function installProbe({ timeline }: ProbeOptions): void {
 
   const remoteTracks = new WeakSet<MediaStreamTrack>();
   const NativeConnection = RTCPeerConnection;
+  // The probe's own reads of the stats, not counted as the client's.
+  const rawGetStats = NativeConnection.prototype.getStats;
   const numbers = new WeakMap<RTCPeerConnection, number>();
   const receivers: RTCPeerConnection[] = [];
   // A receiver's track exists from setRemoteDescription on, before its
@@ -116,6 +118,50 @@ export function installProbe({ timeline }: ProbeOptions): void {
         () => say(`ICE ${this.iceConnectionState}`),
       );
       this.addEventListener("connectionstatechange", () => say(`DTLS ${this.connectionState}`));
+      // From DTLS on, the first video frame encoded, sent, received and
+      // decoded, and the key frame requests, read every 50 ms for 5 s.
+      this.addEventListener("connectionstatechange", () => {
+        if (this.connectionState !== "connected") return;
+        const seen = new Set<string>();
+        const once = (key: string, what: string) => {
+          if (!seen.has(key)) {
+            seen.add(key);
+            say(what);
+          }
+        };
+        const until = now() + 5000;
+        const read = async () => {
+          if (now() > until || this.connectionState === "closed") return;
+          const report = await (rawGetStats.call(this) as Promise<RTCStatsReport>);
+          report.forEach((s: Record<string, unknown>) => {
+            if (s.kind !== "video") return;
+            if (s.type === "outbound-rtp") {
+              if (Number(s.framesEncoded) > 0) {
+                once("enc", `video encoded (${s.frameWidth}x${s.frameHeight})`);
+              }
+              if (Number(s.framesSent) > 0) once("sent", "video sent");
+              if (Number(s.pliCount) > 0) {
+                once(`pli-in${s.pliCount}`, `video PLI received (${s.pliCount})`);
+              }
+              if (s.qualityLimitationReason !== "none") {
+                once(
+                  `ql${s.qualityLimitationReason}`,
+                  `video limited: ${s.qualityLimitationReason}`,
+                );
+              }
+            } else if (s.type === "inbound-rtp") {
+              if (Number(s.packetsReceived) > 0) once("rtp", "video packets received");
+              if (Number(s.framesReceived) > 0) once("recv", "video frame received");
+              if (Number(s.framesDecoded) > 0) once("dec", "video frame decoded");
+              if (Number(s.pliCount) > 0) {
+                once(`pli-out${s.pliCount}`, `video PLI sent (${s.pliCount})`);
+              }
+            }
+          });
+          setTimeout(read, 50);
+        };
+        void read();
+      });
       const createOffer = this.createOffer.bind(this) as (
         options?: RTCOfferOptions,
       ) => Promise<RTCSessionDescriptionInit>;
