@@ -71,6 +71,16 @@ export function installProbe({ timeline }: ProbeOptions): void {
   }, { capture: true, once: true });
 
   const media = navigator.mediaDevices;
+  if (timeline) {
+    media.addEventListener("devicechange", () => note("devicechange"));
+    const enumerate = media.enumerateDevices.bind(media);
+    media.enumerateDevices = async () => {
+      note("enumerateDevices");
+      const list = await enumerate();
+      note("enumerateDevices resolved");
+      return list;
+    };
+  }
   const getUserMedia = media.getUserMedia.bind(media);
   media.getUserMedia = async (constraints) => {
     const stream = await getUserMedia(constraints);
