@@ -210,6 +210,8 @@ export function installProbe({ timeline }: ProbeOptions): void {
       if (!(this instanceof HTMLVideoElement) || !(value instanceof MediaStream)) return;
       if (value.getVideoTracks().some(isRemote)) {
         note("remote video attached");
+      } else if (value.getVideoTracks().length > 0) {
+        note("local video attached");
       }
       this.requestVideoFrameCallback(() => {
         const stream = this.srcObject;
