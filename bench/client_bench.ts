@@ -21,7 +21,8 @@
  *
  * Options: --pair-rounds R (12) --call-rounds R (10) --settle S (2)
  * --window S (4) --json FILE, --call-timeline (every event of each
- * three-person call). Needs the built client (`deno task build`,
+ * three-person call), --trace (a CDP trace of each page of the
+ * three-person calls over the window: main-thread CPU by event). Needs the built client (`deno task build`,
  * which the task runs) and Chromium (CHROMIUM_PATH). Exits non-zero only
  * when the bench itself breaks (a scenario with no successful round for a
  * client), never because of a ratio.
@@ -46,6 +47,8 @@ interface Options {
   smoke: boolean;
   /** Print every event of each three-person call (to find what a call waits for). */
   callTimeline: boolean;
+  /** Trace the first page of each three-person call over the window; print main-thread time by task. */
+  trace: boolean;
 }
 
 function parseOptions(args: string[]): Options {
@@ -56,6 +59,7 @@ function parseOptions(args: string[]): Options {
     window: 4,
     smoke: false,
     callTimeline: false,
+    trace: false,
   };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -78,6 +82,9 @@ function parseOptions(args: string[]): Options {
         break;
       case "--call-timeline":
         options.callTimeline = true;
+        break;
+      case "--trace":
+        options.trace = true;
         break;
       case "--pair-rounds":
         options.pairRounds = Math.round(number());
@@ -272,6 +279,8 @@ interface CallResult {
   allPlayingMs: number;
   busyMsPerSecond: number[];
   scriptMsPerSecond: number[];
+  /** CPU time of the main thread, ms per second per page (ThreadTime: not counting time it waited). */
+  cpuMsPerSecond: number[];
   /** Style recalculation and layout, ms per second per page. */
   layoutMsPerSecond: number[];
   /** RTCPeerConnection.getStats calls per second, per page. */
@@ -315,7 +324,9 @@ async function callRound(
       Promise.all(pages.map(({ cdp }) => metricsOf(cdp))),
       statsCalls(),
     ]);
+    const tracing = options.trace && people === 3 ? startTrace(pages[0].cdp) : undefined;
     await delay(options.window * 1000);
+    if (tracing) printTrace(client.name, await tracing.stop(), options.window);
     const [after, statsAfter] = await Promise.all([
       Promise.all(pages.map(({ cdp }) => metricsOf(cdp))),
       statsCalls(),
@@ -330,6 +341,7 @@ async function callRound(
       allPlayingMs: allPlaying - firstClick,
       busyMsPerSecond: perSecond("TaskDuration"),
       scriptMsPerSecond: perSecond("ScriptDuration"),
+      cpuMsPerSecond: perSecond("ThreadTime"),
       layoutMsPerSecond: perSecond("RecalcStyleDuration").map((style, i) =>
         style + perSecond("LayoutDuration")[i]
       ),
@@ -340,6 +352,96 @@ async function callRound(
     };
   } finally {
     await Promise.all(pages.map((p) => p.close()));
+  }
+}
+
+/** A trace event as Chromium's tracing reports it. */
+interface TraceEvent {
+  name: string;
+  ph: string;
+  pid: number;
+  tid: number;
+  ts: number;
+  dur?: number;
+  /** Thread (CPU) time of the event, µs. */
+  tdur?: number;
+  args?: { name?: string };
+}
+
+/** Starts a CDP trace of the page's timeline; `stop()` ends it and returns its events. */
+function startTrace(cdp: CDPSession) {
+  const events: TraceEvent[] = [];
+  const collect = ({ value }: { value: unknown[] }) => events.push(...value as TraceEvent[]);
+  cdp.on("Tracing.dataCollected", collect);
+  const started = cdp.send("Tracing.start", {
+    traceConfig: {
+      includedCategories: [
+        "devtools.timeline",
+        "disabled-by-default-devtools.timeline",
+        "toplevel",
+        "blink",
+        "cc",
+        "gpu",
+        "media",
+        "v8",
+      ],
+    },
+    transferMode: "ReportEvents",
+  });
+  return {
+    async stop(): Promise<TraceEvent[]> {
+      await started;
+      const complete = new Promise<void>((resolve) =>
+        cdp.once("Tracing.tracingComplete", () => resolve())
+      );
+      await cdp.send("Tracing.end");
+      await complete;
+      cdp.off("Tracing.dataCollected", collect);
+      return events;
+    },
+  };
+}
+
+/**
+ * Prints, for each renderer main thread in the trace, its busy time per
+ * second (top-level tasks) and the self time of each event name, largest
+ * first: what the main thread of a steady call spends its time on.
+ */
+function printTrace(client: ClientName, events: TraceEvent[], seconds: number) {
+  const main = new Set(
+    events.filter((e) =>
+      e.ph === "M" && e.name === "thread_name" && e.args?.name === "CrRendererMain"
+    )
+      .map((e) => `${e.pid}:${e.tid}`),
+  );
+  for (const thread of main) {
+    const spans = events.filter((e) => e.ph === "X" && `${e.pid}:${e.tid}` === thread && e.dur)
+      .sort((a, b) => a.ts - b.ts || b.dur! - a.dur!);
+    const self = new Map<string, number>();
+    const stack: { end: number; name: string }[] = [];
+    let wall = 0;
+    let cpu = 0;
+    for (const span of spans) {
+      while (stack.length > 0 && stack.at(-1)!.end <= span.ts) stack.pop();
+      const parent = stack.at(-1);
+      const time = span.tdur ?? 0;
+      if (parent) self.set(parent.name, (self.get(parent.name) ?? 0) - time);
+      else {
+        wall += span.dur!;
+        cpu += time;
+      }
+      self.set(span.name, (self.get(span.name) ?? 0) + time);
+      stack.push({ end: span.ts + span.dur!, name: span.name });
+    }
+    const perSecond = (us: number) => (us / 1000 / seconds).toFixed(2);
+    if (wall / 1000 / seconds < 1) continue;
+    console.log(
+      `\n${client}: trace of a page's main thread (${thread}): top-level events ` +
+        `${perSecond(wall)} ms/s, ${perSecond(cpu)} ms/s of CPU; CPU ms/s by event (self):`,
+    );
+    for (const [name, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 20)) {
+      console.log(`${perSecond(us).padStart(8)}  ${name}`);
+    }
   }
 }
 
@@ -640,6 +742,16 @@ async function main() {
         unit: "ms/s per page",
         ...side(calls4, (r) => r.busyMsPerSecond),
         target: 1.5,
+      },
+      {
+        figure: "    main thread CPU, 3 people",
+        unit: "ms/s per page",
+        ...side(calls3, (r) => r.cpuMsPerSecond),
+      },
+      {
+        figure: "    main thread CPU, 4 people",
+        unit: "ms/s per page",
+        ...side(calls4, (r) => r.cpuMsPerSecond),
       },
       {
         figure: "    of it script, 3 people",
