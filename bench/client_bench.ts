@@ -20,7 +20,7 @@
  *   deno task bench:client --smoke    # one round of each, well under a minute (CI)
  *
  * Options: --pair-rounds R (12) --call-rounds R (10) --settle S (2)
- * --window S (4) --json FILE, --call-timeline (every event of each
+ * --window S (10) --json FILE, --call-timeline (every event of each
  * three-person call), --trace (a CDP trace of each page of the
  * three-person calls over the window: main-thread CPU by event). Needs the built client (`deno task build`,
  * which the task runs) and Chromium (CHROMIUM_PATH). Exits non-zero only
@@ -56,7 +56,7 @@ function parseOptions(args: string[]): Options {
     pairRounds: 12,
     callRounds: 10,
     settle: 2,
-    window: 4,
+    window: 10,
     smoke: false,
     callTimeline: false,
     trace: false,

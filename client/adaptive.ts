@@ -97,16 +97,18 @@ export interface ParameterSender {
 
 /**
  * Applies `encoding` to the sender's first encoding, leaving everything
- * else as the browser negotiated it. No-op when nothing would change.
+ * else as the browser negotiated it. No-op when nothing would change:
+ * `true` when it set the encoding, `false` when it was already so, `null`
+ * when there is nothing to set yet (before negotiation).
  */
 export async function applyEncoding(
   sender: ParameterSender,
   encoding: VideoEncoding,
-): Promise<boolean> {
+): Promise<boolean | null> {
   const parameters = sender.getParameters();
   // Before negotiation completes there are no encodings to adjust yet.
   const first = parameters.encodings?.[0];
-  if (first === undefined) return false;
+  if (first === undefined) return null;
   if (
     first.maxBitrate === encoding.maxBitrate &&
     first.scaleResolutionDownBy === encoding.scaleResolutionDownBy &&

@@ -46,6 +46,8 @@ export interface CallDeps extends MediaApis {
    * removal holds for the rest of the meeting even across reloads.
    */
   browserId?: string;
+  /** Our microphone's level without stats, for the speaker highlight (a Web Audio meter). */
+  audioMeter?: { level(track: MediaStreamTrack | null): number | null; close(): void };
 }
 
 /** The actions of one call. */
@@ -143,7 +145,15 @@ export class CallController {
       isOnline: this.#deps.isOnline,
       random: this.#deps.random,
     });
-    const monitor = new Monitor({ store, peers: () => mesh, timers: this.#timers });
+    const monitor = new Monitor({
+      store,
+      peers: () => mesh,
+      timers: this.#timers,
+      ownLevel: () =>
+        this.#deps.audioMeter?.level(
+          this.media.tracks().find((local) => local.kind === "audio")?.track ?? null,
+        ) ?? null,
+    });
     const mesh: Mesh = new Mesh({
       store,
       send: (message) => signaling.send(message),
@@ -290,6 +300,7 @@ export class CallController {
     this.#frames.reset();
     this.#monitor?.stop();
     this.#monitor = null;
+    this.#deps.audioMeter?.close();
     void this.media.stopScreenShare();
     this.#mesh?.closeAll();
     this.#mesh = null;

@@ -9,6 +9,7 @@ import { render } from "preact";
 // Installs the hooks that re-render components when a signal they read changes.
 import "@preact/signals";
 import { isValidChannel } from "../lib/protocol.ts";
+import { AudioMeter } from "./audio_meter.ts";
 import { CallController } from "./call.ts";
 import { App } from "./components/App.tsx";
 import { signalingUrl } from "./signaling.ts";
@@ -82,6 +83,7 @@ const call = new CallController(store, {
   },
   chatVisible: () => store.chatOpen.value || wide.matches,
   browserId: browserId(),
+  audioMeter: typeof AudioContext === "function" ? new AudioMeter() : undefined,
 });
 
 function enterRoom(room: string) {

@@ -43,6 +43,11 @@ export interface MonitorOptions {
   stuckAfterMs?: number;
   /** Timers for the sampling interval. Default {@linkcode GLOBAL_TIMERS}. */
   timers?: Timers;
+  /**
+   * Our microphone's level now (0–1), read without stats (a Web Audio
+   * meter); `null` when it cannot tell, then an audio sender's stats do.
+   */
+  ownLevel?: () => number | null;
 }
 
 /** Stats bookkeeping for one peer. */
@@ -53,13 +58,28 @@ interface Watch {
   statsLevel: number;
   /** When the connection first connected: the camera goes full size {@linkcode WARMUP_MS} later. */
   connectedAt: number | null;
+  /** Ends the camera's warm-up on this connection. */
+  warmTimer?: unknown;
 }
 
 /**
- * Every how many ticks the whole stats are sampled (quality, diagnosis,
- * sender adaptation); the ticks between only listen for who speaks.
+ * Every how many ticks the monitor looks at the whole stats (quality,
+ * diagnosis, sender adaptation); the ticks between only listen for who
+ * speaks.
  */
 export const STATS_EVERY_TICKS = 4;
+
+/**
+ * How old a working connection's last full stats may get before they are
+ * read again, ms. Each `getStats()` costs the page's main thread more than
+ * everything else a steady call does (the client bench), so a connection
+ * that works is read every 10 s — its quality icon is that fresh — and one
+ * that does not at every look, for its diagnosis.
+ */
+export const QUALITY_EVERY_MS = 10_000;
+
+/** A timer may fire a little early by the clock the monitor reads. */
+const WARMUP_SLACK_MS = 50;
 
 /** Quality, speaker, diagnosis and sender adaptation for one call's mesh. */
 export class Monitor implements MeshListener {
@@ -68,6 +88,12 @@ export class Monitor implements MeshListener {
   #watches = new Map<string, Watch>();
   #speaker: SpeakerState = { id: null, since: 0 };
   #timer: unknown;
+  /**
+   * The encoding each video sender has, as last set or found: reading a
+   * sender's parameters is a synchronous call into the browser's WebRTC
+   * threads, not made again while nothing would change.
+   */
+  #encodings = new WeakMap<RTCRtpSender, string>();
   #ticks = 0;
 
   constructor(options: MonitorOptions) {
@@ -94,8 +120,13 @@ export class Monitor implements MeshListener {
 
   /** Stops sampling. */
   stop(): void {
+    const timers = this.#options.timers ?? GLOBAL_TIMERS;
+    for (const watch of this.#watches.values()) {
+      if (watch.warmTimer !== undefined) timers.clearTimeout(watch.warmTimer);
+      watch.warmTimer = undefined;
+    }
     if (this.#timer === undefined) return;
-    (this.#options.timers ?? GLOBAL_TIMERS).clearTimeout(this.#timer);
+    timers.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
@@ -112,6 +143,8 @@ export class Monitor implements MeshListener {
 
   /** A peer left: the room shrank, so every copy may use more. */
   peerRemoved(peerId: string): void {
+    const warmTimer = this.#watches.get(peerId)?.warmTimer;
+    if (warmTimer !== undefined) (this.#options.timers ?? GLOBAL_TIMERS).clearTimeout(warmTimer);
     this.#watches.delete(peerId);
     void this.adaptQuality();
   }
@@ -123,9 +156,15 @@ export class Monitor implements MeshListener {
     if (state === "connecting") void this.adaptQuality();
     if (state === "connected") {
       store.patchParticipant(peerId, { diagnosis: null });
-      // The camera goes full size with the first stats sample after the warm-up.
+      // The camera goes full size when the warm-up is over.
       const watch = this.#watches.get(peerId);
-      if (watch !== undefined && watch.connectedAt === null) watch.connectedAt = this.#now();
+      if (watch !== undefined && watch.connectedAt === null) {
+        watch.connectedAt = this.#now();
+        watch.warmTimer = (this.#options.timers ?? GLOBAL_TIMERS).setTimeout(() => {
+          watch.warmTimer = undefined;
+          void this.adaptQuality();
+        }, WARMUP_MS + WARMUP_SLACK_MS);
+      }
       void this.adaptQuality();
     }
     if (state === "failed") {
@@ -147,6 +186,8 @@ export class Monitor implements MeshListener {
       const peer = peers.peer(peerId);
       const watch = this.#watches.get(peerId);
       if (peer === undefined || watch === undefined) return;
+      const working = store.participants.value.get(peerId)?.connection === "connected";
+      if (working && watch.sample !== null && now - watch.sample.at < QUALITY_EVERY_MS) return;
       let entries;
       try {
         entries = await peer.stats();
@@ -167,20 +208,23 @@ export class Monitor implements MeshListener {
         diagnosis: stuck || failed ? this.#diagnose(peerId, failed) : null,
       });
     }));
-    this.#pickSpeaker(ownLevel, now);
+    const metered = this.#options.store.micOn.value ? this.#options.ownLevel?.() ?? null : null;
+    this.#pickSpeaker(metered ?? ownLevel, now);
     await this.adaptQuality();
   }
 
   /**
    * Who is speaking, without the whole stats: each remote voice's level
-   * from its receiver (synchronous), ours from one audio sender's own
-   * stats — one small report however many people there are.
+   * from its receiver (synchronous), ours from the meter — or, where it
+   * cannot tell, from one audio sender's own stats.
    */
   async listen(): Promise<void> {
     const peers = this.#options.peers();
     const now = this.#now();
     let ownLevel = 0;
-    if (this.#options.store.micOn.value) {
+    const metered = this.#options.store.micOn.value ? this.#options.ownLevel?.() ?? null : 0;
+    if (metered !== null) ownLevel = metered;
+    else {
       const sender = peers.peerIds.map((peerId) => peers.peer(peerId)).find((peer) =>
         peer !== undefined
       );
@@ -223,13 +267,17 @@ export class Monitor implements MeshListener {
     });
     await Promise.all(
       all.flatMap(({ peer, warm }) =>
-        peer.videoSenders().map(({ source, sender }) => {
-          const encoding = videoEncodingFor(all.length, source);
-          return applyEncoding(
-            sender,
-            source === "camera" && !warm ? warmupEncoding(encoding) : encoding,
-          )
-            .catch(() => false);
+        peer.videoSenders().map(async ({ source, sender }) => {
+          const full = videoEncodingFor(all.length, source);
+          const encoding = source === "camera" && !warm ? warmupEncoding(full) : full;
+          const key = JSON.stringify(encoding);
+          if (this.#encodings.get(sender) === key) return;
+          this.#encodings.delete(sender);
+          try {
+            if (await applyEncoding(sender, encoding) !== null) this.#encodings.set(sender, key);
+          } catch {
+            // Closed meanwhile, or refused: tried again next time.
+          }
         })
       ),
     );

@@ -26,5 +26,5 @@ Deno.test("applyEncoding sets the first encoding and skips no-op updates", async
   assert.equal(await applyEncoding(sender as unknown as RTCRtpSender, encoding), false);
   assert.equal(sender.setParametersCalls, 1);
   sender.parameters = { encodings: [] };
-  assert.equal(await applyEncoding(sender as unknown as RTCRtpSender, encoding), false);
+  assert.equal(await applyEncoding(sender as unknown as RTCRtpSender, encoding), null);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { WARMUP_MS } from "../client/adaptive.ts";
-import { Monitor, STATS_EVERY_TICKS } from "../client/monitor.ts";
+import { Monitor, QUALITY_EVERY_MS } from "../client/monitor.ts";
 import { CallModel } from "../client/store.ts";
 import { Hub } from "../lib/hub.ts";
 import { sequentialIds } from "./_helpers.ts";
@@ -142,22 +142,61 @@ Deno.test("Monitor samples on the injected timers until stopped", () => {
   assert.equal(timers.pending.size, 0);
 });
 
-Deno.test("Monitor reads the whole stats only every few ticks; between them it listens for the speaker without them", async () => {
+Deno.test("Monitor reads a working connection's whole stats every 10 s; between them it listens for the speaker without them", async () => {
   const timers = new ManualTimers();
+  let clock = 0;
   const hub = new Hub({ newId: sequentialIds() });
   const people = ["Ann", "Bob", "Cid", "Dee"].map((name) => connect(hub, name));
   await meshed(people);
   const [ann] = people;
-  const monitor = new Monitor({ store: ann.store, peers: () => ann.mesh, timers });
-  for (const peerId of ann.mesh.peerIds) monitor.peerAdded(peerId);
+  const monitor = new Monitor({
+    store: ann.store,
+    peers: () => ann.mesh,
+    timers,
+    now: () => clock,
+  });
+  for (const peerId of ann.mesh.peerIds) {
+    monitor.peerAdded(peerId);
+    ann.store.patchParticipant(peerId, { connection: "connected" });
+  }
   monitor.start(500);
-  const ticks = 3 * STATS_EVERY_TICKS;
+  // 24 s of ticks: read at 2 s, then at the first look 10 s on (12 s), and again (22 s).
+  const ticks = 48;
   for (let i = 0; i < ticks; i++) {
+    clock += 500;
     timers.fire();
     await Promise.resolve();
   }
   monitor.stop();
-  // Three full samples of each of the three connections, however many ticks listened.
+  assert.equal(QUALITY_EVERY_MS, 10_000);
   assert.deepEqual(ann.pcs.map((pc) => pc.statsCalls), [3, 3, 3]);
+  for (const person of people) person.mesh.closeAll();
+});
+
+Deno.test("Monitor tells that we speak from the meter, between the stats", async () => {
+  const timers = new ManualTimers();
+  const hub = new Hub({ newId: sequentialIds() });
+  const people = ["Ann", "Bob"].map((name) => connect(hub, name));
+  await meshed(people);
+  const [ann] = people;
+  let level: number | null = 0.3;
+  const monitor = new Monitor({
+    store: ann.store,
+    peers: () => ann.mesh,
+    timers,
+    ownLevel: () => level,
+  });
+  for (const peerId of ann.mesh.peerIds) monitor.peerAdded(peerId);
+  await monitor.listen();
+  assert.equal(ann.store.activeSpeaker.value, "self");
+  assert.deepEqual(ann.pcs.map((pc) => pc.statsCalls), [0], "no stats read for it");
+  ann.store.setMicOn(false);
+  level = 0.9;
+  await monitor.listen();
+  assert.equal(
+    ann.store.activeSpeaker.value,
+    null,
+    "muted, we do not speak, whatever the meter hears",
+  );
   for (const person of people) person.mesh.closeAll();
 });

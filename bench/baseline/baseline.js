@@ -2,7 +2,9 @@
 // speaking protocol v1 (docs/protocol.md). The socket and the camera open
 // as the page loads; Join sends `join`. One RTCPeerConnection per
 // `addPeer`, the offer from the side told `should_create_offer`, a
-// `<video>` per remote stream. No UI, no stats, no renegotiation.
+// `<video>` per remote stream playing its sound, and our own camera in a
+// muted `<video>` (as the seed's client.html has them). No UI, no stats,
+// no renegotiation.
 // Room and name come from the query: /baseline/index.html?room=r&name=n.
 
 const params = new URLSearchParams(location.search);
@@ -12,6 +14,14 @@ const scheme = location.protocol === "https:" ? "wss" : "ws";
 const socket = new WebSocket(`${scheme}://${location.host}/ws`);
 const camera = navigator.mediaDevices.getUserMedia({ audio: true, video: true });
 const videos = document.getElementById("videos");
+camera.then((stream) => {
+  const self = document.createElement("video");
+  self.autoplay = true;
+  self.playsInline = true;
+  self.muted = true;
+  self.srcObject = stream;
+  videos.before(self);
+});
 /** peer id → { pc, queue } */
 const peers = new Map();
 let iceServers = [];
@@ -52,7 +62,6 @@ const handlers = {
       video.dataset.peer = id;
       video.autoplay = true;
       video.playsInline = true;
-      video.muted = true;
       video.srcObject = stream;
       videos.append(video);
     };
