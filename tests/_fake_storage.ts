@@ -7,6 +7,7 @@
  */
 
 import type { TextStorage } from "../client/_stored_records.ts";
+import type { KeyValueStorage } from "../client/certificate_store.ts";
 
 /** A `localStorage` stand-in; set `failReads`/`failWrites` to make it throw. */
 export class FakeTextStorage implements TextStorage {
@@ -26,5 +27,25 @@ export class FakeTextStorage implements TextStorage {
     }
     this.writes++;
     this.items.set(key, value);
+  }
+}
+
+/** An IndexedDB-like key-value store; set `failGets`/`failPuts` to make it reject. */
+export class FakeKeyValueStorage implements KeyValueStorage {
+  values = new Map<string, unknown>();
+  failGets = false;
+  failPuts = false;
+  puts = 0;
+
+  get(key: string): Promise<unknown> {
+    if (this.failGets) return Promise.reject(new DOMException("blocked", "InvalidStateError"));
+    return Promise.resolve(this.values.get(key));
+  }
+
+  put(key: string, value: unknown): Promise<void> {
+    if (this.failPuts) return Promise.reject(new DOMException("quota", "QuotaExceededError"));
+    this.puts++;
+    this.values.set(key, value);
+    return Promise.resolve();
   }
 }
