@@ -53,12 +53,34 @@ export function installProbe({ timeline }: ProbeOptions): void {
     if (timeline && record.events.length < 2000) record.events.push({ at: now(), what });
   };
 
+  if (timeline) {
+    // A main thread held up for long (a task, a render) shows in the timeline as a gap.
+    let last = now();
+    setInterval(() => {
+      const at = now();
+      if (at - last > 150) {
+        record.events.push({ at, what: `main thread held ${Math.round(at - last)} ms` });
+      }
+      last = at;
+    }, 25);
+  }
+
   addEventListener("click", () => {
     record.clickAt ??= now();
     note("Join click");
   }, { capture: true, once: true });
 
   const media = navigator.mediaDevices;
+  if (timeline) {
+    media.addEventListener("devicechange", () => note("devicechange"));
+    const enumerate = media.enumerateDevices.bind(media);
+    media.enumerateDevices = async () => {
+      note("enumerateDevices");
+      const list = await enumerate();
+      note("enumerateDevices resolved");
+      return list;
+    };
+  }
   const getUserMedia = media.getUserMedia.bind(media);
   media.getUserMedia = async (constraints) => {
     const stream = await getUserMedia(constraints);
@@ -70,6 +92,8 @@ export function installProbe({ timeline }: ProbeOptions): void {
 
   const remoteTracks = new WeakSet<MediaStreamTrack>();
   const NativeConnection = RTCPeerConnection;
+  // The probe's own reads of the stats, not counted as the client's.
+  const rawGetStats = NativeConnection.prototype.getStats;
   const numbers = new WeakMap<RTCPeerConnection, number>();
   const receivers: RTCPeerConnection[] = [];
   // A receiver's track exists from setRemoteDescription on, before its
@@ -104,6 +128,50 @@ export function installProbe({ timeline }: ProbeOptions): void {
         () => say(`ICE ${this.iceConnectionState}`),
       );
       this.addEventListener("connectionstatechange", () => say(`DTLS ${this.connectionState}`));
+      // From DTLS on, the first video frame encoded, sent, received and
+      // decoded, and the key frame requests, read every 50 ms for 5 s.
+      this.addEventListener("connectionstatechange", () => {
+        if (this.connectionState !== "connected") return;
+        const seen = new Set<string>();
+        const once = (key: string, what: string) => {
+          if (!seen.has(key)) {
+            seen.add(key);
+            say(what);
+          }
+        };
+        const until = now() + 5000;
+        const read = async () => {
+          if (now() > until || this.connectionState === "closed") return;
+          const report = await (rawGetStats.call(this) as Promise<RTCStatsReport>);
+          report.forEach((s: Record<string, unknown>) => {
+            if (s.kind !== "video") return;
+            if (s.type === "outbound-rtp") {
+              if (Number(s.framesEncoded) > 0) {
+                once("enc", `video encoded (${s.frameWidth}x${s.frameHeight})`);
+              }
+              if (Number(s.framesSent) > 0) once("sent", "video sent");
+              if (Number(s.pliCount) > 0) {
+                once(`pli-in${s.pliCount}`, `video PLI received (${s.pliCount})`);
+              }
+              if (s.qualityLimitationReason !== "none") {
+                once(
+                  `ql${s.qualityLimitationReason}`,
+                  `video limited: ${s.qualityLimitationReason}`,
+                );
+              }
+            } else if (s.type === "inbound-rtp") {
+              if (Number(s.packetsReceived) > 0) once("rtp", "video packets received");
+              if (Number(s.framesReceived) > 0) once("recv", "video frame received");
+              if (Number(s.framesDecoded) > 0) once("dec", "video frame decoded");
+              if (Number(s.pliCount) > 0) {
+                once(`pli-out${s.pliCount}`, `video PLI sent (${s.pliCount})`);
+              }
+            }
+          });
+          setTimeout(read, 50);
+        };
+        void read();
+      });
       const createOffer = this.createOffer.bind(this) as (
         options?: RTCOfferOptions,
       ) => Promise<RTCSessionDescriptionInit>;
@@ -142,6 +210,8 @@ export function installProbe({ timeline }: ProbeOptions): void {
       if (!(this instanceof HTMLVideoElement) || !(value instanceof MediaStream)) return;
       if (value.getVideoTracks().some(isRemote)) {
         note("remote video attached");
+      } else if (value.getVideoTracks().length > 0) {
+        note("local video attached");
       }
       this.requestVideoFrameCallback(() => {
         const stream = this.srcObject;

@@ -20,7 +20,8 @@
  *   deno task bench:client --smoke    # one round of each, well under a minute (CI)
  *
  * Options: --pair-rounds R (12) --call-rounds R (10) --settle S (2)
- * --window S (4) --json FILE. Needs the built client (`deno task build`,
+ * --window S (4) --json FILE, --call-timeline (every event of each
+ * three-person call). Needs the built client (`deno task build`,
  * which the task runs) and Chromium (CHROMIUM_PATH). Exits non-zero only
  * when the bench itself breaks (a scenario with no successful round for a
  * client), never because of a ratio.
@@ -43,10 +44,19 @@ interface Options {
   window: number;
   json?: string;
   smoke: boolean;
+  /** Print every event of each three-person call (to find what a call waits for). */
+  callTimeline: boolean;
 }
 
 function parseOptions(args: string[]): Options {
-  const options: Options = { pairRounds: 12, callRounds: 10, settle: 2, window: 4, smoke: false };
+  const options: Options = {
+    pairRounds: 12,
+    callRounds: 10,
+    settle: 2,
+    window: 4,
+    smoke: false,
+    callTimeline: false,
+  };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     const number = () => {
@@ -65,6 +75,9 @@ function parseOptions(args: string[]): Options {
           settle: 0.5,
           window: 1,
         });
+        break;
+      case "--call-timeline":
+        options.callTimeline = true;
         break;
       case "--pair-rounds":
         options.pairRounds = Math.round(number());
@@ -273,7 +286,8 @@ async function callRound(
   { people, options }: { people: number; options: Options },
 ): Promise<CallResult> {
   const room = `bench-call-${crypto.randomUUID().slice(0, 8)}`;
-  const pages = await openReady(browser, client, base, room, { people, timeline: false });
+  const timeline = options.callTimeline && people === 3;
+  const pages = await openReady(browser, client, base, room, { people, timeline });
   try {
     const start = performance.now();
     await Promise.all(pages.map(async ({ page }, i) => {
@@ -284,6 +298,16 @@ async function callRound(
     const records = await Promise.all(pages.map(({ page }) => probeOf(page)));
     const firstClick = Math.min(...records.map((r) => r.clickAt!));
     const allPlaying = Math.max(...records.flatMap((r) => Object.values(r.frames)));
+    if (timeline) {
+      console.log(`\n${client.name}: a three-person call, ms after the first Join click`);
+      const events = records.flatMap((r, i) =>
+        r.events.map(({ at, what }) => ({
+          ms: Math.round(at - firstClick),
+          what: `p${i + 1} ${what}`,
+        }))
+      ).filter((e) => e.ms >= -50).sort((x, y) => x.ms - y.ms);
+      for (const { ms, what } of events) console.log(`${String(ms).padStart(7)}  ${what}`);
+    }
     await delay(options.settle * 1000);
     const statsCalls = () =>
       Promise.all(pages.map(async ({ page }) => (await probeOf(page)).getStatsCalls));

@@ -73,6 +73,22 @@ export function videoEncodingFor(
   return { maxBitrate: 250_000, scaleResolutionDownBy: 2.67, maxFramerate: 20 };
 }
 
+/**
+ * How long a new connection sends the camera at most at 640×360 (from a
+ * 1280×720 source), ms. A video encoder starts at a low estimate of the
+ * bandwidth; at 720p it drops its first frames until the estimate grows,
+ * which here delayed the first frame by 100–200 ms. At a quarter of the
+ * pixels the first frame goes at once, and the full resolution follows
+ * once the connection has had time to measure the link (with the first
+ * stats sample after it: 2–4 s after connecting).
+ */
+export const WARMUP_MS = 2000;
+
+/** `encoding` for a connection still warming up: at most half the width and height. */
+export function warmupEncoding(encoding: VideoEncoding): VideoEncoding {
+  return { ...encoding, scaleResolutionDownBy: Math.max(encoding.scaleResolutionDownBy, 2) };
+}
+
 /** The part of RTCRtpSender that setting parameters needs. */
 export interface ParameterSender {
   getParameters(): RTCRtpSendParameters;

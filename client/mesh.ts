@@ -13,7 +13,7 @@
 import type { ClientMessage } from "../lib/protocol.ts";
 import type { Timers } from "./_timers.ts";
 import { type LocalTrack, type MediaKind, Peer, type PeerSignal } from "./peer.ts";
-import { videoEncodingFor } from "./adaptive.ts";
+import { videoEncodingFor, warmupEncoding } from "./adaptive.ts";
 import { encodePeerMessage, parsePeerMessage } from "./peer_message.ts";
 import type { CallStore } from "./store.ts";
 
@@ -257,9 +257,11 @@ export class Mesh {
         polite,
         initiator,
         tracks: this.#options.localTracks(),
-        // Everyone already here, and this one.
+        // Everyone already here, and this one; a camera starts small (see WARMUP_MS).
         startEncoding: (kind) =>
-          videoEncodingFor(this.#entries.size + 1, kind === "screen" ? "screen" : "camera"),
+          kind === "screen"
+            ? videoEncodingFor(this.#entries.size + 1, "screen")
+            : warmupEncoding(videoEncodingFor(this.#entries.size + 1, "camera")),
         signal: (message) => this.#options.send(relayFrame(peerId, message)),
         onStream: (stream) => {
           entry.streams.set(stream.id, stream);

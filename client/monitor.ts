@@ -9,7 +9,7 @@
  */
 
 import { GLOBAL_TIMERS, type Timers } from "./_timers.ts";
-import { applyEncoding, videoEncodingFor } from "./adaptive.ts";
+import { applyEncoding, videoEncodingFor, WARMUP_MS, warmupEncoding } from "./adaptive.ts";
 import { diagnose } from "./diagnosis.ts";
 import type { MeshListener } from "./mesh.ts";
 import type { Peer } from "./peer.ts";
@@ -51,6 +51,8 @@ interface Watch {
   sample: StatsSample | null;
   /** Their voice level in the last stats sample, for browsers with no other way to tell. */
   statsLevel: number;
+  /** When the connection first connected: the camera goes full size {@linkcode WARMUP_MS} later. */
+  connectedAt: number | null;
 }
 
 /**
@@ -99,7 +101,12 @@ export class Monitor implements MeshListener {
 
   /** A new peer: the room grew, so every copy gets a smaller share. */
   peerAdded(peerId: string): void {
-    this.#watches.set(peerId, { addedAt: this.#now(), sample: null, statsLevel: 0 });
+    this.#watches.set(peerId, {
+      addedAt: this.#now(),
+      sample: null,
+      statsLevel: 0,
+      connectedAt: null,
+    });
     void this.adaptQuality();
   }
 
@@ -112,8 +119,13 @@ export class Monitor implements MeshListener {
   /** A connection works again (the diagnosis goes) or failed (say why). */
   connectionChanged(peerId: string, state: RTCPeerConnectionState): void {
     const { store } = this.#options;
+    // The answering side's senders exist from now on: they warm up too.
+    if (state === "connecting") void this.adaptQuality();
     if (state === "connected") {
       store.patchParticipant(peerId, { diagnosis: null });
+      // The camera goes full size with the first stats sample after the warm-up.
+      const watch = this.#watches.get(peerId);
+      if (watch !== undefined && watch.connectedAt === null) watch.connectedAt = this.#now();
       void this.adaptQuality();
     }
     if (state === "failed") {
@@ -195,15 +207,30 @@ export class Monitor implements MeshListener {
     store.setActiveSpeaker(this.#speaker.id);
   }
 
-  /** Sets every video sender's bitrate and resolution for the room size. */
+  /**
+   * Sets every video sender's bitrate and resolution for the room size; a
+   * camera on a connection younger than {@linkcode WARMUP_MS} stays small.
+   */
   async adaptQuality(): Promise<void> {
     const peers = this.#options.peers();
-    const all = peers.peerIds.flatMap((peerId) => peers.peer(peerId) ?? []);
+    const now = this.#now();
+    const all = peers.peerIds.flatMap((peerId) => {
+      const peer = peers.peer(peerId);
+      const connectedAt = this.#watches.get(peerId)?.connectedAt ?? null;
+      return peer === undefined
+        ? []
+        : [{ peer, warm: connectedAt !== null && now - connectedAt >= WARMUP_MS }];
+    });
     await Promise.all(
-      all.flatMap((peer) =>
-        peer.videoSenders().map(({ source, sender }) =>
-          applyEncoding(sender, videoEncodingFor(all.length, source)).catch(() => false)
-        )
+      all.flatMap(({ peer, warm }) =>
+        peer.videoSenders().map(({ source, sender }) => {
+          const encoding = videoEncodingFor(all.length, source);
+          return applyEncoding(
+            sender,
+            source === "camera" && !warm ? warmupEncoding(encoding) : encoding,
+          )
+            .catch(() => false);
+        })
       ),
     );
   }

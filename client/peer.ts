@@ -98,7 +98,11 @@ export class Peer {
     });
     const { disconnectedRestartMs, timers } = options;
     this.#ice = new IceHealth(pc, { disconnectedRestartMs, timers });
-    pc.onnegotiationneeded = () => void this.#negotiate();
+    // Not while an offer is being made: whatever came after it is negotiated
+    // again once the exchange is back to stable (the browser fires again).
+    pc.onnegotiationneeded = () => {
+      if (!this.#makingOffer) void this.#negotiate();
+    };
     pc.onicecandidate = ({ candidate }) => {
       if (!candidate) return;
       this.#ice.gathered(candidate.candidate);
@@ -125,6 +129,10 @@ export class Peer {
       this.#pendingTracks = null;
       this.#channel.adopt(pc.createDataChannel(CHAT_CHANNEL));
       for (const local of options.tracks) this.#addFirstTrack(local);
+      // The first offer now, not when negotiationneeded comes round: that
+      // task waits behind whatever the page renders for the newcomer, and
+      // once this offer is set nothing is left to negotiate.
+      void this.#negotiate();
     } else {
       // The answering side adds its tracks while answering the first offer,
       // reusing the offered transceivers — no glare, no second round trip.

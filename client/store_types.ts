@@ -7,7 +7,6 @@
  */
 
 import type { Diagnosis } from "./diagnosis.ts";
-import type { PeerQuality } from "./quality.ts";
 
 /** Which screen the user is on. */
 export type Phase = "lobby" | "prejoin" | "joining" | "in-call";

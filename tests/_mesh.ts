@@ -89,7 +89,12 @@ export interface MeshClient extends WiredMesh {
 }
 
 /** A client mesh wired to a real Hub, frames delivered in later tasks. */
-export function connect(hub: Hub, name: string, room = "room"): MeshClient {
+export function connect(
+  hub: Hub,
+  name: string,
+  room = "room",
+  { now }: { now?: () => number } = {},
+): MeshClient {
   const store = new CallModel({ room, name });
   const received: ServerMessage[] = [];
   const session = hub.connect({
@@ -107,6 +112,7 @@ export function connect(hub: Hub, name: string, room = "room"): MeshClient {
   const wired = wireMesh(store, {
     send: (message) => later(() => session.receive(encode(message))),
     localTracks: fakeMedia(),
+    now,
   });
   later(() =>
     session.receive(encode({ event: "join", data: { channel: room, userdata: { name } } }))

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { WARMUP_MS } from "../client/adaptive.ts";
 import { Monitor, STATS_EVERY_TICKS } from "../client/monitor.ts";
 import { CallModel } from "../client/store.ts";
 import { Hub } from "../lib/hub.ts";
@@ -50,22 +51,42 @@ Deno.test("Monitor diagnoses a connection stuck connecting", async () => {
   mesh.closeAll();
 });
 
-Deno.test("Monitor lowers each video copy's bitrate as the room grows", async () => {
+Deno.test("Monitor lowers each video copy's bitrate as the room grows, the camera small while a connection warms up", async () => {
+  let now = 0;
+  const clock = { now: () => now };
   const hub = new Hub({ newId: sequentialIds() });
-  const ann = connect(hub, "Ann");
-  const bob = connect(hub, "Bob");
+  const ann = connect(hub, "Ann", "room", clock);
+  const bob = connect(hub, "Bob", "room", clock);
   await meshed([ann, bob]);
-  await ann.monitor.adaptQuality();
   const video = () => ann.pcs.map((pc) => pc.senders.find((s) => s.kind === "video")!);
-  assert.equal(video()[0].parameters.encodings[0].maxBitrate, 1_500_000);
-  const cid = connect(hub, "Cid");
-  const dee = connect(hub, "Dee");
+  const encoding = () => video().map((sender) => sender.parameters.encodings[0]);
+  await ann.monitor.adaptQuality();
+  assert.deepEqual(encoding(), [{
+    maxBitrate: 1_500_000,
+    scaleResolutionDownBy: 2,
+    maxFramerate: 30,
+  }]);
+  now += WARMUP_MS;
+  await ann.monitor.adaptQuality();
+  assert.deepEqual(encoding(), [{
+    maxBitrate: 1_500_000,
+    scaleResolutionDownBy: 1,
+    maxFramerate: 30,
+  }]);
+  const cid = connect(hub, "Cid", "room", clock);
+  const dee = connect(hub, "Dee", "room", clock);
   await meshed([ann, bob, cid, dee]);
   await ann.monitor.adaptQuality();
-  assert.equal(video().length, 3);
-  for (const sender of video()) {
-    assert.equal(sender.parameters.encodings[0].maxBitrate, 650_000);
-    assert.equal(sender.parameters.encodings[0].scaleResolutionDownBy, 1.5);
+  // Bob's connection is warm; Cid's and Dee's are new (and 480p is under the warm-up's 360p cap).
+  assert.deepEqual(encoding().map((e) => [e.maxBitrate, e.scaleResolutionDownBy]), [
+    [650_000, 1.5],
+    [650_000, 2],
+    [650_000, 2],
+  ]);
+  now += WARMUP_MS;
+  await ann.monitor.adaptQuality();
+  for (const e of encoding()) {
+    assert.deepEqual([e.maxBitrate, e.scaleResolutionDownBy], [650_000, 1.5]);
   }
 });
 
@@ -79,9 +100,10 @@ Deno.test("The offering side's video starts at the room's encoding: no setParame
   const video = cid.pcs.map((pc) => pc.senders.find((s) => s.kind === "video")!);
   assert.equal(video.length, 2);
   for (const sender of video) {
+    // Warming up: the camera at half size until the connection has measured the link.
     assert.deepEqual(sender.parameters.encodings[0], {
       maxBitrate: 1_000_000,
-      scaleResolutionDownBy: 1,
+      scaleResolutionDownBy: 2,
       maxFramerate: 30,
     });
   }

@@ -2,7 +2,7 @@
 
 import { Avatar } from "./Avatar.tsx";
 import { TileCaption } from "./TileCaption.tsx";
-import { Video } from "./Video.tsx";
+import { SelfView } from "./Video.tsx";
 
 interface LocalTileProps {
   name: string;
@@ -25,7 +25,7 @@ export function LocalTile(
       data-local
       aria-label={`${name} (you)`}
     >
-      <Video stream={stream} local hidden={!hasVideo} />
+      <SelfView stream={stream} hidden={!hasVideo} />
       {!hasVideo && <Avatar name={name} />}
       <TileCaption text={`${name} (you)`} handRaised={handRaised} micOn={micOn} host={host} />
     </figure>

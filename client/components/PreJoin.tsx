@@ -10,7 +10,7 @@ import { MAX_NAME_LENGTH } from "../store.ts";
 import { DeviceSettings } from "./DeviceSettings.tsx";
 import { MediaToggles } from "./MediaToggles.tsx";
 import { InviteButton } from "./InviteButton.tsx";
-import { Video } from "./Video.tsx";
+import { SelfView } from "./Video.tsx";
 
 interface PreJoinProps {
   call: CallController;
@@ -54,7 +54,7 @@ export function PreJoin({ call, inviteUrl }: PreJoinProps) {
         Join <span class="room-name">{store.room.value}</span>
       </h1>
       <div class="preview">
-        <Video stream={stream} local hidden={!hasVideo} />
+        <SelfView stream={stream} hidden={!hasVideo} />
         {!hasVideo && <div class="preview-off">Camera is off</div>}
         <div class="preview-controls">
           <MediaToggles call={call} />

@@ -1,4 +1,7 @@
-/** A <video> bound to a MediaStream (one element carries audio and video). */
+/**
+ * A <video> bound to a MediaStream (one element carries audio and video),
+ * and our own camera's view, one element for the whole page.
+ */
 
 import { useLayoutEffect, useRef } from "preact/hooks";
 
@@ -60,4 +63,47 @@ export function Video(
       muted={local}
     />
   );
+}
+
+/**
+ * The one element that shows our own camera, created once and moved from
+ * the pre-join screen into the room. A new element for the same camera
+ * stalled every encoder fed by it for up to 2 s in Chromium (measured by
+ * the client bench: the people already in the call saw a newcomer's video
+ * only 2 s after their connection was up); moving one element keeps it
+ * playing.
+ */
+let selfView: HTMLVideoElement | undefined;
+
+/** Our own camera, mirrored and muted, in a box that lays out as the element itself. */
+export function SelfView(
+  { stream, hidden = false }: { stream: MediaStream | null; hidden?: boolean },
+) {
+  const box = useRef<HTMLDivElement>(null);
+  useLayoutEffect(() => {
+    const video = selfView ??= createSelfView();
+    box.current!.append(video);
+    const here = box.current;
+    // Moved on by the next screen within the same commit: leave it there.
+    return () => {
+      if (video.parentElement === here) video.remove();
+    };
+  }, []);
+  useLayoutEffect(() => {
+    const video = selfView!;
+    video.classList.toggle("video-hidden", hidden);
+    if (video.srcObject === stream) return;
+    video.srcObject = stream;
+    if (stream !== null) video.play().catch(() => {/* muted: autoplay is allowed */});
+  }, [stream, hidden]);
+  return <div ref={box} class="self-view" />;
+}
+
+function createSelfView(): HTMLVideoElement {
+  const video = document.createElement("video");
+  video.className = "video mirror";
+  video.autoplay = true;
+  video.playsInline = true;
+  video.muted = true;
+  return video;
 }
