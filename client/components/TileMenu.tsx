@@ -1,4 +1,4 @@
-/** A host's menu on someone's tile: the same actions as in People. */
+/** The menu on someone's tile: their security code, and a host's actions as in People. */
 
 import { useState } from "preact/hooks";
 import type { CallController } from "../call.ts";
@@ -9,10 +9,12 @@ interface TileMenuProps {
   peerId: string;
   name: string;
   isHost: boolean;
+  /** Whether we are a host (their host actions show). */
+  amHost: boolean;
 }
 
-/** A "⋯" button that shows the host actions; Escape closes it. */
-export function TileMenu({ call, peerId, name, isHost }: TileMenuProps) {
+/** A "⋯" button that shows the actions; Escape closes it. */
+export function TileMenu({ call, peerId, name, isHost, amHost }: TileMenuProps) {
   const [open, setOpen] = useState(false);
   return (
     <div
@@ -34,13 +36,20 @@ export function TileMenu({ call, peerId, name, isHost }: TileMenuProps) {
         ⋯
       </button>
       {open && (
-        <HostActions
-          call={call}
-          peerId={peerId}
-          name={name}
-          isHost={isHost}
-          onDone={() => setOpen(false)}
-        />
+        <div class="tile-menu-items">
+          <button type="button" onClick={() => call.store.openSecurityCode(peerId)}>
+            Security code
+          </button>
+          {amHost && (
+            <HostActions
+              call={call}
+              peerId={peerId}
+              name={name}
+              isHost={isHost}
+              onDone={() => setOpen(false)}
+            />
+          )}
+        </div>
       )}
     </div>
   );
