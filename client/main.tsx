@@ -67,15 +67,18 @@ function lastingId(key: string): string {
 
 /** `localStorage`, or a map for this page where the browser refuses it (a sandboxed frame). */
 function textStorage(): TextStorage {
+  let storage: TextStorage | null = null;
   try {
-    return localStorage;
+    storage = localStorage;
   } catch {
-    const items = new Map<string, string>();
-    return {
-      getItem: (key) => items.get(key) ?? null,
-      setItem: (key, value) => void items.set(key, value),
-    };
+    // A sandboxed frame: reading the property throws.
   }
+  if (storage !== null) return storage;
+  const items = new Map<string, string>();
+  return {
+    getItem: (key) => items.get(key) ?? null,
+    setItem: (key, value) => void items.set(key, value),
+  };
 }
 
 /**
