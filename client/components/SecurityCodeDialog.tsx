@@ -1,6 +1,6 @@
 /** The security code of our connection to one person, to compare on another channel. */
 
-import { useLayoutEffect, useRef } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
 import type { CallController } from "../call.ts";
 import { formatCode } from "../security_code.ts";
 import type { Participant } from "../store.ts";
@@ -30,6 +30,15 @@ export function SecurityCodeDialog({ call, participant }: SecurityCodeDialogProp
       if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
     };
   }, []);
+  // "Mark as verified" gives way to "Remove verification" (and back): focus
+  // follows to the button now there rather than falling out of the dialog.
+  useEffect(() => {
+    const dialog = ref.current;
+    const focus = document.activeElement;
+    if (dialog === null || (focus !== null && focus !== document.body)) return;
+    (dialog.querySelector<HTMLElement>(".security-actions button:not([disabled])") ?? dialog)
+      .focus();
+  }, [security.verified]);
   const close = () => store.closeSecurityCode();
   const persistent = store.certificatePersistent.value;
   return (
