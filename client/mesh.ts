@@ -418,6 +418,7 @@ function securityView(
     code: digits,
     verified: browser === null || digits === null ? "unverified" : verified.status(browser, digits),
     canVerify: browser !== null,
+    details: code.state === "code" ? code.details : null,
   };
 }
 

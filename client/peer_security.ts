@@ -13,6 +13,7 @@
  * @module
  */
 
+import { toHex } from "./_bytes.ts";
 import { GLOBAL_TIMERS, type Timers } from "./_timers.ts";
 import { codeAfterExchange, type PinnedCodes } from "./pinned_codes.ts";
 import {
@@ -29,8 +30,20 @@ export const SAS_TIMEOUT_MS = 15_000;
 /** Where one connection's code stands. */
 export type CodeState =
   | { state: "pending" }
-  | { state: "code"; code: string }
+  | { state: "code"; code: string; details: CodeDetails }
   | { state: "failed"; reason: typeof SAS_FAILURE };
+
+/** What a code was derived from, to check it by hand (docs/security.md). */
+export interface CodeDetails {
+  /** Our fingerprints, normalised (`sha-256 AB:…`). */
+  local: string[];
+  /** Theirs. */
+  remote: string[];
+  /** Our value of the exchange that made the code, 64 hex digits. */
+  localValue: string;
+  /** Theirs. */
+  remoteValue: string;
+}
 
 /** Both descriptions' fingerprints (`fingerprintsOf`), `null` where there is none (yet). */
 export interface Fingerprints {
@@ -143,6 +156,11 @@ export class PeerSecurity {
       pin === null ? { state: "failed", reason: SAS_FAILURE } : {
         state: "code",
         code: pin.code,
+        details: {
+          ...round,
+          localValue: toHex(pin.localValue),
+          remoteValue: toHex(pin.remoteValue),
+        },
       },
     );
   }

@@ -43,6 +43,13 @@ export interface SecurityView {
   verified: VerifiedStatus;
   /** Whether they told us their browser id, under which a verification is remembered. */
   canVerify: boolean;
+  /** What the code was derived from, while there is one: to check it by hand. */
+  details: {
+    local: readonly string[];
+    remote: readonly string[];
+    localValue: string;
+    remoteValue: string;
+  } | null;
 }
 
 /** A participant's security code before anything is known. */
@@ -51,6 +58,7 @@ export const PENDING_SECURITY: SecurityView = Object.freeze({
   code: null,
   verified: "unverified",
   canVerify: false,
+  details: null,
 });
 
 /** One chat line. */

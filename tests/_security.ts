@@ -97,3 +97,36 @@ export async function waitForSecurityBadge(
     },
   );
 }
+
+/** The open dialog's details: [our fingerprint, theirs, our value, theirs]. */
+export function detailsShown(person: Person, name: string): Promise<string[]> {
+  return pollPage(
+    person,
+    (who) => {
+      const dialog = document.querySelector(`[role="dialog"][aria-label="${who}"]`);
+      const items = [...(dialog?.querySelectorAll(".security-details dd") ?? [])].map((dd) =>
+        dd.textContent ?? ""
+      );
+      return items.length === 4 ? items : null;
+    },
+    name,
+    { what: `no details for ${name}'s code` },
+  ) as Promise<string[]>;
+}
+
+/**
+ * The code by hand, as docs/security.md describes it, apart from the
+ * client's code: blocks sorted, prefixed, SHA-256, 8 bytes mod 10^15.
+ */
+export async function codeByHand(
+  [localFingerprint, remoteFingerprint, localValue, remoteValue]: string[],
+): Promise<string> {
+  const blocks = [
+    `${localFingerprint}\n${localValue}\n`,
+    `${remoteFingerprint}\n${remoteValue}\n`,
+  ].sort();
+  const input = new TextEncoder().encode(`mesh-security-code-v1\n${blocks.join("")}`);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", input));
+  const first8 = [...digest.subarray(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return (BigInt(`0x${first8}`) % 10n ** 15n).toString().padStart(15, "0");
+}

@@ -12,8 +12,10 @@ import { e2eTest, joinRoom, pressJoin, startE2E, WAIT_MS } from "./_browser.ts";
 import { chromiumPerson, clickButton, joinAs, pollPage, startMixedCall } from "./_firefox.ts";
 import {
   closeSecurityCode,
+  codeByHand,
   codeFor,
   codeShown,
+  detailsShown,
   openSecurityCode,
   waitForConnectedTile,
   waitForSecurityBadge,
@@ -165,6 +167,14 @@ e2eTest("Security codes: Chromium and Firefox show the same code for their pair"
     const code = await codeFor(ann, "Fox");
     assert.match(code, /^[0-9]{15}$/);
     assert.equal(await codeFor(fox, "Ann"), code);
+    // Checked by hand from what each dialog shows, as docs/security.md says.
+    for (const [person, other] of [[ann, "Fox"], [fox, "Ann"]] as const) {
+      await openSecurityCode(person, other);
+      const details = await detailsShown(person, other);
+      assert.match(details[0], /^sha-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+      assert.equal(await codeByHand(details), code);
+      await closeSecurityCode(person, other);
+    }
     assert.deepEqual(call.errors, []);
   } finally {
     await call.close();

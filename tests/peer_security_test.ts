@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { type CodeState, PeerSecurity, SAS_TIMEOUT_MS } from "../client/peer_security.ts";
 import { PinnedCodes } from "../client/pinned_codes.ts";
 import { SAS_FAILURE } from "../client/sas_exchange.ts";
-import { isSecurityCode } from "../client/security_code.ts";
+import { fromHex } from "../client/_bytes.ts";
+import { isSecurityCode, securityCode } from "../client/security_code.ts";
 import { FakeTextStorage } from "./_fake_storage.ts";
 import { ManualTimers, until } from "./_wait.ts";
 
@@ -60,8 +61,12 @@ function pair(
   return { alice, bob };
 }
 
-function last(side: Side): CodeState | undefined {
-  return side.states.at(-1);
+/** The side's latest state, without the details of a code (checked on their own). */
+function last(side: Side): CodeState | Record<string, unknown> | undefined {
+  const state = side.states.at(-1);
+  if (state?.state !== "code") return state;
+  const { details: _, ...rest } = state;
+  return rest;
 }
 
 Deno.test("PeerSecurity gives both sides the same code once the initiator's connection is up", async () => {
@@ -77,6 +82,22 @@ Deno.test("PeerSecurity gives both sides the same code once the initiator's conn
   assert.ok(isSecurityCode(code));
   assert.deepEqual(last(bob), { state: "code", code });
   assert.deepEqual(alice.sent.map((m) => JSON.parse(m).type), ["sas-commit", "sas-reveal"]);
+  // The details are what the code was derived from, mirrored on the other side.
+  const mine = (alice.states.at(-1) as Extract<CodeState, { state: "code" }>).details;
+  const theirs = (bob.states.at(-1) as Extract<CodeState, { state: "code" }>).details;
+  assert.deepEqual(mine.local, theirs.remote);
+  assert.deepEqual(mine.remote, theirs.local);
+  assert.equal(mine.localValue, theirs.remoteValue);
+  assert.equal(mine.remoteValue, theirs.localValue);
+  assert.equal(
+    await securityCode({
+      local: mine.local,
+      remote: mine.remote,
+      localValue: fromHex(mine.localValue)!,
+      remoteValue: fromHex(mine.remoteValue)!,
+    }),
+    code,
+  );
   assert.deepEqual(bob.sent.map((m) => JSON.parse(m).type), ["sas-value"]);
   // Neither timer stays armed once there is a code.
   assert.equal(alice.timers.pending.size, 0);

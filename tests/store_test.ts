@@ -355,6 +355,7 @@ Deno.test("CallModel opens the security code dialog for someone present, and clo
     code: null,
     verified: "unverified",
     canVerify: false,
+    details: null,
   });
   store.openSecurityCode("p1");
   assert.equal(store.securityDialog.value, "p1");

@@ -96,6 +96,25 @@ export function SecurityCodeDialog({ call, participant }: SecurityCodeDialogProp
             {name}'s browser does not say who it is, so a verification cannot be remembered.
           </p>
         )}
+        {security.details !== null && (
+          <details class="security-details">
+            <summary>How this code is made</summary>
+            <p>
+              From both certificate fingerprints and both random values, as docs/security.md
+              explains.
+            </p>
+            <dl>
+              <dt>Your certificate</dt>
+              {security.details.local.map((line) => <dd key={line}>{line}</dd>)}
+              <dt>{name}'s certificate</dt>
+              {security.details.remote.map((line) => <dd key={line}>{line}</dd>)}
+              <dt>Your value</dt>
+              <dd>{security.details.localValue}</dd>
+              <dt>{name}'s value</dt>
+              <dd>{security.details.remoteValue}</dd>
+            </dl>
+          </details>
+        )}
         <div class="security-actions">
           {security.verified !== "verified" && (
             <button
