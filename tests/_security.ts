@@ -37,13 +37,17 @@ export async function openSecurityCode(person: Person, name: string): Promise<vo
   );
 }
 
-/** Closes the dialog with its Close button and the tile menu with its own. */
+/** Closes the dialog with its Close button; focus goes back to `name`'s tile menu button. */
 export async function closeSecurityCode(person: Person, name: string): Promise<void> {
   await clickButton(person, "Close");
-  await pollPage(person, () => document.querySelector('[role="dialog"]') === null, undefined, {
-    what: "the dialog stayed open",
-  });
-  await clickButton(person, `Actions for ${name}`);
+  await pollPage(
+    person,
+    (who) =>
+      document.querySelector('[role="dialog"]') === null &&
+      document.activeElement?.getAttribute("aria-label") === `Actions for ${who}`,
+    name,
+    { what: "the dialog stayed open, or focus did not go back to the tile menu" },
+  );
 }
 
 /** Waits for the open dialog's code (the exchange may still be running) and returns it. */

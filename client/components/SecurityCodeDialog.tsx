@@ -86,6 +86,12 @@ export function SecurityCodeDialog({ call, participant }: SecurityCodeDialogProp
             This browser cannot keep its certificate, so your codes change in every meeting.
           </p>
         )}
+        {security.verified === "verified" && (
+          <p class="security-verified">
+            <span class="security-badge verified">Verified</span> You compared this code with{" "}
+            {name}.
+          </p>
+        )}
         {security.verified === "changed" && (
           <p class="security-changed">
             Security code changed since you verified {name}.

@@ -1,6 +1,6 @@
 /** The menu on someone's tile: their security code, and a host's actions as in People. */
 
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import type { CallController } from "../call.ts";
 import { HostActions } from "./HostActions.tsx";
 
@@ -16,6 +16,7 @@ interface TileMenuProps {
 /** A "⋯" button that shows the actions; Escape closes it. */
 export function TileMenu({ call, peerId, name, isHost, amHost }: TileMenuProps) {
   const [open, setOpen] = useState(false);
+  const button = useRef<HTMLButtonElement>(null);
   return (
     <div
       class="tile-menu"
@@ -27,6 +28,7 @@ export function TileMenu({ call, peerId, name, isHost, amHost }: TileMenuProps) 
       }}
     >
       <button
+        ref={button}
         type="button"
         class="tile-menu-button"
         aria-label={`Actions for ${name}`}
@@ -37,7 +39,15 @@ export function TileMenu({ call, peerId, name, isHost, amHost }: TileMenuProps) 
       </button>
       {open && (
         <div class="tile-menu-items">
-          <button type="button" onClick={() => call.store.openSecurityCode(peerId)}>
+          <button
+            type="button"
+            onClick={() => {
+              // The menu closes; the dialog gives focus back to its button.
+              button.current?.focus();
+              setOpen(false);
+              call.store.openSecurityCode(peerId);
+            }}
+          >
             Security code
           </button>
           {amHost && (
