@@ -5,7 +5,8 @@
  * screen, which asks it what stands at the room's door, so Join sends
  * `join` at once. It composes {@linkcode LocalMedia} (our
  * camera, microphone and screen), the {@linkcode SignalingClient}, the
- * {@linkcode Mesh} and its {@linkcode Monitor}. Browser APIs come in
+ * {@linkcode Mesh} and its {@linkcode Monitor}; with security codes on, it
+ * loads this browser's certificate with the page and joins once it is there. Browser APIs come in
  * through {@linkcode CallDeps} so the flow is testable with fakes.
  *
  * @module

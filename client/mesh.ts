@@ -2,7 +2,8 @@
  * The mesh: one {@linkcode Peer} per remote participant, created and
  * removed as the call's dispatcher (`call.ts`) says, with signaling routed
  * to the right one. Writes what peers tell it into the store — streams,
- * mute/camera/hand state, connection state, chat — and tells its listener
+ * mute/camera/hand state, connection state, chat, each connection's
+ * security code (`peer_security.ts`) and whether we verified it — and tells its listener
  * (the `Monitor`) when peers come, go or change connection state. Takes
  * the connection factory and the signaling `send` as arguments so tests
  * drive it with fakes.
