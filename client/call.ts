@@ -5,7 +5,8 @@
  * screen, which asks it what stands at the room's door, so Join sends
  * `join` at once. It composes {@linkcode LocalMedia} (our
  * camera, microphone and screen), the {@linkcode SignalingClient}, the
- * {@linkcode Mesh} and its {@linkcode Monitor}. Browser APIs come in
+ * {@linkcode Mesh} and its {@linkcode Monitor}; with security codes on, it
+ * loads this browser's certificate with the page and joins once it is there. Browser APIs come in
  * through {@linkcode CallDeps} so the flow is testable with fakes.
  *
  * @module
@@ -14,8 +15,9 @@
 import type { HostTargetEvent, ResumeChannel } from "../lib/protocol.ts";
 import { GLOBAL_TIMERS, type Timers } from "./_timers.ts";
 import { CallFrames } from "./call_frames.ts";
+import type { LoadedCertificate } from "./certificate_store.ts";
 import { LocalMedia, type MediaApis } from "./local_media.ts";
-import { Mesh } from "./mesh.ts";
+import { Mesh, type MeshSecurity } from "./mesh.ts";
 import { Monitor } from "./monitor.ts";
 import { type GiveUpReason, SignalingClient, type SocketLike } from "./signaling.ts";
 import { type CallStore, cleanName } from "./store.ts";
@@ -48,6 +50,14 @@ export interface CallDeps extends MediaApis {
   browserId?: string;
   /** Our microphone's level without stats, for the speaker highlight (a Web Audio meter). */
   audioMeter?: { level(track: MediaStreamTrack | null): number | null; close(): void };
+  /** Security codes (issue 25); without them no code is shown. */
+  security?: CallSecurity;
+}
+
+/** What security codes need from the browser: its certificate and what it remembers. */
+export interface CallSecurity extends Omit<MeshSecurity, "certificates"> {
+  /** This browser's DTLS certificate (`CertificateStore.certificate`); never rejects. */
+  certificate(): Promise<LoadedCertificate>;
 }
 
 /** The actions of one call. */
@@ -64,6 +74,9 @@ export class CallController {
   #frames: CallFrames;
   /** Whether the current connection asks to be let in rather than joins. */
   #knocking = false;
+  /** Our certificate, once loaded; until then joining waits for it. */
+  #certificate: RTCCertificate | null = null;
+  #certificateLoaded: Promise<void> | null = null;
 
   constructor(store: CallStore, deps: CallDeps) {
     this.store = store;
@@ -76,6 +89,16 @@ export class CallController {
       setTrack: (kind, local) => this.#mesh?.setTrack(kind, local) ?? Promise.resolve(),
       announceState: () => this.#mesh?.announceState(),
     });
+    // Loaded with the page: by the time someone presses Join it is there.
+    const security = deps.security;
+    if (security !== undefined) {
+      this.#certificateLoaded = security.certificate().then(({ certificate, persistent }) => {
+        this.#certificate = certificate;
+        store.setCertificatePersistent(persistent);
+      }, () => store.setCertificatePersistent(false)).finally(() => {
+        this.#certificateLoaded = null;
+      });
+    }
     this.#frames = new CallFrames({
       store,
       media: this.media,
@@ -162,6 +185,7 @@ export class CallController {
       chatVisible: this.#deps.chatVisible,
       listener: monitor,
       timers: this.#timers,
+      security: this.#meshSecurity(),
     });
     this.#signaling = signaling;
     this.#mesh = mesh;
@@ -202,8 +226,39 @@ export class CallController {
     return { channel: room, userdata: { name: this.store.name.value } };
   }
 
-  /** Joins `room` (with the password and browser id, if any) or knocks on it. */
+  /** Security codes for the mesh: every connection uses our certificate. */
+  #meshSecurity(): MeshSecurity | undefined {
+    const security = this.#deps.security;
+    if (security === undefined) return;
+    const { certificate: _, ...rest } = security;
+    return {
+      ...rest,
+      certificates: () => this.#certificate === null ? [] : [this.#certificate],
+    };
+  }
+
+  /** Marks someone's security code verified, or with `false` removes the verification. */
+  setVerified(peerId: string, verified: boolean): void {
+    this.#mesh?.setVerified(peerId, verified);
+  }
+
+  /**
+   * Joins `room` (with the password and browser id, if any) or knocks on
+   * it, once our certificate is loaded: connections made before would
+   * use one of the browser's own, and show a code that changes.
+   */
   #enter(room: string): void {
+    const loading = this.#certificateLoaded;
+    if (loading === null) return this.#sendEnter(room);
+    const signaling = this.#signaling;
+    void loading.then(() => {
+      if (this.#signaling === signaling && this.store.phase.value === "joining") {
+        this.#sendEnter(room);
+      }
+    });
+  }
+
+  #sendEnter(room: string): void {
     const browser = this.#deps.browserId;
     const request = { ...this.#joinRequest(room), ...(browser ? { browser } : {}) };
     if (this.#knocking) {

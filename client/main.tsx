@@ -10,13 +10,18 @@ import { render } from "preact";
 import "@preact/signals";
 import { isValidChannel } from "../lib/protocol.ts";
 import { AudioMeter } from "./audio_meter.ts";
+import type { TextStorage } from "./_stored_records.ts";
 import { CallController } from "./call.ts";
+import { CertificateStore, IndexedDbStorage } from "./certificate_store.ts";
 import { App } from "./components/App.tsx";
 import { signalingUrl } from "./signaling.ts";
+import { PinnedCodes } from "./pinned_codes.ts";
 import { CallModel } from "./store.ts";
+import { VerifiedStore } from "./verified_store.ts";
 
 const NAME_KEY = "mesh-rooms:name";
 const BROWSER_KEY = "mesh-rooms:browser";
+const VERIFY_ID_KEY = "mesh-rooms:verify-id";
 
 function roomFromPath(path: string): string | null {
   const match = /^\/r\/([^/]+)$/.exec(path);
@@ -37,15 +42,44 @@ function savedName(): string {
  * the meeting even after a reload. Private mode: one per page load.
  */
 function browserId(): string {
+  return lastingId(BROWSER_KEY);
+}
+
+/**
+ * The id peers remember our verified security code under. Not the one
+ * above: that one is told only to the server, and a peer who learnt it
+ * could join with it and be removed in our place.
+ */
+function verifyId(): string {
+  return lastingId(VERIFY_ID_KEY);
+}
+
+function lastingId(key: string): string {
   try {
-    const saved = localStorage.getItem(BROWSER_KEY);
+    const saved = localStorage.getItem(key);
     if (saved !== null && /^[A-Za-z0-9_-]{1,64}$/.test(saved)) return saved;
     const fresh = crypto.randomUUID().replaceAll("-", "");
-    localStorage.setItem(BROWSER_KEY, fresh);
+    localStorage.setItem(key, fresh);
     return fresh;
   } catch {
     return crypto.randomUUID().replaceAll("-", "");
   }
+}
+
+/** `localStorage`, or a map for this page where the browser refuses it (a sandboxed frame). */
+function textStorage(): TextStorage {
+  let storage: TextStorage | null = null;
+  try {
+    storage = localStorage;
+  } catch {
+    // A sandboxed frame: reading the property throws.
+  }
+  if (storage !== null) return storage;
+  const items = new Map<string, string>();
+  return {
+    getItem: (key) => items.get(key) ?? null,
+    setItem: (key, value) => void items.set(key, value),
+  };
 }
 
 /**
@@ -84,6 +118,12 @@ const call = new CallController(store, {
   chatVisible: () => store.chatOpen.value || wide.matches,
   browserId: browserId(),
   audioMeter: typeof AudioContext === "function" ? new AudioMeter() : undefined,
+  security: {
+    certificate: () => new CertificateStore({ storage: new IndexedDbStorage() }).certificate(),
+    pins: new PinnedCodes(textStorage()),
+    verified: new VerifiedStore(textStorage()),
+    browserId: verifyId(),
+  },
 });
 
 function enterRoom(room: string) {

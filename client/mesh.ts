@@ -2,7 +2,8 @@
  * The mesh: one {@linkcode Peer} per remote participant, created and
  * removed as the call's dispatcher (`call.ts`) says, with signaling routed
  * to the right one. Writes what peers tell it into the store — streams,
- * mute/camera/hand state, connection state, chat — and tells its listener
+ * mute/camera/hand state, connection state, chat, each connection's
+ * security code (`peer_security.ts`) and whether we verified it — and tells its listener
  * (the `Monitor`) when peers come, go or change connection state. Takes
  * the connection factory and the signaling `send` as arguments so tests
  * drive it with fakes.
@@ -15,7 +16,10 @@ import type { Timers } from "./_timers.ts";
 import { type LocalTrack, type MediaKind, Peer, type PeerSignal } from "./peer.ts";
 import { videoEncodingFor, warmupEncoding } from "./adaptive.ts";
 import { encodePeerMessage, parsePeerMessage } from "./peer_message.ts";
-import type { CallStore } from "./store.ts";
+import { type CodeState, PeerSecurity } from "./peer_security.ts";
+import type { PinnedCodes } from "./pinned_codes.ts";
+import type { CallStore, SecurityView } from "./store.ts";
+import type { VerifiedStore } from "./verified_store.ts";
 
 /** Collaborators of a {@linkcode Mesh}. */
 export interface MeshOptions {
@@ -36,6 +40,22 @@ export interface MeshOptions {
   timers?: Timers;
   /** Who watches the connections (the monitor); told after the store is. */
   listener?: MeshListener;
+  /** Security codes (issue 25); without them no code is ever shown. */
+  security?: MeshSecurity;
+}
+
+/** What a {@linkcode Mesh} needs for security codes. */
+export interface MeshSecurity {
+  /** Our DTLS certificates for every new connection; none: the browser makes one per connection. */
+  certificates(): RTCCertificate[];
+  /** Codes pinned per pair of certificates. */
+  pins: PinnedCodes;
+  /** Whom this browser verified. */
+  verified: VerifiedStore;
+  /** Our verification id, told to every peer (not the one the server knows). */
+  browserId: string;
+  /** How long an exchange may take, in ms. Default `SAS_TIMEOUT_MS`. */
+  timeoutMs?: number;
 }
 
 /** What a {@linkcode Mesh} tells whoever watches its connections. */
@@ -73,6 +93,10 @@ interface Entry {
   screenId: string | null;
   /** Token bucket for their data channel messages. */
   allowance: { tokens: number; at: number };
+  /** The security code of this connection, with security codes on. */
+  security: PeerSecurity | null;
+  /** The verification id they told us. */
+  browser: string | null;
 }
 
 /** All peer connections of one call. */
@@ -168,6 +192,22 @@ export class Mesh {
     for (const { peer } of this.#entries.values()) peer.send(data);
   }
 
+  /**
+   * Marks `peerId`'s current security code verified (remembered for their
+   * browser id), or with `false` removes the verification. Anyone else
+   * from the same browser shows the change too.
+   */
+  setVerified(peerId: string, verified: boolean): void {
+    const entry = this.#entries.get(peerId);
+    const security = this.#options.security;
+    const code = entry?.security?.state;
+    if (entry?.browser == null || security === undefined || code === undefined) return;
+    if (verified && code.state !== "code") return;
+    if (verified && code.state === "code") security.verified.verify(entry.browser, code.code);
+    else security.verified.unverify(entry.browser);
+    for (const [id, other] of this.#entries) this.#showSecurity(id, other);
+  }
+
   /** Restarts ICE on every connection that is not healthy (after a network change). */
   restartUnhealthy(): void {
     for (const { peer } of this.#entries.values()) {
@@ -183,6 +223,7 @@ export class Mesh {
     const entry = this.#entries.get(peerId);
     if (entry === undefined) return;
     this.#entries.delete(peerId);
+    entry.security?.close();
     entry.peer.close();
     this.#options.store.removeParticipant(peerId, { announce });
     this.#options.listener?.peerRemoved(peerId);
@@ -246,13 +287,21 @@ export class Mesh {
     const { store, listener } = this.#options;
     const create = this.#options.createConnection ??
       ((config: RTCConfiguration) => new RTCPeerConnection(config));
-    const pc = create({ iceServers: this.#iceServers, iceTransportPolicy: this.#icePolicy });
+    const security = this.#options.security;
+    const certificates = security?.certificates() ?? [];
+    const pc = create({
+      iceServers: this.#iceServers,
+      iceTransportPolicy: this.#icePolicy,
+      ...(certificates.length > 0 ? { certificates } : {}),
+    });
     // The polite side is the member who was there first: the other one just joined.
     store.addParticipant(peerId, name, { announce: polite });
     const entry: Entry = {
       streams: new Map(),
       screenId: null,
       allowance: { tokens: PEER_MESSAGE_BURST, at: this.#now() },
+      security: null,
+      browser: null,
       peer: new Peer(pc, {
         polite,
         initiator,
@@ -268,17 +317,45 @@ export class Mesh {
           this.#showStreams(peerId, entry);
         },
         onMessage: (data) => this.#onPeerMessage(peerId, entry, data),
-        onChannelOpen: () => entry.peer.send(this.#stateMessage()),
+        onChannelOpen: () => {
+          entry.peer.send(this.#stateMessage());
+          if (security !== undefined) {
+            entry.peer.send(encodePeerMessage({ type: "browser", id: security.browserId }));
+          }
+        },
         onConnectionState: (state) => {
+          const before = store.participants.value.get(peerId)?.connection;
           store.patchParticipant(peerId, { connection: state });
+          // Every time it comes (back) up, possibly on new certificates: a new round.
+          if (state === "connected" && before !== "connected") entry.security?.connected();
           listener?.connectionChanged(peerId, state);
         },
         onError: (error) => (this.#options.onError ?? defaultOnError)(peerId, error),
         timers: this.#options.timers,
       }),
     };
+    if (security !== undefined) {
+      entry.security = new PeerSecurity({
+        initiator,
+        send: (data) => entry.peer.send(data),
+        fingerprints: () => entry.peer.fingerprints(),
+        pins: security.pins,
+        timeoutMs: security.timeoutMs,
+        timers: this.#options.timers,
+        onChange: () => this.#showSecurity(peerId, entry),
+      });
+    }
     this.#entries.set(peerId, entry);
     listener?.peerAdded(peerId);
+  }
+
+  /** Writes `peerId`'s code and whether we verified it into the store. */
+  #showSecurity(peerId: string, entry: Entry) {
+    const { security } = this.#options;
+    if (security === undefined || entry.security === null) return;
+    this.#options.store.patchParticipant(peerId, {
+      security: securityView(entry.security.state, entry.browser, security.verified),
+    });
   }
 
   /** Camera stream on the tile, the announced screen stream on its own tile. */
@@ -297,10 +374,16 @@ export class Mesh {
   #onPeerMessage(peerId: string, entry: Entry, data: string) {
     // A flooding peer must not bury the chat or freeze this tab.
     if (!spend(entry.allowance, this.#now())) return;
+    if (entry.security?.receive(data)) return;
     const message = parsePeerMessage(data);
     const { store } = this.#options;
     const participant = store.participants.value.get(peerId);
     if (message === undefined || participant === undefined) return;
+    if (message.type === "browser") {
+      entry.browser = message.id;
+      this.#showSecurity(peerId, entry);
+      return;
+    }
     if (message.type === "state") {
       if (entry.screenId !== null && message.screen !== entry.screenId) {
         entry.streams.delete(entry.screenId); // that share is over
@@ -322,6 +405,22 @@ export class Mesh {
       at: this.#now(),
     }, { panelOpen: this.#options.chatVisible?.() ?? true });
   }
+}
+
+/** What the UI shows of a connection's code: its state, and whether we verified it. */
+function securityView(
+  code: CodeState,
+  browser: string | null,
+  verified: VerifiedStore,
+): SecurityView {
+  const digits = code.state === "code" ? code.code : null;
+  return {
+    state: code.state,
+    code: digits,
+    verified: browser === null || digits === null ? "unverified" : verified.status(browser, digits),
+    canVerify: browser !== null,
+    details: code.state === "code" ? code.details : null,
+  };
 }
 
 /** The server frame that carries `message` to `peerId`: only the fields the protocol knows. */

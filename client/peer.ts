@@ -13,6 +13,8 @@ import type { IceFacts } from "./diagnosis.ts";
 import { IceHealth } from "./ice_health.ts";
 import { CHAT_CHANNEL, PeerChannel } from "./peer_channel.ts";
 import { localAudioLevel, type StatsEntry } from "./quality.ts";
+import type { Fingerprints } from "./peer_security.ts";
+import { fingerprintsOf } from "./security_code.ts";
 
 /** What a peer sends the other side through the signaling server. */
 export type PeerSignal =
@@ -158,6 +160,20 @@ export class Peer {
   /** Whether the chat channel can carry messages now. */
   get channelOpen(): boolean {
     return this.#channel.open;
+  }
+
+  /**
+   * The certificate fingerprints of the descriptions in use (the last
+   * negotiated ones; the one being made while none was), for the security code.
+   */
+  fingerprints(): Fingerprints {
+    const pc = this.#pc;
+    const local = (pc.currentLocalDescription ?? pc.localDescription)?.sdp;
+    const remote = (pc.currentRemoteDescription ?? pc.remoteDescription)?.sdp;
+    return {
+      local: local === undefined ? null : fingerprintsOf(local),
+      remote: remote === undefined ? null : fingerprintsOf(remote),
+    };
   }
 
   /** Applies a description or candidate from the other side, in order. */

@@ -22,7 +22,19 @@ export type PeerMessage =
     hand: boolean;
     /** The id of the stream carrying our screen share, or null. */
     screen: string | null;
+  }
+  | {
+    /**
+     * This browser's verification id (kept in `localStorage`, apart from the id the server knows): the label under
+     * which a person's verified security code is remembered. Claimed by the
+     * sender, never proof of anything: the code is what gets verified.
+     */
+    type: "browser";
+    id: string;
   };
+
+/** A verification id: 1–64 characters of `[A-Za-z0-9_-]`. */
+export const BROWSER_LABEL = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Serializes a peer message. */
 export function encodePeerMessage(message: PeerMessage): string {
@@ -45,6 +57,11 @@ export function parsePeerMessage(data: unknown): PeerMessage | undefined {
     const text = stripUnprintable(record.text, { keepNewlines: true }).trim()
       .slice(0, MAX_CHAT_LENGTH);
     return text === "" ? undefined : { type: "chat", text };
+  }
+  if (record.type === "browser") {
+    return typeof record.id === "string" && BROWSER_LABEL.test(record.id)
+      ? { type: "browser", id: record.id }
+      : undefined;
   }
   if (
     record.type === "state" && typeof record.mic === "boolean" &&

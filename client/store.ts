@@ -32,6 +32,7 @@ import {
   MAX_CHAT_MESSAGES,
   type Panel,
   type Participant,
+  PENDING_SECURITY,
   type Phase,
   type RoomAuthority,
 } from "./store_types.ts";
@@ -102,6 +103,13 @@ export const CallModel = createModel((options: CallModelOptions) => {
   const chatOpen = signal(options.chatOpen ?? false);
   /** The popover showing in the call, if any. */
   const openPanel = signal<Panel | null>(null);
+  /** Whose security code dialog is open (a peer id), if anyone's. */
+  const securityDialog = signal<string | null>(null);
+  /**
+   * Whether our DTLS certificate is kept in this browser (codes stay the
+   * same across meetings); `false`: one per page; `null`: not known yet.
+   */
+  const certificatePersistent = signal<boolean | null>(null);
   const participantList = computed(() => [...participants.value.values()]);
   /**
    * Each remote participant's latest stats, apart from the participants:
@@ -139,6 +147,7 @@ export const CallModel = createModel((options: CallModelOptions) => {
     phase.value = next;
     // Popovers belong to the call screen; the chat keeps its place.
     if (next !== "in-call") openPanel.value = null;
+    if (next !== "in-call") securityDialog.value = null;
     if (next !== "in-call" && next !== "joining") {
       participants.value = new Map();
       qualities.value = new Map();
@@ -190,6 +199,8 @@ export const CallModel = createModel((options: CallModelOptions) => {
       announcements,
       chatOpen,
       openPanel,
+      securityDialog,
+      certificatePersistent,
     }),
     announce,
     setPhase,
@@ -342,6 +353,7 @@ export const CallModel = createModel((options: CallModelOptions) => {
         diagnosis: null,
         away: false,
         connection: "new",
+        security: PENDING_SECURITY,
       });
       participants.value = next;
     },
@@ -353,6 +365,7 @@ export const CallModel = createModel((options: CallModelOptions) => {
       const next = new Map(participants.value);
       next.delete(id);
       participants.value = next;
+      if (securityDialog.value === id) securityDialog.value = null;
       if (qualities.value.has(id)) {
         const rest = new Map(qualities.value);
         rest.delete(id);
@@ -389,6 +402,18 @@ export const CallModel = createModel((options: CallModelOptions) => {
     /** Opens `panel`, or closes it if it is the one showing (one popover at a time). */
     togglePanel(panel: Panel) {
       openPanel.value = openPanel.value === panel ? null : panel;
+    },
+    /** Opens the security code dialog for `peerId`. */
+    openSecurityCode(peerId: string) {
+      if (participants.value.has(peerId)) securityDialog.value = peerId;
+    },
+    /** Closes the security code dialog. */
+    closeSecurityCode() {
+      securityDialog.value = null;
+    },
+    /** Whether our certificate is kept in this browser (see `certificatePersistent`). */
+    setCertificatePersistent(persistent: boolean) {
+      certificatePersistent.value = persistent;
     },
     /** Closes whichever popover is showing. */
     closePanel() {

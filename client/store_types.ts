@@ -7,6 +7,7 @@
  */
 
 import type { Diagnosis } from "./diagnosis.ts";
+import type { VerifiedStatus } from "./verified_store.ts";
 
 /** Which screen the user is on. */
 export type Phase = "lobby" | "prejoin" | "joining" | "in-call";
@@ -28,7 +29,37 @@ export interface Participant {
   away: boolean;
   /** `RTCPeerConnection.connectionState`. */
   connection: RTCPeerConnectionState;
+  /** The security code of our connection to them, and whether we verified it. */
+  security: SecurityView;
 }
+
+/** A remote participant's security code as the UI shows it. */
+export interface SecurityView {
+  /** The exchange is running, done, or failed ("Could not verify this connection"). */
+  state: "pending" | "code" | "failed";
+  /** The 15 digits while `state` is "code", else `null`. */
+  code: string | null;
+  /** Whether this code is the one we verified for their browser ("changed": another was). */
+  verified: VerifiedStatus;
+  /** Whether they told us their browser id, under which a verification is remembered. */
+  canVerify: boolean;
+  /** What the code was derived from, while there is one: to check it by hand. */
+  details: {
+    local: readonly string[];
+    remote: readonly string[];
+    localValue: string;
+    remoteValue: string;
+  } | null;
+}
+
+/** A participant's security code before anything is known. */
+export const PENDING_SECURITY: SecurityView = Object.freeze({
+  state: "pending",
+  code: null,
+  verified: "unverified",
+  canVerify: false,
+  details: null,
+});
 
 /** One chat line. */
 export interface ChatMessage {

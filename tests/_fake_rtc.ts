@@ -146,6 +146,20 @@ function description(type: RTCSdpType, sdp: FakeSdp) {
   return { ...init, toJSON: () => init };
 }
 
+/** A certificate for `RTCConfiguration.certificates` whose fingerprint the fake's descriptions carry. */
+export function fakeCertificate(fingerprint: string): RTCCertificate {
+  return { expires: Infinity, fingerprint } as unknown as RTCCertificate;
+}
+
+/** The `a=fingerprint` line of `pc`'s fake certificate, or `null` without one. */
+function fingerprintSdp(
+  pc: FakePeerConnection | undefined,
+): { type: RTCSdpType; sdp: string } | null {
+  const certificate = pc?.config.certificates?.[0] as { fingerprint?: string } | undefined;
+  if (certificate?.fingerprint === undefined) return null;
+  return { type: "offer", sdp: `v=0\r\na=fingerprint:${certificate.fingerprint}\r\n` };
+}
+
 /** The RTCPeerConnection stand-in. */
 export class FakePeerConnection {
   readonly label: string;
@@ -205,6 +219,18 @@ export class FakePeerConnection {
   removeTrack(sender: FakeSender) {
     this.senders = this.senders.filter((s) => s !== sender);
     this.#markNeeded();
+  }
+
+  /** The local description as far as its certificate goes (with a {@linkcode fakeCertificate}). */
+  get currentLocalDescription() {
+    return this.localDescription === null ? null : fingerprintSdp(this);
+  }
+
+  /** The remote description as far as the other side's certificate goes. */
+  get currentRemoteDescription() {
+    if (this.remoteDescription === null) return null;
+    const origin = (JSON.parse(this.remoteDescription.sdp) as FakeSdp).origin;
+    return fingerprintSdp(CONNECTIONS.get(origin));
   }
 
   getConfiguration(): RTCConfiguration {

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import type { LocalTrack } from "../client/peer.ts";
-import { Mesh, type MeshOptions } from "../client/mesh.ts";
+import { Mesh, type MeshOptions, type MeshSecurity } from "../client/mesh.ts";
 import { Monitor } from "../client/monitor.ts";
 import { CallModel, type CallStore, cleanName } from "../client/store.ts";
 import type { Hub } from "../lib/hub.ts";
@@ -34,6 +34,8 @@ export interface WireOptions {
   localTracks?: LocalTrack[];
   /** Clock for the mesh and monitor. Default: fixed at {@linkcode MESH_NOW}. */
   now?: () => number;
+  /** Security codes. Default: none. */
+  security?: MeshSecurity;
 }
 
 /** A mesh over fake connections with a monitor listening, as the call controller wires them. */
@@ -52,6 +54,7 @@ export function wireMesh(store: CallStore, options: WireOptions = {}): WiredMesh
     localTracks: () => options.localTracks ?? [],
     now,
     listener: monitor,
+    security: options.security,
   });
   return { mesh, monitor, pcs };
 }
@@ -93,7 +96,7 @@ export function connect(
   hub: Hub,
   name: string,
   room = "room",
-  { now }: { now?: () => number } = {},
+  { now, security }: { now?: () => number; security?: MeshSecurity } = {},
 ): MeshClient {
   const store = new CallModel({ room, name });
   const received: ServerMessage[] = [];
@@ -113,6 +116,7 @@ export function connect(
     send: (message) => later(() => session.receive(encode(message))),
     localTracks: fakeMedia(),
     now,
+    security,
   });
   later(() =>
     session.receive(encode({ event: "join", data: { channel: room, userdata: { name } } }))

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { fakeCall } from "./_call.ts";
-import { quiet } from "./_fake_rtc.ts";
+import { PinnedCodes } from "../client/pinned_codes.ts";
+import { VerifiedStore } from "../client/verified_store.ts";
+import { fakeCertificate, quiet } from "./_fake_rtc.ts";
+import { FakeTextStorage } from "./_fake_storage.ts";
 import { ManualTimers, until } from "./_wait.ts";
 
 Deno.test("CallController joins with the typed name once the server welcomes it", async () => {
@@ -382,4 +385,30 @@ Deno.test("CallController opens a dropped pre-join connection afresh instead of 
   // Positive control: a server that cannot be reached is said when joining.
   second.serverClose(1006);
   assert.equal(store.phase.value, "prejoin");
+});
+
+Deno.test("CallController joins only once its certificate is loaded, and uses it for every connection", async () => {
+  let loaded!: (value: { certificate: RTCCertificate | null; persistent: boolean }) => void;
+  const certificate = fakeCertificate("sha-256 " + "AB:".repeat(31) + "AB");
+  const storage = new FakeTextStorage();
+  const { store, pcs, joinAs, meetBob } = fakeCall({
+    deps: {
+      security: {
+        certificate: () => new Promise((resolve) => loaded = resolve),
+        pins: new PinnedCodes(storage),
+        verified: new VerifiedStore(storage),
+        browserId: "label",
+      },
+    },
+  });
+  const socket = joinAs("Ann");
+  await quiet();
+  assert.deepEqual(socket.frames(), [], "no join before the certificate");
+  assert.equal(store.certificatePersistent.value, null);
+  loaded({ certificate, persistent: false });
+  await until(() => socket.frames().length === 1, "the join once the certificate is there");
+  assert.equal(socket.frames()[0].event, "join");
+  assert.equal(store.certificatePersistent.value, false, "the dialog says codes change");
+  meetBob(socket);
+  assert.deepEqual(pcs[0].config.certificates, [certificate]);
 });

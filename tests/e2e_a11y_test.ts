@@ -323,3 +323,68 @@ e2eTest(
     }
   },
 );
+
+e2eTest(
+  "The security code dialog passes axe, keeps the keyboard inside, closes with Escape and gives focus back",
+  async () => {
+    const e2e = await startE2E();
+    try {
+      const ann = await e2e.newPage();
+      const bob = await e2e.newPage();
+      await joinRoom(ann, { baseUrl: e2e.baseUrl, room: "a11y-code", name: "Ann" });
+      await joinRoom(bob, { baseUrl: e2e.baseUrl, room: "a11y-code", name: "Bob" });
+      await waitForPlayingVideos(ann, 1);
+
+      // From the keyboard alone: the tile menu, its "Security code" item, the dialog.
+      await ann.getByRole("button", { name: "Actions for Bob" }).focus();
+      await ann.keyboard.press("Enter");
+      await ann.keyboard.press("Tab");
+      assert.equal(await ann.evaluate(() => document.activeElement?.textContent), "Security code");
+      await ann.keyboard.press("Enter");
+      const dialog = ann.getByRole("dialog", { name: "Bob" });
+      await dialog.locator("[data-security-code]").waitFor({ timeout: WAIT_MS });
+      assert.equal(
+        await ann.evaluate(() => document.activeElement?.getAttribute("role")),
+        "dialog",
+        "focus moves into the dialog",
+      );
+      await assertAccessible(ann, "the security code dialog");
+      // Tab and Shift+Tab go round the dialog's own controls and never leave it.
+      const inside = () =>
+        ann.evaluate(() =>
+          document.querySelector('[role="dialog"]')?.contains(document.activeElement) ?? false
+        );
+      for (let i = 0; i < 5; i++) {
+        await ann.keyboard.press("Tab");
+        assert.ok(await inside(), `Tab ${i + 1} left the dialog`);
+      }
+      for (let i = 0; i < 5; i++) {
+        await ann.keyboard.press("Shift+Tab");
+        assert.ok(await inside(), `Shift+Tab ${i + 1} left the dialog`);
+      }
+      await dialog.getByRole("button", { name: "Mark as verified" }).focus();
+      await ann.keyboard.press("Enter");
+      await dialog.getByRole("button", { name: "Remove verification" }).waitFor({
+        timeout: WAIT_MS,
+      });
+      await assertAccessible(ann, "the security code dialog of a verified person");
+      await ann.keyboard.press("Escape");
+      await dialog.waitFor({ state: "detached", timeout: WAIT_MS });
+      assert.equal(
+        await ann.evaluate(() => document.activeElement?.getAttribute("aria-label")),
+        "Actions for Bob",
+        "focus goes back to the menu the dialog was opened from (which closed)",
+      );
+      assert.equal(await ann.locator(".tile-menu-items").count(), 0);
+      await ann.locator("[data-peer-id] .security-badge.verified").waitFor({ timeout: WAIT_MS });
+      await assertAccessible(ann, "a tile with the Verified badge");
+      await ann.getByRole("button", { name: "People" }).click();
+      await ann.getByRole("button", { name: "Security code for Bob" }).waitFor({
+        timeout: WAIT_MS,
+      });
+      await assertAccessible(ann, "People with a verified person");
+    } finally {
+      await e2e.close();
+    }
+  },
+);

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
-import { PEER_MESSAGE_BURST } from "../client/mesh.ts";
+import { type MeshSecurity, PEER_MESSAGE_BURST } from "../client/mesh.ts";
+import { PinnedCodes } from "../client/pinned_codes.ts";
+import { VerifiedStore } from "../client/verified_store.ts";
+import { FakeTextStorage } from "./_fake_storage.ts";
 import { Hub } from "../lib/hub.ts";
-import { FakeStream, FakeTrack, quiet } from "./_fake_rtc.ts";
+import { fakeCertificate, FakeStream, FakeTrack, quiet } from "./_fake_rtc.ts";
 import { sequentialIds } from "./_helpers.ts";
 import { connect, deliver, MESH_NOW, type MeshClient, meshed } from "./_mesh.ts";
 import { until } from "./_wait.ts";
@@ -306,4 +309,105 @@ Deno.test("Mesh after a resume keeps only the server's members and renegotiates 
   const after = pc.iceRestarts;
   ann.mesh.renegotiate(bob.id);
   assert.equal(pc.iceRestarts, after + 1);
+});
+
+/** Security codes for a test client: its own certificate, storage and browser id. */
+function securityFor(byte: number, browserId: string, storage = new FakeTextStorage()) {
+  const pair = byte.toString(16).padStart(2, "0").toUpperCase();
+  const certificate = fakeCertificate(`sha-256 ${`${pair}:`.repeat(31)}${pair}`);
+  const security: MeshSecurity = {
+    certificates: () => [certificate],
+    pins: new PinnedCodes(storage),
+    verified: new VerifiedStore(storage),
+    browserId,
+  };
+  return { certificate, security, storage };
+}
+
+/** The security view `client` has of `other`. */
+function securityOf(client: MeshClient, other: MeshClient) {
+  return client.store.participants.value.get(other.id)!.security;
+}
+
+Deno.test("Mesh gives every connection our certificate and both sides the same security code", async () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const a = securityFor(0xa1, "browser-ann");
+  const b = securityFor(0xb2, "browser-bob");
+  const c = securityFor(0xc3, "browser-cid");
+  const [ann, bob, cid] = [
+    connect(hub, "Ann", "room", { security: a.security }),
+    connect(hub, "Bob", "room", { security: b.security }),
+    connect(hub, "Cid", "room", { security: c.security }),
+  ];
+  await meshed([ann, bob, cid]);
+  const clients = [ann, bob, cid];
+  await until(
+    () =>
+      clients.every((x) =>
+        clients.every((y) =>
+          x === y || securityOf(x, y).state === "code" && securityOf(x, y).canVerify
+        )
+      ),
+    "every pair to have a code and a browser id",
+  );
+  for (const pc of ann.pcs) assert.deepEqual(pc.config.certificates, [a.certificate]);
+  assert.equal(securityOf(ann, bob).code, securityOf(bob, ann).code);
+  assert.equal(securityOf(ann, cid).code, securityOf(cid, ann).code);
+  assert.equal(securityOf(bob, cid).code, securityOf(cid, bob).code);
+  assert.equal(
+    new Set([securityOf(ann, bob).code, securityOf(ann, cid).code, securityOf(bob, cid).code]).size,
+    3,
+  );
+  assert.equal(securityOf(ann, bob).verified, "unverified");
+
+  // Verified is remembered under Bob's browser id with this code.
+  ann.mesh.setVerified(bob.id, true);
+  assert.equal(securityOf(ann, bob).verified, "verified");
+  assert.equal(securityOf(ann, cid).verified, "unverified");
+  assert.equal(
+    new VerifiedStore(a.storage).status("browser-bob", securityOf(ann, bob).code!),
+    "verified",
+  );
+  ann.mesh.setVerified(bob.id, false);
+  assert.equal(securityOf(ann, bob).verified, "unverified");
+  // None of the exchange reached the chat.
+  assert.deepEqual(ann.store.chat.value, []);
+});
+
+Deno.test("Mesh shows a verified person whose certificate changed as changed, and never codes without security", async () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const a = securityFor(0xa1, "browser-ann");
+  const b = securityFor(0xb2, "browser-bob");
+  const ann = connect(hub, "Ann", "room", { security: a.security });
+  const bob = connect(hub, "Bob", "room", { security: b.security });
+  await meshed([ann, bob]);
+  await until(
+    () => securityOf(ann, bob).state === "code" && securityOf(ann, bob).canVerify,
+    "a code",
+  );
+  ann.mesh.setVerified(bob.id, true);
+  const before = securityOf(ann, bob).code;
+  bob.leave();
+  await until(() => ann.store.participants.value.size === 0, "Bob to be gone");
+
+  // Bob comes back from the same browser with a new certificate.
+  const renewed = securityFor(0xb7, "browser-bob", b.storage);
+  const back = connect(hub, "Bob", "room", { security: renewed.security });
+  await meshed([ann, back]);
+  await until(
+    () => securityOf(ann, back).state === "code" && securityOf(ann, back).canVerify,
+    "a new code",
+  );
+  assert.notEqual(securityOf(ann, back).code, before);
+  assert.equal(securityOf(ann, back).verified, "changed");
+
+  // Someone without security codes (an older client) gets none, and says nothing in the exchange.
+  const old = connect(hub, "Old", "room");
+  await meshed([ann, back, old]);
+  await quiet();
+  assert.equal(securityOf(old, ann).state, "pending");
+  assert.equal(securityOf(old, ann).canVerify, false);
+  // Ann waits for a commitment that never comes; closing stops her timer.
+  assert.equal(securityOf(ann, old).state, "pending");
+  for (const client of [ann, back, old]) client.mesh.closeAll();
 });

@@ -62,3 +62,17 @@ Deno.test("parsePeerMessage drops C1 controls, soft hyphens and fillers, keeps e
   });
   assert.equal(parsePeerMessage(encodePeerMessage({ type: "chat", text: "\u00ad" })), undefined);
 });
+
+Deno.test("parsePeerMessage accepts a browser id of the server's id shape only", () => {
+  assert.deepEqual(
+    parsePeerMessage(encodePeerMessage({ type: "browser", id: "abc_DEF-123" })),
+    { type: "browser", id: "abc_DEF-123" },
+  );
+  assert.deepEqual(parsePeerMessage('{"type":"browser","id":"a","x":1}'), {
+    type: "browser",
+    id: "a",
+  });
+  for (const id of ["", "a b", "x".repeat(65), 7, null, "é"]) {
+    assert.equal(parsePeerMessage(JSON.stringify({ type: "browser", id })), undefined);
+  }
+});

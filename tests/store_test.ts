@@ -343,3 +343,32 @@ async function* clientSources(dir: URL): AsyncGenerator<URL> {
     else if (/\.tsx?$/.test(entry.name)) yield new URL(entry.name, dir);
   }
 }
+
+Deno.test("CallModel opens the security code dialog for someone present, and closes it when they leave", () => {
+  const store = new CallModel({ room: "r", name: "Ann" });
+  store.setPhase("in-call");
+  store.openSecurityCode("p1");
+  assert.equal(store.securityDialog.value, null, "nobody by that id");
+  store.addParticipant("p1", "Bob");
+  assert.deepEqual(store.participants.value.get("p1")!.security, {
+    state: "pending",
+    code: null,
+    verified: "unverified",
+    canVerify: false,
+    details: null,
+  });
+  store.openSecurityCode("p1");
+  assert.equal(store.securityDialog.value, "p1");
+  store.closeSecurityCode();
+  assert.equal(store.securityDialog.value, null);
+  store.openSecurityCode("p1");
+  store.removeParticipant("p1");
+  assert.equal(store.securityDialog.value, null, "gone with the person");
+  store.addParticipant("p2", "Cid");
+  store.openSecurityCode("p2");
+  store.setPhase("prejoin");
+  assert.equal(store.securityDialog.value, null, "gone with the call");
+  assert.equal(store.certificatePersistent.value, null);
+  store.setCertificatePersistent(false);
+  assert.equal(store.certificatePersistent.value, false);
+});

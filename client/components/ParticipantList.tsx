@@ -4,6 +4,8 @@ import type { CallController } from "../call.ts";
 import { Badge } from "./Badge.tsx";
 import { HostActions } from "./HostActions.tsx";
 import { HostBadge } from "./HostBadge.tsx";
+import { SecurityBadge } from "./SecurityBadge.tsx";
+import type { SecurityView } from "../store.ts";
 
 interface Row {
   id: string;
@@ -12,6 +14,8 @@ interface Row {
   camOn: boolean;
   handRaised: boolean;
   away?: boolean;
+  /** Absent on our own row. */
+  security?: SecurityView;
 }
 
 /**
@@ -41,6 +45,7 @@ export function ParticipantList({ call }: { call: CallController }) {
             {p.name}
             {p.away && <span class="away">(reconnecting)</span>}
             {(p.id === "self" ? amHost : hosts.includes(p.id)) && <HostBadge />}
+            {p.security !== undefined && <SecurityBadge security={p.security} />}
           </span>
           <span class="person-state">
             {p.handRaised && <Badge class="badge hand" icon="hand" label="hand raised" />}
@@ -55,6 +60,16 @@ export function ParticipantList({ call }: { call: CallController }) {
               label={p.camOn ? "camera on" : "camera off"}
             />
           </span>
+          {p.id !== "self" && (
+            <button
+              type="button"
+              class="security-open"
+              aria-label={`Security code for ${p.name}`}
+              onClick={() => store.openSecurityCode(p.id)}
+            >
+              Security code
+            </button>
+          )}
           {amHost && p.id !== "self" && (
             <HostActions
               call={call}

@@ -6,6 +6,7 @@ import type { PeerQuality } from "../quality.ts";
 import type { Participant } from "../store.ts";
 import { Avatar } from "./Avatar.tsx";
 import { QualityIndicator } from "./QualityIndicator.tsx";
+import { SecurityBadge } from "./SecurityBadge.tsx";
 import { TileCaption } from "./TileCaption.tsx";
 import { Video } from "./Video.tsx";
 
@@ -25,7 +26,8 @@ interface RemoteTileProps {
 export function RemoteTile(
   { participant, qualities, speaking, sinkId, host, menu }: RemoteTileProps,
 ) {
-  const { id, name, stream, micOn, camOn, connection, handRaised, diagnosis } = participant;
+  const { id, name, stream, micOn, camOn, connection, handRaised, diagnosis, security } =
+    participant;
   const hasVideo = camOn && (stream?.getVideoTracks().length ?? 0) > 0;
   const connecting = connection === "new" || connection === "connecting";
   return (
@@ -44,7 +46,9 @@ export function RemoteTile(
         camOn={camOn}
         who={name}
         host={host}
-      />
+      >
+        <SecurityBadge security={security} />
+      </TileCaption>
       {menu}
       <QualityIndicator qualities={qualities} id={id} name={name} />
       {diagnosis !== null

@@ -14,6 +14,7 @@ import { TileMenu } from "./TileMenu.tsx";
 import { Popover } from "./Popover.tsx";
 import { RemoteTile } from "./RemoteTile.tsx";
 import { ScreenTile } from "./ScreenTile.tsx";
+import { SecurityCodeDialog } from "./SecurityCodeDialog.tsx";
 import { ShortcutHelp } from "./ShortcutHelp.tsx";
 import { useShortcuts } from "./use_shortcuts.ts";
 
@@ -42,6 +43,10 @@ export function Room({ call, inviteUrl }: RoomProps) {
   const hosts = store.authority.value?.hosts ?? [];
   const lockOffer = store.lockOffer.value;
   useShortcuts(call);
+  const securityDialog = store.securityDialog.value;
+  const securityOf = securityDialog === null
+    ? undefined
+    : store.participants.value.get(securityDialog);
 
   const count = participants.length + 1;
   return (
@@ -95,9 +100,15 @@ export function Room({ call, inviteUrl }: RoomProps) {
               speaking={speaker === p.id}
               sinkId={sinkId}
               host={hosts.includes(p.id)}
-              menu={store.isHost.value && (
-                <TileMenu call={call} peerId={p.id} name={p.name} isHost={hosts.includes(p.id)} />
-              )}
+              menu={
+                <TileMenu
+                  call={call}
+                  peerId={p.id}
+                  name={p.name}
+                  isHost={hosts.includes(p.id)}
+                  amHost={store.isHost.value}
+                />
+              }
             />
           ))}
         </section>
@@ -142,6 +153,9 @@ export function Room({ call, inviteUrl }: RoomProps) {
         </Popover>
       )}
       <Controls call={call} inviteUrl={inviteUrl} chatToggleRef={chatToggle} />
+      {securityOf !== undefined && (
+        <SecurityCodeDialog key={securityOf.id} call={call} participant={securityOf} />
+      )}
     </div>
   );
 }

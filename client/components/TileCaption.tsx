@@ -1,5 +1,6 @@
 /** A tile's caption: the name with hand, muted and camera-off badges. */
 
+import type { ComponentChildren } from "preact";
 import { Badge } from "./Badge.tsx";
 import { HostBadge } from "./HostBadge.tsx";
 
@@ -14,11 +15,13 @@ interface TileCaptionProps {
   who?: string;
   /** Whether they are a host of the room. */
   host?: boolean;
+  /** More after the badges (a remote tile's "Verified"). */
+  children?: ComponentChildren;
 }
 
 /** The `.name` line under a tile, badges before and after it. */
 export function TileCaption(
-  { text, handRaised, micOn, camOn = true, who, host = false }: TileCaptionProps,
+  { text, handRaised, micOn, camOn = true, who, host = false, children }: TileCaptionProps,
 ) {
   const about = (words: string) => who === undefined ? undefined : `${who}${words}`;
   return (
@@ -30,6 +33,7 @@ export function TileCaption(
       {host && <HostBadge />}
       {!micOn && <Badge icon="micOff" label="muted" title={about(" is muted")} />}
       {!camOn && <Badge icon="camOff" label="camera off" title={about("'s camera is off")} />}
+      {children}
     </figcaption>
   );
 }

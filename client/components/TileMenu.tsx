@@ -1,6 +1,6 @@
-/** A host's menu on someone's tile: the same actions as in People. */
+/** The menu on someone's tile: their security code, and a host's actions as in People. */
 
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import type { CallController } from "../call.ts";
 import { HostActions } from "./HostActions.tsx";
 
@@ -9,11 +9,14 @@ interface TileMenuProps {
   peerId: string;
   name: string;
   isHost: boolean;
+  /** Whether we are a host (their host actions show). */
+  amHost: boolean;
 }
 
-/** A "⋯" button that shows the host actions; Escape closes it. */
-export function TileMenu({ call, peerId, name, isHost }: TileMenuProps) {
+/** A "⋯" button that shows the actions; Escape closes it. */
+export function TileMenu({ call, peerId, name, isHost, amHost }: TileMenuProps) {
   const [open, setOpen] = useState(false);
+  const button = useRef<HTMLButtonElement>(null);
   return (
     <div
       class="tile-menu"
@@ -25,6 +28,7 @@ export function TileMenu({ call, peerId, name, isHost }: TileMenuProps) {
       }}
     >
       <button
+        ref={button}
         type="button"
         class="tile-menu-button"
         aria-label={`Actions for ${name}`}
@@ -34,13 +38,28 @@ export function TileMenu({ call, peerId, name, isHost }: TileMenuProps) {
         ⋯
       </button>
       {open && (
-        <HostActions
-          call={call}
-          peerId={peerId}
-          name={name}
-          isHost={isHost}
-          onDone={() => setOpen(false)}
-        />
+        <div class="tile-menu-items">
+          <button
+            type="button"
+            onClick={() => {
+              // The menu closes; the dialog gives focus back to its button.
+              button.current?.focus();
+              setOpen(false);
+              call.store.openSecurityCode(peerId);
+            }}
+          >
+            Security code
+          </button>
+          {amHost && (
+            <HostActions
+              call={call}
+              peerId={peerId}
+              name={name}
+              isHost={isHost}
+              onDone={() => setOpen(false)}
+            />
+          )}
+        </div>
       )}
     </div>
   );

@@ -14,9 +14,10 @@ export function useShortcuts(call: CallController): void {
   useEffect(() => {
     const { store, media } = call;
     const onKey = (event: KeyboardEvent) => {
-      // Escape closes an open popover wherever the focus is.
+      // Escape closes an open popover or dialog wherever the focus is.
       if (event.key === "Escape") {
         store.closePanel();
+        store.closeSecurityCode();
         return;
       }
       const action = shortcutFor({
