@@ -16,7 +16,7 @@
  * script that wraps WebSocket and RTCPeerConnection in the page
  * (`_client_probe.ts`), without changing either client.
  *
- *   deno task bench:client            # full run (about ten minutes)
+ *   deno task bench:client            # full run (about thirteen minutes)
  *   deno task bench:client --smoke    # one round of each, well under a minute (CI)
  *
  * Options: --pair-rounds R (12) --call-rounds R (10) --settle S (2)
