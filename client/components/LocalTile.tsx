@@ -1,5 +1,6 @@
 /** Our own tile in the call. */
 
+import { type ReadonlySignal, useComputed } from "@preact/signals";
 import { Avatar } from "./Avatar.tsx";
 import { TileCaption } from "./TileCaption.tsx";
 import { SelfView } from "./Video.tsx";
@@ -10,14 +11,16 @@ interface LocalTileProps {
   micOn: boolean;
   camOn: boolean;
   handRaised: boolean;
-  speaking: boolean;
+  /** Who is speaking (`"self"`: we are): read here, not by the room. */
+  speaker: ReadonlySignal<string | null>;
   host: boolean;
 }
 
 /** Our own preview: muted, mirrored, marked `data-local`. */
 export function LocalTile(
-  { name, stream, micOn, camOn, handRaised, speaking, host }: LocalTileProps,
+  { name, stream, micOn, camOn, handRaised, speaker, host }: LocalTileProps,
 ) {
+  const speaking = useComputed(() => speaker.value === "self").value;
   const hasVideo = camOn && (stream?.getVideoTracks().length ?? 0) > 0;
   return (
     <figure

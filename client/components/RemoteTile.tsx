@@ -1,7 +1,7 @@
 /** A remote participant's tile: video, caption, quality, and why it fails. */
 
 import type { ComponentChildren } from "preact";
-import type { ReadonlySignal } from "@preact/signals";
+import { type ReadonlySignal, useComputed } from "@preact/signals";
 import type { PeerQuality } from "../quality.ts";
 import type { Participant } from "../store.ts";
 import { Avatar } from "./Avatar.tsx";
@@ -14,7 +14,8 @@ interface RemoteTileProps {
   participant: Participant;
   /** Everyone's latest stats: read by the quality indicator alone. */
   qualities: ReadonlySignal<ReadonlyMap<string, PeerQuality>>;
-  speaking: boolean;
+  /** Who is speaking: read here, so a change re-renders only the tiles it concerns. */
+  speaker: ReadonlySignal<string | null>;
   sinkId: string;
   /** Whether they are a host. */
   host: boolean;
@@ -24,8 +25,9 @@ interface RemoteTileProps {
 
 /** A remote participant; `data-peer-id` identifies them for tests and CSS. */
 export function RemoteTile(
-  { participant, qualities, speaking, sinkId, host, menu }: RemoteTileProps,
+  { participant, qualities, speaker, sinkId, host, menu }: RemoteTileProps,
 ) {
+  const speaking = useComputed(() => speaker.value === participant.id).value;
   const { id, name, stream, micOn, camOn, connection, handRaised, diagnosis, security } =
     participant;
   const hasVideo = camOn && (stream?.getVideoTracks().length ?? 0) > 0;

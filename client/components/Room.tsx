@@ -33,7 +33,6 @@ export function Room({ call, inviteUrl }: RoomProps) {
   const { store } = call;
   const panel = store.openPanel.value;
   const participants = store.participantList.value;
-  const speaker = store.activeSpeaker.value;
   const sinkId = store.selectedDevices.value.audiooutput;
   const ownScreen = store.screenStream.value;
   const screens = participants.filter((p) => p.screen !== null);
@@ -89,7 +88,7 @@ export function Room({ call, inviteUrl }: RoomProps) {
             micOn={store.micOn.value}
             camOn={store.camOn.value}
             handRaised={store.handRaised.value}
-            speaking={speaker === "self"}
+            speaker={store.activeSpeaker}
             host={store.isHost.value}
           />
           {participants.map((p) => (
@@ -97,7 +96,7 @@ export function Room({ call, inviteUrl }: RoomProps) {
               key={p.id}
               participant={p}
               qualities={store.qualities}
-              speaking={speaker === p.id}
+              speaker={store.activeSpeaker}
               sinkId={sinkId}
               host={hosts.includes(p.id)}
               menu={
