@@ -116,7 +116,10 @@ export class PeerSecurity {
   connected(): void {
     if (this.#closed) return;
     if (this.#options.initiator) return this.#start();
-    this.#roundsLeft = MAX_ROUNDS;
+    // A commitment can overtake this event: that round is this period's
+    // first (its end checks the fingerprints again).
+    this.#roundsLeft = MAX_ROUNDS - (this.#inRound ? 1 : 0);
+    if (this.#inRound) return;
     this.#abandon();
     this.#arm();
   }

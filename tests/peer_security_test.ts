@@ -297,3 +297,13 @@ Deno.test("PeerSecurity fails a round the initiator abandons, and answers at mos
   await until(() => bob.sent.length === 4, "bob's value after reconnection");
   assert.deepEqual(answered(), [first, second, third, fifth]);
 });
+
+Deno.test("PeerSecurity on the answering side keeps a round whose commitment overtook its connection-up", async () => {
+  const { alice, bob } = pair();
+  alice.security.connected();
+  await until(() => bob.sent.length === 1, "bob's value, before bob saw the connection up");
+  bob.security.connected();
+  await until(() => last(bob)?.state === "code", "bob's code from that round");
+  assert.deepEqual(last(alice), { state: "code", code: (last(bob) as { code: string }).code });
+  assert.equal(bob.timers.pending.size, 0);
+});
