@@ -108,18 +108,25 @@ export class PeerSecurity {
   /**
    * The connection is (again) connected — a new connection, or back after
    * an ICE restart, possibly with new certificates, possibly now ending at
-   * someone else: no code stands. The initiator starts a round; the other
-   * side waits for its commitment (with a fresh allowance of rounds), and
-   * fails if none comes in time (an older client, or a relay that never
-   * commits, gets "Could not verify this connection", not the old code).
+   * someone else. The initiator starts a round. The other side gets a
+   * fresh allowance of rounds; unless it holds a code made from the very
+   * fingerprints in use now (DTLS checked the connection against them: it
+   * still ends at the same two certificates), it drops what it had and
+   * fails if no commitment comes in time (an older client, or a relay that
+   * never commits, gets "Could not verify this connection", not the old
+   * code).
    */
   connected(): void {
     if (this.#closed) return;
     if (this.#options.initiator) return this.#start();
-    // A commitment can overtake this event: that round is this period's
-    // first (its end checks the fingerprints again).
+    // A commitment can overtake this event (Firefox): that round is this
+    // period's first, and its end checks the fingerprints again.
     this.#roundsLeft = MAX_ROUNDS - (this.#inRound ? 1 : 0);
     if (this.#inRound) return;
+    const round = this.#round;
+    if (this.#state.state === "code" && round !== null) {
+      if (sameFingerprints(this.#options.fingerprints(), round)) return;
+    }
     this.#abandon();
     this.#arm();
   }

@@ -204,18 +204,26 @@ Deno.test("PeerSecurity fails at once without fingerprints, and passes other mes
   assert.equal(alice.security.receive(JSON.stringify({ type: "sas-reveal", value: "x" })), true);
 });
 
-Deno.test("PeerSecurity on the answering side drops its code on reconnection and fails if no commitment comes", async () => {
+Deno.test("PeerSecurity on the answering side drops its code on reconnection with other fingerprints and fails if no commitment comes", async () => {
   const { alice, bob } = pair();
   alice.security.connected();
   await until(() => last(bob)?.state === "code", "bob's first code");
-  // Back up (perhaps now ending at a relay that never commits): the old code does not stand.
+  // Back up on the same certificates (a late connection event, an ICE restart): DTLS checked
+  // them, so the code stands (positive control).
+  bob.security.connected();
+  assert.equal(last(bob)?.state, "code");
+  assert.equal(bob.timers.pending.size, 0);
+  // Back up now ending at a relay's certificate that never commits: the old code does not stand.
+  bob.fingerprints.remote = [fingerprint(0xee)];
   bob.security.connected();
   assert.deepEqual(last(bob), { state: "pending" });
   assert.equal(bob.timers.pending.size, 1);
   bob.timers.fire();
   assert.deepEqual(last(bob), { state: "failed", reason: SAS_FAILURE });
-  // Positive control: a commitment within the time gives the code again.
+  // A failed side waits again at the next connection-up, and a commitment in time gives a code.
+  bob.fingerprints.remote = [fingerprint(0xa1)];
   bob.security.connected();
+  assert.deepEqual(last(bob), { state: "pending" });
   alice.security.connected();
   await until(() => last(bob)?.state === "code", "bob's code after the commitment came");
 });
@@ -305,5 +313,9 @@ Deno.test("PeerSecurity on the answering side keeps a round whose commitment ove
   bob.security.connected();
   await until(() => last(bob)?.state === "code", "bob's code from that round");
   assert.deepEqual(last(alice), { state: "code", code: (last(bob) as { code: string }).code });
+  assert.equal(bob.timers.pending.size, 0);
+  // The connection-up event that comes after the round has ended leaves the code alone.
+  bob.security.connected();
+  assert.equal(last(bob)?.state, "code");
   assert.equal(bob.timers.pending.size, 0);
 });
