@@ -237,9 +237,9 @@ export class CallController {
     };
   }
 
-  /** Marks someone's security code verified, or with `false` removes the verification. */
-  setVerified(peerId: string, verified: boolean): void {
-    this.#mesh?.setVerified(peerId, verified);
+  /** Marks someone's security code `code` verified if it is still theirs, or with `null` removes the verification. */
+  setVerified(peerId: string, code: string | null): void {
+    this.#mesh?.setVerified(peerId, code);
   }
 
   /**

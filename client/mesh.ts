@@ -193,18 +193,20 @@ export class Mesh {
   }
 
   /**
-   * Marks `peerId`'s current security code verified (remembered for their
-   * browser id), or with `false` removes the verification. Anyone else
+   * Marks `peerId`'s security code verified (remembered for their browser
+   * id) — only if `code`, the one the person compared, is still the
+   * current one — or with `null` removes the verification. Anyone else
    * from the same browser shows the change too.
    */
-  setVerified(peerId: string, verified: boolean): void {
+  setVerified(peerId: string, code: string | null): void {
     const entry = this.#entries.get(peerId);
     const security = this.#options.security;
-    const code = entry?.security?.state;
-    if (entry?.browser == null || security === undefined || code === undefined) return;
-    if (verified && code.state !== "code") return;
-    if (verified && code.state === "code") security.verified.verify(entry.browser, code.code);
-    else security.verified.unverify(entry.browser);
+    const current = entry?.security?.state;
+    if (entry?.browser == null || security === undefined || current === undefined) return;
+    if (code === null) security.verified.unverify(entry.browser);
+    else if (current.state === "code" && current.code === code) {
+      security.verified.verify(entry.browser, code);
+    } else return;
     for (const [id, other] of this.#entries) this.#showSecurity(id, other);
   }
 
@@ -330,6 +332,8 @@ export class Mesh {
           if (state === "connected" && before !== "connected") entry.security?.connected();
           listener?.connectionChanged(peerId, state);
         },
+        // A renegotiation may carry someone else's certificate: the code is checked again.
+        onNegotiated: () => entry.security?.negotiated(),
         onError: (error) => (this.#options.onError ?? defaultOnError)(peerId, error),
         timers: this.#options.timers,
       }),
@@ -380,6 +384,9 @@ export class Mesh {
     const participant = store.participants.value.get(peerId);
     if (message === undefined || participant === undefined) return;
     if (message.type === "browser") {
+      // Once per connection: a later id (someone in the middle trying another
+      // person's verification, or dodging its warning) is not believed.
+      if (entry.browser !== null) return;
       entry.browser = message.id;
       this.#showSecurity(peerId, entry);
       return;
@@ -414,10 +421,15 @@ function securityView(
   verified: VerifiedStore,
 ): SecurityView {
   const digits = code.state === "code" ? code.code : null;
+  // A verified person whose exchange failed shows the warning: a relay that
+  // drops the exchange must not make the warning disappear.
+  const status = browser === null || code.state === "pending"
+    ? "unverified"
+    : verified.status(browser, digits);
   return {
     state: code.state,
     code: digits,
-    verified: browser === null || digits === null ? "unverified" : verified.status(browser, digits),
+    verified: status,
     canVerify: browser !== null,
     details: code.state === "code" ? code.details : null,
   };

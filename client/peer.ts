@@ -56,6 +56,8 @@ export interface PeerOptions {
   onChannelOpen?(): void;
   /** `connectionState` changed. */
   onConnectionState?(state: RTCPeerConnectionState): void;
+  /** A negotiation ended (signaling back to `stable`): the fingerprints in use may have changed. */
+  onNegotiated?(): void;
   /** Something failed that the user or the logs should know about. */
   onError?(error: unknown): void;
   /**
@@ -117,6 +119,9 @@ export class Peer {
       if (stream === undefined) return;
       guard(() => options.onStream?.(stream));
       track.onunmute = () => guard(() => options.onStream?.(stream));
+    };
+    pc.onsignalingstatechange = () => {
+      if (pc.signalingState === "stable") guard(() => options.onNegotiated?.());
     };
     pc.onconnectionstatechange = () => {
       this.#ice.changed(pc.connectionState);

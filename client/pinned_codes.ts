@@ -7,7 +7,7 @@
  * both do. Someone in the middle holds neither certificate, so it meets
  * a pair with no pin: fresh values, a new code. Kept in `localStorage`
  * (injected) with the two values, so the code can still be checked by
- * hand; bounded to the 500 most recent pairs.
+ * hand; bounded to the 500 most recently agreed or shown again pairs.
  *
  * @module
  */
@@ -96,21 +96,28 @@ export interface CodeContext {
   remote: readonly string[];
   /** Where codes are pinned. */
   pins: PinnedCodes;
+  /**
+   * The pin announced when the round started (`null`: none), which is the
+   * only one the round may show again. Default: the one pinned now.
+   */
+  pinned?: PinnedCode | null;
 }
 
 /**
- * The code to show after an exchange: the pinned one when both sides
- * announced it (`result.pinned`) and it is still pinned for these
- * fingerprints, otherwise a new code from the exchange's values, which is
+ * The code to show after an exchange: the pin announced at the start of
+ * the round when both sides announced it (`result.pinned`), which makes it
+ * the most recently used, otherwise a new code from the exchange's values, which is
  * pinned from now on. `null` when the exchange failed: no code at all.
  */
 export async function codeAfterExchange(
   result: SasResult,
-  { local, remote, pins }: CodeContext,
+  { local, remote, pins, pinned = pins.get(local, remote) ?? null }: CodeContext,
 ): Promise<PinnedCode | null> {
   if (!result.ok) return null;
-  const pinned = pins.get(local, remote);
-  if (result.pinned && pinned !== undefined) return pinned;
+  if (result.pinned && pinned !== null) {
+    pins.set(local, remote, pinned); // in use again: the last to be forgotten
+    return pinned;
+  }
   const { localValue, remoteValue } = result;
   const code = await securityCode({ local, remote, localValue, remoteValue });
   const pin = { code, localValue, remoteValue };

@@ -31,7 +31,11 @@
  * the other role, or a malformed one. A finished exchange's outcome
  * stands: later messages are ignored, except that a responder keeps a new
  * commitment for its next {@linkcode SasExchange.restart}. Messages that
- * name an earlier round's commitment are stale and ignored.
+ * name an earlier round's commitment are stale and ignored. Whether a new
+ * commitment gets a round at all is `peer_security.ts`'s call: one that
+ * arrives in the middle of a round fails that round (an initiator that saw
+ * our value and started over gets no second try at it), and the responder
+ * answers at most `MAX_ROUNDS` commitments per connected period.
  *
  * @module
  */

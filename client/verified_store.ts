@@ -47,9 +47,10 @@ export class VerifiedStore {
 
   /**
    * "verified" if `code` is the one verified for `browserId`, "changed" if
-   * another one was, "unverified" if none was.
+   * another one was (or `code` is `null`: no code could be agreed), and
+   * "unverified" if none was.
    */
-  status(browserId: string, code: string): VerifiedStatus {
+  status(browserId: string, code: string | null): VerifiedStatus {
     const record = this.#records.get(browserId);
     if (record === undefined) return "unverified";
     return record.code === code ? "verified" : "changed";

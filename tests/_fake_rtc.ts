@@ -174,6 +174,7 @@ export class FakePeerConnection {
     | ((event: { track: FakeTrack; streams: FakeStream[] }) => void)
     | null = null;
   onconnectionstatechange: (() => void) | null = null;
+  onsignalingstatechange: (() => void) | null = null;
   ondatachannel: ((event: { channel: FakeDataChannel }) => void) | null = null;
   senders: FakeSender[] = [];
   channels: FakeDataChannel[] = [];
@@ -271,6 +272,7 @@ export class FakePeerConnection {
       if (this.signalingState === "have-remote-offer") {
         this.localDescription = description("answer", this.#sdp());
         this.signalingState = "stable";
+        later(() => this.onsignalingstatechange?.());
         this.#afterStable();
       } else if (
         this.signalingState === "stable" ||
@@ -310,6 +312,7 @@ export class FakePeerConnection {
           );
         }
         this.signalingState = "stable";
+        later(() => this.onsignalingstatechange?.());
       } else {
         throw new DOMException(`unsupported ${init.type}`, "InvalidStateError");
       }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type MeshSecurity, PEER_MESSAGE_BURST } from "../client/mesh.ts";
+import { encodePeerMessage } from "../client/peer_message.ts";
 import { PinnedCodes } from "../client/pinned_codes.ts";
 import { VerifiedStore } from "../client/verified_store.ts";
 import { FakeTextStorage } from "./_fake_storage.ts";
@@ -361,14 +362,14 @@ Deno.test("Mesh gives every connection our certificate and both sides the same s
   assert.equal(securityOf(ann, bob).verified, "unverified");
 
   // Verified is remembered under Bob's browser id with this code.
-  ann.mesh.setVerified(bob.id, true);
+  ann.mesh.setVerified(bob.id, securityOf(ann, bob).code);
   assert.equal(securityOf(ann, bob).verified, "verified");
   assert.equal(securityOf(ann, cid).verified, "unverified");
   assert.equal(
     new VerifiedStore(a.storage).status("browser-bob", securityOf(ann, bob).code!),
     "verified",
   );
-  ann.mesh.setVerified(bob.id, false);
+  ann.mesh.setVerified(bob.id, null);
   assert.equal(securityOf(ann, bob).verified, "unverified");
   // None of the exchange reached the chat.
   assert.deepEqual(ann.store.chat.value, []);
@@ -385,7 +386,7 @@ Deno.test("Mesh shows a verified person whose certificate changed as changed, an
     () => securityOf(ann, bob).state === "code" && securityOf(ann, bob).canVerify,
     "a code",
   );
-  ann.mesh.setVerified(bob.id, true);
+  ann.mesh.setVerified(bob.id, securityOf(ann, bob).code);
   const before = securityOf(ann, bob).code;
   bob.leave();
   await until(() => ann.store.participants.value.size === 0, "Bob to be gone");
@@ -410,4 +411,51 @@ Deno.test("Mesh shows a verified person whose certificate changed as changed, an
   // Ann waits for a commitment that never comes; closing stops her timer.
   assert.equal(securityOf(ann, old).state, "pending");
   for (const client of [ann, back, old]) client.mesh.closeAll();
+});
+
+Deno.test("Mesh warns about a verified person whose exchange fails, believes only their first browser id, and verifies only the code shown", async () => {
+  const hub = new Hub({ newId: sequentialIds() });
+  const a = securityFor(0xa1, "browser-ann");
+  const b = securityFor(0xb2, "browser-bob");
+  const ann = connect(hub, "Ann", "room", { security: a.security });
+  const bob = connect(hub, "Bob", "room", { security: b.security });
+  await meshed([ann, bob]);
+  await until(
+    () =>
+      securityOf(ann, bob).state === "code" && securityOf(ann, bob).canVerify &&
+      securityOf(bob, ann).state === "code",
+    "a code on both sides",
+  );
+  const code = securityOf(ann, bob).code!;
+
+  // "Mark as verified" verifies the code the dialog showed, and only while it is the current one.
+  ann.mesh.setVerified(bob.id, "123451234512345");
+  assert.equal(
+    securityOf(ann, bob).verified,
+    "unverified",
+    "a code no longer shown is not verified",
+  );
+  ann.mesh.setVerified(bob.id, code);
+  assert.equal(securityOf(ann, bob).verified, "verified");
+
+  // A second browser id on the same connection is not believed.
+  bob.mesh.broadcast(encodePeerMessage({ type: "browser", id: "browser-eve" }));
+  await until(quiet, "the second browser id to be delivered");
+  assert.equal(securityOf(ann, bob).verified, "verified");
+  assert.equal(new VerifiedStore(a.storage).status("browser-bob", code), "verified");
+
+  // Bob offered (the newcomer does; Ann, there first, is polite) and starts over and over
+  // without revealing: Ann's rounds run out and her exchange fails. Bob, verified, then
+  // shows the warning, not nothing.
+  for (const byte of [1, 2, 3]) {
+    const hash = byte.toString(16).padStart(2, "0").repeat(32);
+    bob.mesh.broadcast(JSON.stringify({ type: "sas-commit", hash, pin: null }));
+  }
+  await until(quiet, "every commitment to be delivered");
+  assert.equal(securityOf(ann, bob).state, "failed");
+  assert.equal(securityOf(ann, bob).verified, "changed");
+  // "Remove verification" still works.
+  ann.mesh.setVerified(bob.id, null);
+  assert.equal(securityOf(ann, bob).verified, "unverified");
+  for (const client of [ann, bob]) client.mesh.closeAll();
 });

@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
-import { type CodeState, PeerSecurity, SAS_TIMEOUT_MS } from "../client/peer_security.ts";
+import {
+  type CodeState,
+  MAX_ROUNDS,
+  PeerSecurity,
+  SAS_TIMEOUT_MS,
+} from "../client/peer_security.ts";
 import { PinnedCodes } from "../client/pinned_codes.ts";
 import { SAS_FAILURE } from "../client/sas_exchange.ts";
-import { fromHex } from "../client/_bytes.ts";
+import { fromHex, sha256, toHex } from "../client/_bytes.ts";
 import { isSecurityCode, securityCode } from "../client/security_code.ts";
 import { FakeTextStorage } from "./_fake_storage.ts";
 import { ManualTimers, until } from "./_wait.ts";
@@ -197,4 +202,120 @@ Deno.test("PeerSecurity fails at once without fingerprints, and passes other mes
   assert.equal(alice.sent.length, 0);
   assert.equal(alice.security.receive(JSON.stringify({ type: "chat", text: "hi" })), false);
   assert.equal(alice.security.receive(JSON.stringify({ type: "sas-reveal", value: "x" })), true);
+});
+
+Deno.test("PeerSecurity on the answering side drops its code on reconnection with other fingerprints and fails if no commitment comes", async () => {
+  const { alice, bob } = pair();
+  alice.security.connected();
+  await until(() => last(bob)?.state === "code", "bob's first code");
+  // Back up on the same certificates (a late connection event, an ICE restart): DTLS checked
+  // them, so the code stands (positive control).
+  bob.security.connected();
+  assert.equal(last(bob)?.state, "code");
+  assert.equal(bob.timers.pending.size, 0);
+  // Back up now ending at a relay's certificate that never commits: the old code does not stand.
+  bob.fingerprints.remote = [fingerprint(0xee)];
+  bob.security.connected();
+  assert.deepEqual(last(bob), { state: "pending" });
+  assert.equal(bob.timers.pending.size, 1);
+  bob.timers.fire();
+  assert.deepEqual(last(bob), { state: "failed", reason: SAS_FAILURE });
+  // A failed side waits again at the next connection-up, and a commitment in time gives a code.
+  bob.fingerprints.remote = [fingerprint(0xa1)];
+  bob.security.connected();
+  assert.deepEqual(last(bob), { state: "pending" });
+  alice.security.connected();
+  await until(() => last(bob)?.state === "code", "bob's code after the commitment came");
+});
+
+Deno.test("PeerSecurity drops the code when a renegotiation changes the fingerprints, on both sides", async () => {
+  const { alice, bob } = pair({
+    relay: (data, from) => (from === "initiator" && blocked ? null : data),
+  });
+  let blocked = false;
+  alice.security.connected();
+  await until(() => last(bob)?.state === "code" && last(alice)?.state === "code", "a code");
+  // A renegotiation that keeps the certificates changes nothing (positive control).
+  bob.security.negotiated();
+  alice.security.negotiated();
+  assert.equal(last(bob)?.state, "code");
+  assert.equal(bob.timers.pending.size, 0);
+  // The relay renegotiates with its own certificate and never commits.
+  blocked = true;
+  bob.fingerprints.remote = [fingerprint(0xee)];
+  bob.security.negotiated();
+  assert.deepEqual(last(bob), { state: "pending" });
+  assert.equal(bob.timers.pending.size, 1);
+  bob.timers.fire();
+  assert.deepEqual(last(bob), { state: "failed", reason: SAS_FAILURE });
+  // The offering side starts a new round of its own when its fingerprints change.
+  alice.fingerprints.remote = [fingerprint(0xef)];
+  const sent = alice.sent.length;
+  alice.security.negotiated();
+  assert.deepEqual(last(alice), { state: "pending" });
+  await until(() => alice.sent.length === sent + 1, "alice's new commitment");
+  assert.equal(JSON.parse(alice.sent.at(-1)!).type, "sas-commit");
+});
+
+Deno.test("PeerSecurity fails a round whose fingerprints changed before it ended", async () => {
+  let held: (() => void) | null = null;
+  const { alice, bob } = pair({
+    relay: (data) => {
+      if (JSON.parse(data).type !== "sas-reveal") return data;
+      held = () => void bob.security.receive(data);
+      return null;
+    },
+  });
+  alice.security.connected();
+  await until(() => held !== null, "alice's reveal to be held back");
+  bob.fingerprints.remote = [fingerprint(0xee)];
+  held!();
+  await until(() => last(bob) !== undefined, "bob to finish");
+  assert.deepEqual(last(bob), { state: "failed", reason: SAS_FAILURE });
+  // Positive control: alice, whose fingerprints stayed, has her code.
+  assert.equal(last(alice)?.state, "code");
+});
+
+Deno.test("PeerSecurity fails a round the initiator abandons, and answers at most MAX_ROUNDS per connection", async () => {
+  const { bob } = pair();
+  bob.security.connected();
+  const commit = async (byte: number) => {
+    const value = new Uint8Array(32).fill(byte);
+    const hash = toHex(await sha256(value));
+    bob.security.receive(JSON.stringify({ type: "sas-commit", hash, pin: null }));
+    return hash;
+  };
+  const answered = () => bob.sent.map((m) => JSON.parse(m).hash);
+  const first = await commit(1);
+  await until(() => bob.sent.length === 1, "bob's value for the first commitment");
+  // A new commitment instead of the reveal: the round that showed bob's value fails.
+  const second = await commit(2);
+  assert.deepEqual(bob.states.map((s) => s.state), ["failed", "pending"]);
+  await until(() => bob.sent.length === 2, "bob's value for the second commitment");
+  const third = await commit(3);
+  await until(() => bob.sent.length === 3, "bob's value for the third commitment");
+  assert.deepEqual(answered(), [first, second, third]);
+  assert.equal(MAX_ROUNDS, 3);
+  // A fourth on the same connection gets no value at all.
+  await commit(4);
+  assert.deepEqual(last(bob), { state: "failed", reason: SAS_FAILURE });
+  // Positive control: a new connection-up gives a new allowance.
+  bob.security.connected();
+  const fifth = await commit(5);
+  await until(() => bob.sent.length === 4, "bob's value after reconnection");
+  assert.deepEqual(answered(), [first, second, third, fifth]);
+});
+
+Deno.test("PeerSecurity on the answering side keeps a round whose commitment overtook its connection-up", async () => {
+  const { alice, bob } = pair();
+  alice.security.connected();
+  await until(() => bob.sent.length === 1, "bob's value, before bob saw the connection up");
+  bob.security.connected();
+  await until(() => last(bob)?.state === "code", "bob's code from that round");
+  assert.deepEqual(last(alice), { state: "code", code: (last(bob) as { code: string }).code });
+  assert.equal(bob.timers.pending.size, 0);
+  // The connection-up event that comes after the round has ended leaves the code alone.
+  bob.security.connected();
+  assert.equal(last(bob)?.state, "code");
+  assert.equal(bob.timers.pending.size, 0);
 });

@@ -336,3 +336,13 @@ Deno.test("Peer makes its unanswered offer again when the other side comes back"
   assert.equal(pc.iceRestarts, 1, "with new candidates");
   peer.close();
 });
+
+Deno.test("Peer says when a negotiation ends, so the fingerprints can be checked again", async () => {
+  let negotiated = 0;
+  const { peer, pc } = alone({ polite: true, onNegotiated: () => negotiated++ });
+  await settled();
+  assert.equal(negotiated, 0, "control: nothing negotiated yet");
+  await peer.receive({ description: REMOTE_OFFER });
+  await until(() => negotiated === 1, "the answer to bring signaling back to stable");
+  assert.equal(pc.signalingState, "stable");
+});

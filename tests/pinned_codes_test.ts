@@ -79,3 +79,48 @@ Deno.test("codeAfterExchange pins a new code and shows it again only when both s
   assert.notEqual(other?.code, fresh?.code);
   assert.deepEqual(pins.get([A], [C]), other);
 });
+
+Deno.test("codeAfterExchange keeps a pin in use from being forgotten behind newer pairs", async () => {
+  let now = 0;
+  const pins = new PinnedCodes(new FakeTextStorage(), { now: () => ++now, limit: 2 });
+  const used = await codeAfterExchange(success(1, 2, false), { local: [A], remote: [B], pins });
+  await codeAfterExchange(success(3, 4, false), { local: [A], remote: [C], pins });
+  // The A–B pin is shown again, then a third pair arrives: the unused A–C pin goes first.
+  assert.deepEqual(
+    await codeAfterExchange(success(5, 6, true), { local: [A], remote: [B], pins }),
+    used,
+  );
+  await codeAfterExchange(success(7, 8, false), { local: [B], remote: [C], pins });
+  assert.deepEqual(pins.get([A], [B]), used);
+  assert.equal(pins.get([A], [C]), undefined, "control: the limit does forget");
+});
+
+Deno.test("codeAfterExchange shows the pin announced at the start of the round, not one pinned since", async () => {
+  const pins = new PinnedCodes(new FakeTextStorage());
+  const announced = await codeAfterExchange(success(1, 2, false), {
+    local: [A],
+    remote: [B],
+    pins,
+  });
+  // During the round another exchange (another tab) pinned a different code for the pair.
+  const since = { code: "543215432154321", localValue: value(9), remoteValue: value(9) };
+  pins.set([A], [B], since);
+  assert.deepEqual(
+    await codeAfterExchange(success(3, 4, true), {
+      local: [A],
+      remote: [B],
+      pins,
+      pinned: announced,
+    }),
+    announced,
+  );
+  // Without a pin at the start, a pinned result still gives a new code from the values.
+  const fresh = await codeAfterExchange(success(5, 6, true), {
+    local: [A],
+    remote: [B],
+    pins,
+    pinned: null,
+  });
+  assert.notEqual(fresh?.code, since.code);
+  assert.deepEqual(fresh?.localValue, value(5));
+});

@@ -127,7 +127,7 @@ export function SecurityCodeDialog({ call, participant }: SecurityCodeDialogProp
               type="button"
               class="primary"
               disabled={security.state !== "code" || !security.canVerify}
-              onClick={() => call.setVerified(id, true)}
+              onClick={() => call.setVerified(id, security.code)}
             >
               Mark as verified
             </button>
@@ -135,7 +135,7 @@ export function SecurityCodeDialog({ call, participant }: SecurityCodeDialogProp
           {security.verified !== "unverified" && (
             <button
               type="button"
-              onClick={() => call.setVerified(id, false)}
+              onClick={() => call.setVerified(id, null)}
             >
               Remove verification
             </button>
